@@ -1,0 +1,49 @@
+"""The placement engine: sites, requirement detection, the table, fallback plans.
+
+Pure policy: no I/O and no Kubernetes imports, so it is fast and easy to test.
+"""
+
+from .config import PlacementConfig
+from .errors import ConfigError, NoSiteError, PlacementError, RequestError
+from .plan import Choice, Exclusion, Plan
+from .policy import DEFAULT_TABLE, ROWS, Placer, row_key
+from .requirements import JobRequest, Requirements, VolumeNeed, detect
+from .sites import (
+    Capabilities,
+    GpuPool,
+    Site,
+    SiteHealth,
+    SiteKind,
+    Timeouts,
+    Wiring,
+    default_catalogue,
+    site_from_dict,
+)
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "ROWS",
+    "Capabilities",
+    "Choice",
+    "ConfigError",
+    "Exclusion",
+    "GpuPool",
+    "JobRequest",
+    "NoSiteError",
+    "PlacementConfig",
+    "PlacementError",
+    "Placer",
+    "Plan",
+    "RequestError",
+    "Requirements",
+    "Site",
+    "SiteHealth",
+    "SiteKind",
+    "Timeouts",
+    "VolumeNeed",
+    "Wiring",
+    "default_catalogue",
+    "detect",
+    "row_key",
+    "site_from_dict",
+]

@@ -1,0 +1,109 @@
+"""Parsing and formatting of Kubernetes-style quantities and durations.
+
+Accepted forms are the ones users already know: CPU as ``2`` or ``500m``; memory as
+``8Gi``, ``512Mi``, ``4G`` or plain bytes; walltime as ``90s``, ``30m``, ``2h``, ``1d``,
+``1h30m`` or ``HH:MM:SS`` (Slurm's form). Errors are :class:`RequestError` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import RequestError
+
+_MEMORY_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|k|M|G|T)?\s*$")
+_CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)(m?)\s*$")
+_DURATION_PART_RE = re.compile(r"(\d+)([dhms])")
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_CLOCK_RE = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})$")
+
+MEMORY_FORM = "a size such as 8Gi, 512Mi, 4G or a number of bytes"
+CPU_FORM = "a number of cores such as 2 or 0.5, or millicores such as 500m"
+WALLTIME_FORM = "a duration such as 90s, 30m, 2h, 1d, 1h30m or HH:MM:SS"
+
+
+def parse_memory(value: object, field: str = "memory") -> int:
+    """Bytes from ``8Gi``-style text or a number; raises :class:`RequestError`."""
+    if isinstance(value, bool):
+        raise RequestError(field, f"expected {MEMORY_FORM}, got {value!r}")
+    if isinstance(value, int | float):
+        number, unit = float(value), ""
+    elif isinstance(value, str) and (match := _MEMORY_RE.match(value)):
+        number, unit = float(match.group(1)), match.group(2) or ""
+    else:
+        raise RequestError(field, f"expected {MEMORY_FORM}, got {value!r}")
+    result = int(number * _MEMORY_UNITS[unit])
+    if result <= 0:
+        raise RequestError(field, f"must be more than zero, got {value!r}")
+    return result
+
+
+def parse_cpu(value: object, field: str = "cpu") -> float:
+    """Cores from ``2``, ``0.5`` or ``500m``; raises :class:`RequestError`."""
+    if isinstance(value, bool):
+        raise RequestError(field, f"expected {CPU_FORM}, got {value!r}")
+    if isinstance(value, int | float):
+        cores = float(value)
+    elif isinstance(value, str) and (match := _CPU_RE.match(value)):
+        cores = float(match.group(1)) / (1000 if match.group(2) else 1)
+    else:
+        raise RequestError(field, f"expected {CPU_FORM}, got {value!r}")
+    if cores <= 0:
+        raise RequestError(field, f"must be more than zero, got {value!r}")
+    return cores
+
+
+def parse_duration(value: object, field: str = "walltime") -> int:
+    """Seconds from ``2h``, ``1h30m``, ``90`` (seconds) or ``[D-]HH:MM:SS``."""
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            seconds = int(text)
+        elif match := _CLOCK_RE.match(text):
+            days, hours, minutes, secs = (int(g or 0) for g in match.groups())
+            seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+        elif text and _DURATION_PART_RE.sub("", text) == "":
+            seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART_RE.findall(text))
+    if seconds is None:
+        raise RequestError(field, f"expected {WALLTIME_FORM}, got {value!r}")
+    if seconds <= 0:
+        raise RequestError(field, f"must be more than zero, got {value!r}")
+    return seconds
+
+
+def format_memory(size: int) -> str:
+    """The shortest exact binary form: ``8Gi``, ``512Mi``, else bytes."""
+    for unit in ("Ti", "Gi", "Mi", "Ki"):
+        factor = _MEMORY_UNITS[unit]
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def format_duration(seconds: int) -> str:
+    """``1d``, ``2h``, ``1h30m``, ``45s``: the compact form users type."""
+    parts = []
+    for unit, size in _DURATION_UNITS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def format_cpu(cores: float) -> str:
+    """``2`` or ``500m``."""
+    return str(int(cores)) if cores == int(cores) else f"{round(cores * 1000)}m"

@@ -1,0 +1,1 @@
+"""Performance suite: ``python -m benchmarks`` (``make bench``) runs every ``bench_*`` module."""
