@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(MAKE) --no-print-directory system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt hatchling hatch-jupyter-builder
+	$(BIN)/python -m pip install -q -c constraints.txt hatchling hatch-jupyter-builder editables
 	SKIP_JUPYTER_BUILDER=1 $(BIN)/python -m pip install -q --no-build-isolation -c constraints.txt -e '.[test]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
