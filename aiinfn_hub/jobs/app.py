@@ -1,0 +1,122 @@
+"""The jobs service as a process: a JupyterHub managed service, or standalone with tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+from urllib.parse import urlparse
+
+from kubernetes_asyncio import client, config
+from tornado import web
+from traitlets import Bool, Integer, Type, Unicode, default
+from traitlets.config import Application
+
+from ..placement import PlacementConfig
+from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .handlers import routes
+from .kube import Kube
+from .manager import JobsManager
+
+
+async def kube_client(kubeconfig: str | None = None, host: str | None = None) -> client.ApiClient:
+    """An API client from in-cluster credentials, else the kubeconfig (``KUBECONFIG``)."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            raise config.ConfigException("explicit kubeconfig")
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        await config.load_kube_config(
+            config_file=kubeconfig or os.environ.get("KUBECONFIG"),
+            client_configuration=configuration,
+        )
+    if host:
+        configuration.host = host
+    return client.ApiClient(configuration)
+
+
+class JobsService(Application):
+    """Serve the jobs REST API and run the fallback controller."""
+
+    name = "aiinfn-jobs"
+    description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
+    classes = [JobsManager, PlacementConfig, HubAuthenticator, TokenAuthenticator]
+
+    config_file = Unicode(
+        "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."
+    ).tag(config=True)
+    ip = Unicode(help="Address to listen on.").tag(config=True)
+    port = Integer(help="Port to listen on.").tag(config=True)
+    base_url = Unicode(help="URL prefix of the API (the hub's /services/<name>/).").tag(config=True)
+    kubeconfig = Unicode(
+        "", help="Kubeconfig file; empty means in-cluster credentials, then $KUBECONFIG."
+    ).tag(config=True)
+    authenticator_class = Type(
+        HubAuthenticator,
+        klass=Authenticator,
+        help="How callers are authenticated: HubAuthenticator (JupyterHub tokens and OAuth "
+        "cookies) or TokenAuthenticator (fixed tokens, for standalone use).",
+    ).tag(config=True)
+    xheaders = Bool(True, help="Trust X-Forwarded-* headers from the proxy.").tag(config=True)
+
+    aliases = {
+        "port": "JobsService.port",
+        "ip": "JobsService.ip",
+        "config": "JobsService.config_file",
+        "kubeconfig": "JobsService.kubeconfig",
+        "namespace": "JobsManager.namespace",
+    }
+
+    def _service_url(self):
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return urlparse(url) if url else None
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        url = self._service_url()
+        return url.hostname if url and url.hostname else "127.0.0.1"
+
+    @default("port")
+    def _port_default(self) -> int:
+        url = self._service_url()
+        return url.port if url and url.port else 10101
+
+    @default("base_url")
+    def _base_url_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+    def initialize(self, argv: Any = None) -> None:
+        super().initialize(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
+
+    async def make_app(self) -> tuple[web.Application, JobsManager]:
+        api = await kube_client(self.kubeconfig or None)
+        manager = JobsManager(Kube(api, "default"), parent=self)
+        authenticator = self.authenticator_class(parent=self)
+        settings: dict[str, Any] = {"jobs_manager": manager, "authenticator": authenticator}
+        extra = authenticator.setup(settings)
+        app = web.Application(extra + routes(self.base_url), **settings)
+        await manager.start()
+        return app, manager
+
+    async def serve(self) -> None:
+        app, manager = await self.make_app()
+        server = app.listen(self.port, self.ip, xheaders=self.xheaders)
+        self.log.info("aiinfn jobs service on http://%s:%s%s", self.ip, self.port, self.base_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+        await manager.stop()
+        await manager.kube.api_client.close()
+
+    def start(self) -> None:
+        asyncio.run(self.serve())
+
+
+main = JobsService.launch_instance

@@ -1,0 +1,87 @@
+"""Who is calling: pluggable authenticators for the jobs service's HTTP handlers.
+
+``HubAuthenticator`` (the default) accepts a JupyterHub API token or the service's OAuth
+cookie, through JupyterHub's own ``HubOAuth``. ``TokenAuthenticator`` maps fixed tokens to
+users, for the standalone mode and tests where no hub runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuth
+from traitlets import Dict, Set, Unicode
+from traitlets.config import LoggingConfigurable
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated user: their name and whether they may see everyone's jobs."""
+
+    name: str
+    admin: bool = False
+
+
+class Authenticator(LoggingConfigurable):
+    """Base class: turn a request into a :class:`Caller`, or ``None``."""
+
+    admin_users = Set(
+        Unicode(), help="Users who see and act on everyone's jobs, besides hub admins."
+    ).tag(config=True)
+
+    async def authenticate(self, handler: Any) -> Caller | None:
+        raise NotImplementedError
+
+    def setup(self, app_settings: dict[str, Any]) -> list:
+        """Extra tornado settings and handlers this authenticator needs."""
+        return []
+
+
+class TokenAuthenticator(Authenticator):
+    """Fixed tokens: ``{"<token>": "alice"}``; for standalone mode and tests."""
+
+    tokens = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        help="Map of API token to user name.",
+    ).tag(config=True)
+
+    async def authenticate(self, handler: Any) -> Caller | None:
+        header = handler.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token:
+            token = handler.get_query_argument("token", "")
+        name = self.tokens.get(token.strip())
+        if not name:
+            return None
+        return Caller(name, name in self.admin_users)
+
+
+class HubAuthenticator(Authenticator):
+    """JupyterHub tokens and OAuth cookies, checked with the hub (cached by ``HubOAuth``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+
+    async def authenticate(self, handler: Any) -> Caller | None:
+        handler.hub_auth = self.hub_auth
+        model = await self.hub_auth.get_user(handler, sync=False)
+        if not model:
+            return None
+        access = self.hub_auth.access_scopes
+        if access and not self.hub_auth.check_scopes(access, model):
+            self.log.warning("%s may not access this service (needs %s)", model["name"], access)
+            return None
+        scopes = set(model.get("scopes") or ())
+        admin = (
+            bool(model.get("admin")) or "admin:users" in scopes or model["name"] in self.admin_users
+        )
+        return Caller(model["name"], admin)
+
+    def setup(self, app_settings: dict[str, Any]) -> list:
+        from jupyterhub.services.auth import HubOAuthCallbackHandler
+
+        app_settings["hub_auth"] = self.hub_auth
+        return [(self.hub_auth.oauth_callback_url, HubOAuthCallbackHandler)]

@@ -1,0 +1,159 @@
+"""Shared list+watch caches, one per kind, for all users (an informer, in Kubernetes terms).
+
+A :class:`Reflector` lists once, then watches from the list's resourceVersion; a watch that
+ends resumes from the last version seen, and a 410 Gone (history compacted) relists. Each
+change calls ``on_change(kind, event_type, obj)``. No polling: the API server pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .kube import Kube, KubeError
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str, str, dict[str, Any]], None]
+
+
+class Reflector:
+    """Keeps ``objects`` (by namespace/name) in step with the API server for one kind."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        kind: str,
+        list_fn: Callable[..., Awaitable[Any]],
+        args: tuple = (),
+        label_selector: str | None = None,
+        on_change: OnChange | None = None,
+        watch_timeout: int = 300,
+    ) -> None:
+        self.kube = kube
+        self.kind = kind
+        self.list_fn = list_fn
+        self.args = args
+        self.label_selector = label_selector
+        self.on_change = on_change or (lambda *_: None)
+        self.watch_timeout = watch_timeout
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.resource_version = ""
+        self.synced = asyncio.Event()
+        self.relists = 0
+        self._task: asyncio.Task | None = None
+        self._response = None
+
+    @staticmethod
+    def key(obj: dict[str, Any]) -> str:
+        meta = obj["metadata"]
+        return f"{meta.get('namespace', '')}/{meta['name']}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"reflector-{self.kind}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {"label_selector": self.label_selector} if self.label_selector else {}
+
+    async def _list(self) -> None:
+        data = await self.kube.call(f"list {self.kind}", self.list_fn, *self.args, **self._kwargs())
+        fresh = {self.key(item): item for item in data.get("items") or ()}
+        for key, old in list(self.objects.items()):
+            if key not in fresh:
+                del self.objects[key]
+                self.on_change(self.kind, "DELETED", old)
+        for key, obj in fresh.items():
+            before = self.objects.get(key)
+            self.objects[key] = obj
+            if before is None or before["metadata"].get("resourceVersion") != obj["metadata"].get(
+                "resourceVersion"
+            ):
+                self.on_change(self.kind, "ADDED" if before is None else "MODIFIED", obj)
+        self.resource_version = (data.get("metadata") or {}).get("resourceVersion", "")
+        self.relists += 1
+        self.synced.set()
+
+    async def _run(self) -> None:
+        delay = 0.1
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                    need_list = False
+                gone = await self._watch()
+                need_list = gone
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except KubeError as exc:
+                need_list = need_list or exc.status == 410
+                log.warning("%s watch failed: %s; retrying in %.1fs", self.kind, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+            except Exception as exc:  # a dropped connection mid-stream
+                log.warning("%s watch dropped: %r; resuming in %.1fs", self.kind, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _watch(self) -> bool:
+        """Stream events until the server ends the watch; True if a relist is needed."""
+        self.kube.requests[f"watch {self.kind}"] += 1
+        response = await self.list_fn(
+            *self.args,
+            watch=True,
+            resource_version=self.resource_version,
+            timeout_seconds=self.watch_timeout,
+            allow_watch_bookmarks=True,
+            _preload_content=False,
+            _request_timeout=self.watch_timeout + 30,
+            **self._kwargs(),
+        )
+        try:
+            if response.status != 200:
+                body = await response.read()
+                error = KubeError.from_body(response.status, body)
+                if response.status == 410:
+                    return True
+                raise error
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip() and self._handle(json.loads(line)):
+                        return True
+            return False
+        finally:
+            response.release()
+
+    def _handle(self, event: dict[str, Any]) -> bool:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                return True
+            raise KubeError(obj.get("code", 500), obj.get("reason", ""), obj.get("message", ""))
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self.resource_version = version
+        if kind == "BOOKMARK":
+            return False
+        key = self.key(obj)
+        if kind == "DELETED":
+            self.objects.pop(key, None)
+        else:
+            self.objects[key] = obj
+        self.on_change(self.kind, kind, obj)
+        return False

@@ -1,0 +1,171 @@
+"""A thin, retrying layer over ``kubernetes_asyncio`` that speaks plain JSON dicts.
+
+Every call goes over HTTP through the typed client with ``_preload_content=False``; bodies
+stay dicts (no model round trips). Transient failures (connection errors, 429 and 5xx) are
+retried with exponential backoff; everything else raises :class:`KubeError` with the
+API server's own reason and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client
+
+log = logging.getLogger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"
+RETRIABLE = frozenset({429, 500, 502, 503, 504})
+
+
+class KubeError(Exception):
+    """An error answer from the API server, or no answer at all (``status`` 0)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{status} {reason}: {message}")
+
+    @classmethod
+    def from_body(cls, status: int, body: bytes) -> KubeError:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        return cls(
+            status,
+            data.get("reason") or "Error",
+            data.get("message") or body[:200].decode(errors="replace"),
+        )
+
+    def plain(self) -> str:
+        """The error in words for a user."""
+        if self.status == 0:
+            return f"the Kubernetes API server cannot be reached ({self.message})"
+        if self.status in RETRIABLE:
+            return f"the Kubernetes API server is failing ({self.status} {self.reason})"
+        if self.status == 403:
+            return f"the jobs service is not allowed to do this in Kubernetes ({self.message})"
+        return f"Kubernetes refused the request: {self.message}"
+
+
+class Kube:
+    """The API calls the jobs service makes, in one namespace, with retries and a request count."""
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        namespace: str,
+        retries: int = 6,
+        backoff: float = 0.05,
+    ) -> None:
+        self.api_client = api_client
+        self.namespace = namespace
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.retries = retries
+        self.backoff = backoff
+        self.requests: Counter[str] = Counter()
+
+    async def call(
+        self, label: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call ``fn`` and return its JSON body; retries transient failures."""
+        delay = self.backoff
+        for attempt in range(self.retries):
+            self.requests[label] += 1
+            try:
+                response = await fn(*args, _preload_content=False, **kwargs)
+                body = await response.read()
+                status = response.status
+                response.release()
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                error = KubeError(0, "Unreachable", str(exc) or type(exc).__name__)
+            else:
+                if 200 <= status < 300:
+                    return json.loads(body) if body else {}
+                error = KubeError.from_body(status, body)
+                if status not in RETRIABLE:
+                    raise error
+            if attempt + 1 == self.retries:
+                raise error
+            log.info("retrying %s after %s", label, error)
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    async def create(self, kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Create; if the name exists, return the existing object (idempotent) and False."""
+        name = body["metadata"]["name"]
+        try:
+            created = await self.call(
+                f"create {kind}", self._fn(kind, "create"), self.namespace, body
+            )
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            return await self.get(kind, name), False
+        return created, True
+
+    async def get(self, kind: str, name: str) -> dict[str, Any]:
+        return await self.call(f"get {kind}", self._fn(kind, "read"), name, self.namespace)
+
+    async def patch(self, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386), which every API server accepts for every kind."""
+        return await self.call(
+            f"patch {kind}",
+            self._fn(kind, "patch"),
+            name,
+            self.namespace,
+            patch,
+            _content_type=MERGE_PATCH,
+        )
+
+    async def delete(self, kind: str, name: str) -> None:
+        """Delete with background propagation; a missing object is fine (idempotent)."""
+        try:
+            await self.call(
+                f"delete {kind}",
+                self._fn(kind, "delete"),
+                name,
+                self.namespace,
+                body={"propagationPolicy": "Background"},
+            )
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    async def pod_log(self, name: str) -> str:
+        self.requests["log pod"] += 1
+        try:
+            response = await self.core.read_namespaced_pod_log(
+                name, self.namespace, _preload_content=False
+            )
+            body = await response.read()
+            status = response.status
+            response.release()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise KubeError(0, "Unreachable", str(exc)) from None
+        if status == 200:
+            return body.decode(errors="replace")
+        raise KubeError.from_body(status, body)
+
+    def _fn(self, kind: str, verb: str) -> Callable[..., Awaitable[Any]]:
+        api = self.batch if kind == "job" else self.core
+        plural = {"job": "job", "configmap": "config_map", "pod": "pod"}[kind]
+        return getattr(api, f"{verb}_namespaced_{plural}")
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())

@@ -1,0 +1,892 @@
+"""The jobs manager: user operations and the watch-driven controller that falls back.
+
+State of record is Kubernetes itself. Each job is a ConfigMap *record* (spec, plan, staged
+file, finished attempts, cancellation) plus one batch/v1 Job per *attempt*, named
+``aiinfn-<id>-<n>``. A fallback appends the failed attempt to the record, creates attempt
+``n+1`` at the next site of the plan and deletes attempt ``n`` (which also cancels a
+remote Slurm or HTCondor job through interLink). Names are deterministic and every step is
+idempotent, so a manager killed at any moment and restarted rebuilds every job from the
+objects, finishes an interrupted fallback, and submits nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from traitlets import Integer, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
+from . import labels as L
+from .cache import Reflector
+from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
+from .kube import Kube, KubeError
+from .manifests import PodSettings, build_attempt, build_record
+from .model import JobSpec, State, parse_spec
+from .signals import Assessment, Verdict, assess, condition, site_health
+from .views import build_view, current_attempt
+
+log = logging.getLogger(__name__)
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Tracked:
+    """Everything the manager knows about one job, rebuilt from the cache."""
+
+    job_id: str
+    record: dict[str, Any] | None = None
+    attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    view: dict[str, Any] | None = None
+    signature: tuple | None = None
+    timer: asyncio.TimerHandle | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    parsed_version: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return ((self.record or {}).get("metadata") or {}).get("annotations") or {}
+
+    @property
+    def owner(self) -> str:
+        return self.annotations.get(L.OWNER_NAME, "")
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return json.loads(self.annotations.get(L.ATTEMPTS) or "[]")
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        text = self.annotations.get(L.FINAL)
+        return json.loads(text) if text else None
+
+    @property
+    def submitted(self) -> str | None:
+        return self.annotations.get(L.SUBMITTED)
+
+
+@dataclass
+class Subscriber:
+    owner: str | None
+    queue: asyncio.Queue
+
+
+class JobsManager(LoggingConfigurable):
+    """Submits, tracks and falls back jobs; one instance serves every user."""
+
+    namespace = Unicode(
+        "default", help="The Kubernetes namespace where jobs, their records and pods live."
+    ).tag(config=True)
+    default_image = Unicode(
+        "quay.io/jupyter/scipy-notebook:latest",
+        help="Image for jobs that name none (the server extension sends the user's own).",
+    ).tag(config=True)
+    home_claim_template = Unicode(
+        "claim-{username}",
+        help="PVC name of a user's home volume, for jobs that ask for the 'pvc' volume.",
+    ).tag(config=True)
+    home_mount_path = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(
+        config=True
+    )
+    run_as_user = Integer(1000, help="UID job containers run as (non-root).").tag(config=True)
+    run_as_group = Integer(100, help="GID job containers run as.").tag(config=True)
+    max_staged_bytes = Integer(
+        900 * 1024,
+        help="Largest notebook or script shipped with a job (it travels in a ConfigMap, "
+        "whose limit is 1 MiB).",
+    ).tag(config=True)
+    infrastructure_exit_codes = List(
+        [404, 502],
+        help="Exit codes that mean the site lost the job (HTCondor plugin: 404 job lost, "
+        "502 output lost): the job falls back instead of failing.",
+    ).tag(config=True)
+    watch_timeout = Integer(
+        300, help="Seconds each watch stays open before it is renewed from its resourceVersion."
+    ).tag(config=True)
+    workers = Integer(4, help="Concurrent reconcile workers.").tag(config=True)
+
+    def __init__(self, kube: Kube, placer: Placer | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        kube.namespace = self.namespace
+        self.kube = kube
+        self.placer = placer or PlacementConfig(parent=self).placer()
+        self.settings = PodSettings(
+            default_image=self.default_image,
+            home_claim_template=self.home_claim_template,
+            home_mount_path=self.home_mount_path,
+            run_as_user=self.run_as_user,
+            run_as_group=self.run_as_group,
+        )
+        self.jobs: dict[str, Tracked] = {}
+        self.by_owner: dict[str, set[str]] = defaultdict(set)
+        self.by_request: dict[tuple[str, str], str] = {}
+        self.job_uid_to_id: dict[str, str] = {}
+        self.workloads: dict[str, dict[str, Any]] = {}
+        self.all_pods: dict[str, dict[str, Any]] = {}
+        self.health: dict[str, SiteHealth] = {}
+        self.subscribers: list[Subscriber] = []
+        self.counters: dict[str, int] = defaultdict(int)
+        self.fallback_reactions: list[float] = []
+        self._dirty: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._tasks: list[asyncio.Task] = []
+        self.reflectors: dict[str, Reflector] = {}
+        self.started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """List and watch everything, then reconcile every job found (restart recovery)."""
+        ns = self.namespace
+        selector = f"{L.MANAGED_BY}={L.MANAGER}"
+        kube = self.kube
+        specs = {
+            "configmap": (kube.core.list_namespaced_config_map, (ns,), selector),
+            "job": (kube.batch.list_namespaced_job, (ns,), selector),
+            "pod": (kube.core.list_namespaced_pod, (ns,), None),
+            "workload": (
+                kube.custom.list_namespaced_custom_object,
+                ("kueue.x-k8s.io", "v1beta2", ns, "workloads"),
+                None,
+            ),
+            "node": (kube.core.list_node, (), None),
+        }
+        for kind, (fn, args, sel) in specs.items():
+            self.reflectors[kind] = Reflector(
+                kube, kind, fn, args, sel, self._on_change, self.watch_timeout
+            )
+        for reflector in self.reflectors.values():
+            reflector.start()
+        for reflector in self.reflectors.values():
+            await reflector.synced.wait()
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
+        ]
+        self.started = True
+        for job_id in list(self.jobs):
+            self._mark(job_id)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for reflector in self.reflectors.values():
+            await reflector.stop()
+        for tracked in self.jobs.values():
+            if tracked.timer:
+                tracked.timer.cancel()
+        for sub in self.subscribers:
+            sub.queue.put_nowait(None)
+
+    # ------------------------------------------------------------------ cache events
+
+    def _tracked(self, job_id: str) -> Tracked:
+        tracked = self.jobs.get(job_id)
+        if tracked is None:
+            tracked = self.jobs[job_id] = Tracked(job_id)
+        return tracked
+
+    def _on_change(self, kind: str, event: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        job_id = labels.get(L.JOB_ID)
+        deleted = event == "DELETED"
+        if kind == "node":
+            self._refresh_health()
+            return
+        if kind == "workload":
+            uid = labels.get(L.KUEUE_JOB_UID) or next(
+                (r.get("uid") for r in meta.get("ownerReferences") or () if r.get("kind") == "Job"),
+                None,
+            )
+            if not uid:
+                return
+            if deleted:
+                self.workloads.pop(uid, None)
+            else:
+                self.workloads[uid] = obj
+            if uid in self.job_uid_to_id:
+                self._mark(self.job_uid_to_id[uid])
+            return
+        if kind == "pod":
+            key = meta["name"]
+            if deleted:
+                self.all_pods.pop(key, None)
+            else:
+                self.all_pods[key] = obj
+            if not job_id or labels.get(L.MANAGED_BY) != L.MANAGER:
+                return
+            tracked = self._tracked(job_id)
+            if deleted:
+                tracked.pods.pop(key, None)
+            else:
+                tracked.pods[key] = obj
+            self._mark(job_id)
+            return
+        if not job_id:
+            return
+        tracked = self._tracked(job_id)
+        if kind == "configmap":
+            tracked.record = None if deleted else obj
+            if not deleted:
+                owner = tracked.owner
+                self.by_owner[owner].add(job_id)
+                request_id = labels.get(L.REQUEST_ID)
+                if request_id:
+                    self.by_request[(owner, request_id)] = job_id
+        elif kind == "job":
+            number = int(labels.get(L.ATTEMPT, "1"))
+            if deleted:
+                tracked.attempts.pop(number, None)
+            else:
+                tracked.attempts[number] = obj
+                self.job_uid_to_id[meta.get("uid", "")] = job_id
+        self._mark(job_id)
+
+    def _refresh_health(self) -> None:
+        nodes = list(self.reflectors["node"].objects.values())
+        fresh = {site.name: site_health(site, nodes) for site in self.placer.sites.values()}
+        changed = {name for name, h in fresh.items() if self.health.get(name) != h}
+        self.health = fresh
+        if changed and self.started:
+            for tracked in self.jobs.values():
+                view = tracked.view or {}
+                if view.get("site") in changed and view.get("state") not in (
+                    "succeeded",
+                    "failed",
+                    "cancelled",
+                ):
+                    self._mark(tracked.job_id)
+
+    def _mark(self, job_id: str) -> None:
+        if self.started and job_id not in self._queued:
+            self._queued.add(job_id)
+            self._dirty.put_nowait(job_id)
+
+    async def _worker(self) -> None:
+        while True:
+            job_id = await self._dirty.get()
+            self._queued.discard(job_id)
+            tracked = self.jobs.get(job_id)
+            if tracked is None:
+                continue
+            try:
+                async with tracked.lock:
+                    await self._reconcile(tracked)
+            except KubeError as exc:
+                log.warning("job %s: %s; will retry", job_id, exc)
+                self._schedule(tracked, time.time() + 2)
+            except Exception:
+                log.exception("job %s: reconcile failed", job_id)
+                self._schedule(tracked, time.time() + 5)
+
+    def _schedule(self, tracked: Tracked, when: float | None) -> None:
+        if tracked.timer:
+            tracked.timer.cancel()
+            tracked.timer = None
+        if when is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, when - time.time()) + 0.05
+            tracked.timer = loop.call_later(delay, self._mark, tracked.job_id)
+
+    # ------------------------------------------------------------------ the controller
+
+    def _parse_record(self, tracked: Tracked) -> None:
+        version = tracked.record["metadata"].get("resourceVersion")
+        if tracked.parsed_version != version:
+            data = tracked.record.get("data") or {}
+            tracked.spec = json.loads(data.get("spec.json") or "{}")
+            tracked.plan = json.loads(data.get("plan.json") or "{}")
+            tracked.parsed_version = version
+
+    def _site(self, name: str | None) -> Site | None:
+        return self.placer.sites.get(name) if name else None
+
+    def _remaining(self, tracked: Tracked, history: list[dict[str, Any]]) -> list[str]:
+        tried = {entry["site"] for entry in history}
+        return [s["name"] for s in tracked.plan.get("sites", []) if s["name"] not in tried]
+
+    def _choose(self, remaining: list[str]) -> str | None:
+        """The first healthy site left; the last one if none is healthy (waiting beats failing)."""
+        for name in remaining:
+            if self.health.get(name, SiteHealth()).usable:
+                return name
+        return remaining[-1] if remaining else None
+
+    async def _reconcile(self, tracked: Tracked) -> None:
+        if tracked.record is None:
+            if not tracked.attempts and not tracked.pods:
+                self._forget(tracked)
+            return
+        self._parse_record(tracked)
+        history = tracked.history
+        final = tracked.final
+        expected = len(history) + 1
+        for number in sorted(tracked.attempts):
+            job = tracked.attempts[number]
+            if number < expected or (final and not _finished(job)):
+                await self.kube.delete("job", job["metadata"]["name"])
+        if final:
+            self._publish(tracked, State(final["state"]), None, None, None, final["reason"])
+            return
+        job = tracked.attempts.get(expected)
+        if job is None:
+            await self._next_attempt(tracked, expected, history, reason="")
+            return
+        site = self._site(job["metadata"]["labels"].get(L.SITE))
+        if site is None:
+            await self._finish(tracked, State.FAILED, "its site is no longer configured", job)
+            return
+        workload = self.workloads.get(job["metadata"].get("uid", ""))
+        pods = [p for p in tracked.pods.values() if _owned_by(p, job)]
+        remaining = [n for n in self._remaining(tracked, history) if n != site.name]
+        found = assess(
+            job,
+            workload,
+            pods,
+            site,
+            self.health.get(site.name, SiteHealth()),
+            time.time(),
+            last_resort=not remaining,
+            infrastructure_exit_codes=self.infrastructure_exit_codes,
+        )
+        self._schedule(tracked, found.check_at)
+        if found.verdict is Verdict.FALL_BACK:
+            await self._fall_back(tracked, expected, site, job, found, history, remaining)
+            return
+        attempt = current_attempt(expected, site, job, found)
+        self._publish(tracked, found.state, attempt, site, job, found.reason)
+
+    async def _fall_back(
+        self,
+        tracked: Tracked,
+        number: int,
+        site: Site,
+        job: dict[str, Any],
+        found: Assessment,
+        history: list[dict[str, Any]],
+        remaining: list[str],
+    ) -> None:
+        signal_seen = time.time()
+        entry = current_attempt(number, site, job, found)
+        entry.update(outcome="fell_back", ended=now_iso(), reason=found.reason)
+        history = [*history, entry]
+        next_site = self._choose(remaining)
+        self.counters["fallbacks"] += 1
+        if next_site is None:
+            entry["outcome"] = "failed"
+            reason = f"{site.display_name}: {found.reason}; no site left to try"
+            await self._patch_record(tracked, history, {"state": "failed", "reason": reason})
+            if not _finished(job):
+                await self.kube.delete("job", job["metadata"]["name"])
+            self._publish(tracked, State.FAILED, None, site, None, reason)
+            return
+        target = self._site(next_site)
+        self._publish(
+            tracked,
+            State.FALLING_BACK,
+            entry,
+            site,
+            job,
+            f"falling back from {site.display_name} to {target.display_name}: {found.reason}",
+        )
+        await self._patch_record(tracked, history, None)
+        created = await self._create_attempt(tracked, number + 1, target, history)
+        self.fallback_reactions.append(time.time() - signal_seen)
+        await self.kube.delete("job", job["metadata"]["name"])
+        tracked.attempts.pop(number, None)
+        tracked.attempts[number + 1] = created
+        self._publish(
+            tracked,
+            State.QUEUED,
+            current_attempt(number + 1, target, created, Assessment(State.QUEUED)),
+            target,
+            created,
+            "",
+        )
+
+    async def _next_attempt(
+        self, tracked: Tracked, number: int, history: list[dict[str, Any]], reason: str
+    ) -> None:
+        name = self._choose(self._remaining(tracked, history))
+        if name is None:
+            await self._finish(tracked, State.FAILED, "no site left to try", None)
+            return
+        site = self._site(name)
+        created = await self._create_attempt(tracked, number, site, history)
+        tracked.attempts[number] = created
+        self._publish(
+            tracked,
+            State.QUEUED,
+            current_attempt(number, site, created, Assessment(State.QUEUED)),
+            site,
+            created,
+            reason,
+        )
+
+    async def _create_attempt(
+        self, tracked: Tracked, number: int, site: Site, history: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        spec = parse_spec(_spec_data(tracked), self.placer, 1 << 40)
+        body = build_attempt(
+            tracked.job_id,
+            tracked.owner,
+            spec,
+            site,
+            number,
+            tracked.plan,
+            history,
+            self.namespace,
+            tracked.record["metadata"].get("uid"),
+            self.settings,
+        )
+        created, _ = await self.kube.create("job", body)
+        self.job_uid_to_id[created["metadata"].get("uid", "")] = tracked.job_id
+        return created
+
+    async def _patch_record(
+        self, tracked: Tracked, history: list[dict[str, Any]], final: dict[str, Any] | None
+    ) -> None:
+        annotations = {L.ATTEMPTS: json.dumps(history, sort_keys=True)}
+        if final:
+            annotations[L.FINAL] = json.dumps(final, sort_keys=True)
+        updated = await self.kube.patch(
+            "configmap", L.record_name(tracked.job_id), {"metadata": {"annotations": annotations}}
+        )
+        if _newer(updated, tracked.record):
+            tracked.record = updated
+
+    async def _finish(
+        self, tracked: Tracked, state: State, reason: str, job: dict[str, Any] | None
+    ) -> None:
+        await self._patch_record(tracked, tracked.history, {"state": state.value, "reason": reason})
+        if job is not None and not _finished(job):
+            await self.kube.delete("job", job["metadata"]["name"])
+        self._publish(tracked, state, None, None, None, reason)
+
+    def _forget(self, tracked: Tracked) -> None:
+        self.jobs.pop(tracked.job_id, None)
+        for ids in self.by_owner.values():
+            ids.discard(tracked.job_id)
+        if tracked.timer:
+            tracked.timer.cancel()
+
+    # ------------------------------------------------------------------ views and events
+
+    def _publish(
+        self,
+        tracked: Tracked,
+        state: State,
+        attempt: dict[str, Any] | None,
+        site: Site | None,
+        job: dict[str, Any] | None,
+        reason: str,
+    ) -> None:
+        if site is None and tracked.attempts:
+            number = max(tracked.attempts)
+            site = self._site(tracked.attempts[number]["metadata"]["labels"].get(L.SITE))
+        history = (
+            tracked.history
+            if attempt is None or attempt.get("outcome") != "fell_back"
+            else [
+                *tracked.history,
+                attempt,
+            ]
+        )
+        shown = None if attempt is not None and attempt.get("outcome") == "fell_back" else attempt
+        view = build_view(
+            tracked.job_id,
+            tracked.owner,
+            tracked.spec,
+            tracked.plan,
+            tracked.submitted,
+            history,
+            state,
+            shown,
+            site,
+            job,
+            reason,
+        )
+        tracked.view = view
+        signature = (
+            view["state"],
+            view["site"],
+            len(view["attempts"]),
+            tuple(view["progress"].values()),
+            view["reason"],
+        )
+        if signature != tracked.signature:
+            if (
+                tracked.signature is not None
+                and state.terminal
+                and tracked.signature[0] != state.value
+            ):
+                self.counters[f"finished_{state.value}"] += 1
+            tracked.signature = signature
+            event = {"type": "job", "job": view, "time": now_iso()}
+            for sub in self.subscribers:
+                if sub.owner is None or sub.owner == tracked.owner:
+                    sub.queue.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, owner: str | None) -> AsyncIterator[asyncio.Queue]:
+        """A queue of job events for ``owner`` (``None``: every user, for admins)."""
+        sub = Subscriber(owner, asyncio.Queue())
+        self.subscribers.append(sub)
+        try:
+            yield sub.queue
+        finally:
+            self.subscribers.remove(sub)
+
+    # ------------------------------------------------------------------ user operations
+
+    def _visible(self, job_id: str, user: str, admin: bool) -> Tracked:
+        tracked = self.jobs.get(job_id)
+        if (
+            tracked is None
+            or tracked.record is None
+            or tracked.view is None
+            or (not admin and tracked.owner != user)
+        ):
+            raise NotFound(f"no job {job_id!r} among your jobs; list them with GET /jobs")
+        return tracked
+
+    def plan(self, data: Any) -> dict[str, Any]:
+        """The placement preview for a request (nothing is submitted)."""
+        spec = parse_spec(data, self.placer, self.max_staged_bytes)
+        return self._plan_for(spec)
+
+    def _plan_for(self, spec: JobSpec) -> dict[str, Any]:
+        try:
+            plan = self.placer.plan(spec.request, self.health)
+        except NoSiteError as exc:
+            raise JobsError(422, str(exc), f"resources.{exc.requirement}") from None
+        data = plan.to_dict()
+        if spec.site:
+            kept = [s for s in data["sites"] if s["name"] == spec.site]
+            if not kept:
+                why = next(
+                    (r["reason"] for r in data["ruled_out"] if r["name"] == spec.site),
+                    "not in the plan",
+                )
+                raise JobsError(422, f"this job cannot run at {spec.site}: {why}", "site")
+            data["ruled_out"] += [
+                {"name": s["name"], "reason": f"you asked for {spec.site}"}
+                for s in data["sites"]
+                if s["name"] != spec.site
+            ]
+            data["sites"] = [{"name": spec.site, "reason": "the site you asked for"}]
+        for entry in data["sites"] + data["ruled_out"]:
+            entry["display_name"] = self.placer.sites[entry["name"]].display_name
+        return data
+
+    async def submit(self, user: str, data: Any) -> tuple[dict[str, Any], bool]:
+        """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
+        spec = parse_spec(data, self.placer, self.max_staged_bytes)
+        if spec.client_request_id:
+            existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
+            if existing and existing in self.jobs and self.jobs[existing].view:
+                return self.jobs[existing].view, False
+            digest = hashlib.sha256(f"{user}\0{spec.client_request_id}".encode()).hexdigest()
+            job_id = digest[:10]
+        else:
+            job_id = uuid.uuid4().hex[:10]
+        plan = self._plan_for(spec)
+        record = build_record(job_id, user, spec, plan, self.namespace, now_iso())
+        tracked = self._tracked(job_id)
+        async with tracked.lock:
+            try:
+                created, is_new = await self.kube.create("configmap", record)
+            except KubeError as exc:
+                if tracked.record is None:
+                    self._forget(tracked)
+                raise ClusterUnavailable(
+                    f"the job was not submitted: {exc.plain()}; try again in a minute"
+                ) from None
+            if tracked.record is None or _newer(created, tracked.record):
+                tracked.record = created
+            self.by_owner[user].add(job_id)
+            if spec.client_request_id:
+                self.by_request[(user, L.label_value(spec.client_request_id))] = job_id
+            self._parse_record(tracked)
+            self.counters["submitted"] += 1
+            if 1 not in tracked.attempts:
+                try:
+                    await self._next_attempt(tracked, 1, [], reason="")
+                except KubeError as exc:
+                    log.warning("job %s: first attempt not created yet: %s", job_id, exc)
+                    self._schedule(tracked, time.time() + 1)
+            if tracked.view is None:
+                self._publish(tracked, State.QUEUED, None, None, None, "")
+        return tracked.view, is_new
+
+    def list(
+        self,
+        user: str,
+        admin: bool,
+        *,
+        owner: str | None = None,
+        state: str | None = None,
+        site: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """The caller's jobs (an admin's: everyone's, or ``owner``'s), newest first."""
+        if admin:
+            ids = self.by_owner.get(owner, set()) if owner else self.jobs.keys()
+        else:
+            ids = self.by_owner.get(user, set())
+        views = []
+        for job_id in ids:
+            tracked = self.jobs.get(job_id)
+            view = tracked.view if tracked and tracked.record is not None else None
+            if view is None:
+                continue
+            if (state and view["state"] != state) or (site and view["site"] != site):
+                continue
+            views.append(view)
+        views.sort(key=lambda v: (v["submitted"] or "", v["id"]), reverse=True)
+        page = views[offset : offset + limit]
+        following = offset + limit if offset + limit < len(views) else None
+        return {"jobs": page, "total": len(views), "next_offset": following}
+
+    def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+        return self._visible(job_id, user, admin).view
+
+    async def cancel(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+        tracked = self._visible(job_id, user, admin)
+        async with tracked.lock:
+            if State(tracked.view["state"]).terminal:
+                raise JobsError(
+                    409,
+                    f"job {job_id} has already ended ({tracked.view['state']}); nothing to cancel",
+                )
+            job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
+            who = "you" if tracked.owner == user else f"admin {user}"
+            try:
+                await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job)
+            except KubeError as exc:
+                raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
+        return tracked.view
+
+    async def rerun(
+        self, user: str, admin: bool, job_id: str, site: str | None = None
+    ) -> dict[str, Any]:
+        """Submit the same job again (as a new job), optionally at a named site."""
+        tracked = self._visible(job_id, user, admin)
+        data = _spec_data(tracked)
+        data.pop("client_request_id", None)
+        data.pop("site", None)
+        if site:
+            data["site"] = site
+        view, _ = await self.submit(tracked.owner, data)
+        return view
+
+    async def logs(
+        self,
+        user: str,
+        admin: bool,
+        job_id: str,
+        offset: int = 0,
+        completion_index: int | None = None,
+    ) -> dict[str, Any]:
+        """A slice of the current attempt's log from ``offset``: ``{data, next_offset, eof}``."""
+        tracked = self._visible(job_id, user, admin)
+        if offset < 0:
+            raise BadRequest("offset must be 0 or more", "offset")
+        view = tracked.view
+        terminal = State(view["state"]).terminal
+        pods = sorted(
+            tracked.pods.values(),
+            key=lambda p: p["metadata"].get("creationTimestamp") or "",
+        )
+        if completion_index is not None:
+            pods = [
+                p
+                for p in pods
+                if (p["metadata"].get("annotations") or {}).get(L.COMPLETION_INDEX)
+                == str(completion_index)
+                or (p["metadata"].get("labels") or {}).get(L.COMPLETION_INDEX)
+                == str(completion_index)
+            ]
+        started = [
+            p
+            for p in pods
+            if (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")
+        ]
+        if not started:
+            return {
+                "data": "",
+                "next_offset": offset,
+                "eof": terminal,
+                "pod": None,
+                "message": "the job has not started yet" if not terminal else "no log was kept",
+            }
+        pod = started[-1]
+        try:
+            text = await self.kube.pod_log(pod["metadata"]["name"])
+        except KubeError as exc:
+            if exc.status == 404:
+                return {
+                    "data": "",
+                    "next_offset": offset,
+                    "eof": True,
+                    "pod": None,
+                    "message": "the pod is gone",
+                }
+            raise ClusterUnavailable(f"the log cannot be read now: {exc.plain()}") from None
+        raw = text.encode()
+        chunk = raw[offset:]
+        phase = (pod.get("status") or {}).get("phase")
+        return {
+            "data": chunk.decode(errors="replace"),
+            "next_offset": offset + len(chunk),
+            "eof": phase in ("Succeeded", "Failed") and terminal,
+            "pod": pod["metadata"]["name"],
+        }
+
+    def sites(self) -> list[dict[str, Any]]:
+        """Each site: health, free and total capacity, queue depth and pending reasons."""
+        nodes = self.reflectors["node"].objects.values() if self.reflectors else ()
+        used: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for pod in self.all_pods.values():
+            node = (pod.get("spec") or {}).get("nodeName")
+            if not node or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            for container in (pod.get("spec") or {}).get("containers") or ():
+                requests = (container.get("resources") or {}).get("requests") or {}
+                used[node]["gpu"] += float(requests.get("nvidia.com/gpu", 0) or 0)
+                used[node]["cpu"] += _cpu(requests.get("cpu"))
+        result = []
+        for site in self.placer.sites.values():
+            health = self.health.get(site.name, SiteHealth())
+            gpus_total = gpus_free = cpu_total = cpu_free = 0.0
+            for node in nodes:
+                name = node["metadata"]["name"]
+                if name not in site.wiring.nodes:
+                    continue
+                alloc = (node.get("status") or {}).get("allocatable") or {}
+                gpus = float(alloc.get("nvidia.com/gpu", 0) or 0)
+                cpus = _cpu(alloc.get("cpu"))
+                gpus_total += gpus
+                cpu_total += cpus
+                gpus_free += max(0.0, gpus - used[name]["gpu"])
+                cpu_free += max(0.0, cpus - used[name]["cpu"])
+            pending = [
+                w
+                for w in self.workloads.values()
+                if (w.get("spec") or {}).get("queueName") == site.wiring.local_queue
+                and not _admitted(w)
+                and not _finished_workload(w)
+            ]
+            reasons = sorted(
+                {
+                    (condition(w, "QuotaReserved") or {}).get("message", "")
+                    for w in pending
+                    if condition(w, "QuotaReserved")
+                }
+                - {""}
+            )[:3]
+            result.append(
+                {
+                    "name": site.name,
+                    "display_name": site.display_name,
+                    "kind": site.kind.value,
+                    "summary": site.summary,
+                    "health": {
+                        "usable": health.usable,
+                        "state": "ok" if health.usable else health.describe(),
+                    },
+                    "capacity": {
+                        "gpus": {"total": int(gpus_total), "free": int(gpus_free)},
+                        "cpu": {"total": round(cpu_total, 1), "free": round(cpu_free, 1)},
+                    },
+                    "queue": {"pending": len(pending), "reasons": reasons},
+                    "gpu_models": list(site.capabilities.gpu_models),
+                }
+            )
+        return result
+
+    def metrics(self) -> dict[str, Any]:
+        by_state: dict[str, int] = defaultdict(int)
+        for tracked in self.jobs.values():
+            if tracked.view:
+                by_state[tracked.view["state"]] += 1
+        return {
+            "by_state": dict(by_state),
+            "counters": dict(self.counters),
+            "kube_requests": dict(self.kube.requests),
+            "health": {name: h.usable for name, h in self.health.items()},
+        }
+
+
+def _spec_data(tracked: Tracked) -> dict[str, Any]:
+    """The request stored in a job's record, staged file re-attached, ready for parse_spec."""
+    data = dict(tracked.spec)
+    script = data.get("script")
+    if script:
+        content = (tracked.record.get("data") or {}).get(script["path"].rsplit("/", 1)[-1], "")
+        data["script"] = {**script, "content": content}
+    resources = {k: v for k, v in (data.pop("resources", None) or {}).items() if v is not None}
+    data["resources"] = resources
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _owned_by(pod: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+    uid = job["metadata"].get("uid")
+    return any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences") or ()) or (
+        (pod["metadata"].get("labels") or {}).get(L.JOB_NAME_LABEL) == job["metadata"]["name"]
+    )
+
+
+def _finished(job: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or ()
+    )
+
+
+def _admitted(workload: Mapping[str, Any]) -> bool:
+    cond = condition(workload, "QuotaReserved")
+    return bool(cond and cond.get("status") == "True")
+
+
+def _finished_workload(workload: Mapping[str, Any]) -> bool:
+    cond = condition(workload, "Finished")
+    return bool(cond and cond.get("status") == "True")
+
+
+def _newer(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
+    if current is None:
+        return True
+    try:
+        return int(candidate["metadata"]["resourceVersion"]) >= int(
+            current["metadata"]["resourceVersion"]
+        )
+    except (KeyError, ValueError):
+        return True
+
+
+def _cpu(value: Any) -> float:
+    if value in (None, ""):
+        return 0.0
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)

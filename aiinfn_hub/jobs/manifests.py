@@ -1,0 +1,213 @@
+"""Pure builders of the Kubernetes objects of a job: its record (ConfigMap) and attempts (Jobs).
+
+No I/O here: every function maps data to a manifest dict, so each is tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..placement import Site
+from . import labels as L
+from .model import JobSpec
+
+STAGED_DIR = "/aiinfn/job"
+WORK_DIR = "/aiinfn/work"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What an admin sets for every job pod."""
+
+    default_image: str = "quay.io/jupyter/base-notebook:latest"
+    home_claim_template: str = "claim-{username}"
+    home_mount_path: str = "/home/jovyan"
+    run_as_user: int = 1000
+    run_as_group: int = 100
+    backoff_limit: int = 0
+
+
+def common_labels(job_id: str, owner: str) -> dict[str, str]:
+    return {L.MANAGED_BY: L.MANAGER, L.JOB_ID: job_id, L.OWNER: L.label_value(owner)}
+
+
+def build_record(
+    job_id: str, owner: str, spec: JobSpec, plan: Mapping[str, Any], namespace: str, now: str
+) -> dict[str, Any]:
+    """The ConfigMap that records a job: spec, plan and staged file; attempts join it later."""
+    labels = common_labels(job_id, owner) | {L.ROLE: "record"}
+    if spec.client_request_id:
+        labels[L.REQUEST_ID] = L.label_value(spec.client_request_id)
+    data = {
+        "spec.json": json.dumps(spec.to_dict(), sort_keys=True),
+        "plan.json": json.dumps(plan, sort_keys=True),
+    }
+    if spec.script:
+        data[spec.script.filename] = spec.script.content
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": L.record_name(job_id),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {
+                L.OWNER_NAME: owner,
+                L.JOB_NAME: spec.name,
+                L.SUBMITTED: now,
+                L.ATTEMPTS: "[]",
+            },
+        },
+        "data": data,
+    }
+
+
+def container_command(spec: JobSpec) -> list[str]:
+    """What the job's container runs: the command, or the staged script with its runner."""
+    if spec.command:
+        return list(spec.command)
+    script = spec.script
+    assert script is not None
+    path = f"{STAGED_DIR}/{script.filename}"
+    if script.kind == "shell":
+        return ["bash", path, *script.args]
+    if script.kind == "python":
+        return ["python", path, *script.args]
+    command = ["python", "-m", "aiinfn_hub.runner", path, "--output-dir", WORK_DIR]
+    if script.parameters:
+        command += ["--parameters", json.dumps(dict(script.parameters), sort_keys=True)]
+    return command
+
+
+def _resources(spec: JobSpec) -> dict[str, Any]:
+    request = spec.request
+    amounts = {"cpu": f"{request.cpu:g}", "memory": str(request.memory)}
+    limits = dict(amounts)
+    if request.gpus:
+        amounts["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(request.gpus)
+    return {"requests": amounts, "limits": limits}
+
+
+def _node_selector(spec: JobSpec, site: Site) -> dict[str, str]:
+    selector = dict(site.wiring.node_selector)
+    model = spec.request.gpu_model
+    if model:
+        pool = site.capabilities.gpu_pool(model)
+        if pool is not None:
+            selector[site.wiring.gpu_selector_key] = pool.product or pool.model
+    return selector
+
+
+def build_attempt(
+    job_id: str,
+    owner: str,
+    spec: JobSpec,
+    site: Site,
+    number: int,
+    plan: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    namespace: str,
+    record_uid: str | None,
+    settings: PodSettings,
+) -> dict[str, Any]:
+    """The batch/v1 Job that tries ``spec`` at ``site``, queued through the site's LocalQueue."""
+    name = L.attempt_name(job_id, number)
+    labels = common_labels(job_id, owner) | {
+        L.ROLE: "attempt",
+        L.ATTEMPT: str(number),
+        L.SITE: site.name,
+    }
+    pod_labels = dict(labels)
+    env = [
+        {"name": "AIINFN_JOB_ID", "value": job_id},
+        {"name": "AIINFN_SITE", "value": site.name},
+        {"name": "AIINFN_ATTEMPT", "value": str(number)},
+        {"name": "AIINFN_OUTPUT_DIR", "value": WORK_DIR},
+    ] + [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+    mounts = [
+        {"name": "staged", "mountPath": STAGED_DIR, "readOnly": True},
+        {"name": "work", "mountPath": WORK_DIR},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "staged", "configMap": {"name": L.record_name(job_id)}},
+        {"name": "work", "emptyDir": {}},
+    ]
+    for index, need in enumerate(spec.request.volumes):
+        if need.type == "pvc":
+            claim = need.name if need.name and need.name != "home" else None
+            claim = claim or settings.home_claim_template.format(username=L.label_value(owner))
+            volumes.append({"name": f"pvc-{index}", "persistentVolumeClaim": {"claimName": claim}})
+            mounts.append({"name": f"pvc-{index}", "mountPath": settings.home_mount_path})
+    container = {
+        "name": "job",
+        "image": spec.image or settings.default_image,
+        "command": container_command(spec),
+        "workingDir": WORK_DIR,
+        "env": env,
+        "resources": _resources(spec),
+        "volumeMounts": mounts,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.run_as_user,
+            "runAsGroup": settings.run_as_group,
+            "fsGroup": settings.run_as_group,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    selector = _node_selector(spec, site)
+    if selector:
+        pod_spec["nodeSelector"] = selector
+    if site.wiring.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in site.wiring.tolerations]
+    job_spec: dict[str, Any] = {
+        "suspend": True,
+        "backoffLimit": settings.backoff_limit,
+        "completions": spec.completions,
+        "parallelism": spec.parallelism,
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": dict(site.wiring.annotations)},
+            "spec": pod_spec,
+        },
+    }
+    if spec.completions > 1:
+        job_spec["completionMode"] = "Indexed"
+    if spec.request.walltime:
+        job_spec["activeDeadlineSeconds"] = spec.request.walltime
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "labels": labels | {L.QUEUE_NAME: site.wiring.local_queue},
+        "annotations": {
+            L.OWNER_NAME: owner,
+            L.JOB_NAME: spec.name,
+            L.PLAN: json.dumps(plan, sort_keys=True),
+            L.ATTEMPTS: json.dumps(list(history), sort_keys=True),
+        },
+    }
+    if record_uid:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "name": L.record_name(job_id),
+                "uid": record_uid,
+                "blockOwnerDeletion": False,
+            }
+        ]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}

@@ -1,0 +1,267 @@
+"""Reading an attempt's Kubernetes objects: its state, and whether to fall back, fail or wait.
+
+Pure functions over manifest dicts (Job, Workload, Pods) and the site's health, so every
+fallback trigger is tested without a cluster. The triggers follow Kueue's and interLink's
+own signals (see the README's "Fallback triggers").
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..placement import Site, SiteHealth
+from ..placement.quantities import format_duration
+from .model import State
+
+#: Kueue reasons for QuotaReserved=False that cannot clear by waiting.
+HOPELESS_REASONS = frozenset(
+    {"NoMatchingFlavor", "ExceedsMaxQuota", "Misconfigured", "Inadmissible"}
+)
+#: Exit codes the HTCondor plugin uses for infrastructure failures (job lost, output lost).
+INFRASTRUCTURE_EXIT_CODES = frozenset({404, 502})
+
+
+class Verdict(str, Enum):
+    WAIT = "wait"
+    FALL_BACK = "fall_back"
+    FAIL = "fail"
+    SUCCEED = "succeed"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What an attempt's objects say now."""
+
+    state: State
+    verdict: Verdict = Verdict.WAIT
+    reason: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    check_at: float | None = None
+
+
+def parse_time(text: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp as Kubernetes writes them."""
+    if not text:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def condition(obj: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any] | None:
+    """The status condition of type ``kind``, if present."""
+    if not obj:
+        return None
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == kind:
+            return cond
+    return None
+
+
+def is_true(obj: Mapping[str, Any] | None, kind: str) -> bool:
+    cond = condition(obj, kind)
+    return bool(cond and cond.get("status") == "True")
+
+
+def kueue_raw(workload: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The most telling Kueue condition of a Workload, as ``{condition, reason, message}``."""
+    for kind in ("Evicted", "Finished", "PodsReady", "Admitted", "QuotaReserved"):
+        cond = condition(workload, kind)
+        if cond and (cond.get("status") == "True" or kind == "QuotaReserved"):
+            return {
+                "condition": kind,
+                "status": cond.get("status"),
+                "reason": cond.get("reason", ""),
+                "message": cond.get("message", ""),
+            }
+    return {}
+
+
+def remote_job_id(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """interLink's ``JobID`` annotation: the Slurm or HTCondor id of the remote job."""
+    for pod in pods:
+        found = ((pod.get("metadata") or {}).get("annotations") or {}).get("JobID")
+        if found:
+            return found
+    return None
+
+
+def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        state = (status.get("state") or {}).get("terminated")
+        if state:
+            return state
+    return None
+
+
+def _infrastructure_failure(
+    pods: Sequence[Mapping[str, Any]], exit_codes: Collection[int]
+) -> tuple[str, Mapping[str, Any]] | None:
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") != "Failed":
+            continue
+        term = _terminated(pod) or {}
+        code = term.get("exitCode")
+        reason = status.get("reason") or term.get("reason") or ""
+        message = status.get("message") or term.get("message") or ""
+        raw = {"pod": pod["metadata"]["name"], "reason": reason, "message": message}
+        if reason == "ProviderFailed":
+            return f"the remote submission failed: {message or 'no message from the site'}", raw
+        if code in exit_codes or reason in {f"Error: {c}" for c in exit_codes}:
+            return f"the site lost the job (infrastructure exit code {code})", {
+                **raw,
+                "exitCode": code,
+            }
+    return None
+
+
+def _user_failure(pods: Sequence[Mapping[str, Any]]) -> str:
+    for pod in pods:
+        term = _terminated(pod)
+        if term and term.get("exitCode"):
+            return f"your code exited with code {term['exitCode']}; see the job's log"
+    return "your code failed; see the job's log"
+
+
+def _running(pods: Sequence[Mapping[str, Any]]) -> bool:
+    return any((p.get("status") or {}).get("phase") in ("Running", "Succeeded") for p in pods)
+
+
+def assess(
+    job: Mapping[str, Any] | None,
+    workload: Mapping[str, Any] | None,
+    pods: Sequence[Mapping[str, Any]],
+    site: Site,
+    health: SiteHealth,
+    now: float,
+    *,
+    last_resort: bool,
+    infrastructure_exit_codes: Collection[int] = INFRASTRUCTURE_EXIT_CODES,
+) -> Assessment:
+    """The state of one attempt and what to do about it.
+
+    ``last_resort`` is true when the plan has no site left after this one: timeouts do not
+    apply there (waiting beats failing), but failures that cannot clear still end the job.
+    """
+    raw = kueue_raw(workload)
+    remote = remote_job_id(pods)
+    if remote:
+        raw = {**raw, "remote_job_id": remote}
+    if job is None:
+        return Assessment(State.QUEUED, raw=raw)
+    if is_true(job, "Complete"):
+        return Assessment(State.SUCCEEDED, Verdict.SUCCEED, "completed", raw)
+    infra = _infrastructure_failure(pods, infrastructure_exit_codes)
+    if infra:
+        text, pod_raw = infra
+        return Assessment(State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw})
+    failed = condition(job, "Failed")
+    if failed and failed.get("status") == "True":
+        if failed.get("reason") == "DeadlineExceeded":
+            limit = (job.get("spec") or {}).get("activeDeadlineSeconds") or 0
+            text = f"ran past its walltime of {format_duration(int(limit))}"
+        else:
+            text = _user_failure(pods)
+        return Assessment(
+            State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
+        )
+    evicted = condition(workload, "Evicted")
+    if evicted and evicted.get("status") == "True":
+        text = f"evicted by Kueue ({evicted.get('reason')}: {evicted.get('message', '')})"
+        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+    reserved = condition(workload, "QuotaReserved")
+    if (
+        reserved
+        and reserved.get("status") == "False"
+        and reserved.get("reason") in HOPELESS_REASONS
+    ):
+        text = f"cannot be admitted there ({reserved.get('reason')}: {reserved.get('message', '')})"
+        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+    running = _running(pods)
+    if running:
+        return Assessment(State.RUNNING, raw=raw)
+    if not health.usable:
+        text = f"site {health.describe()} while the job waited there"
+        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+    suspended = (job.get("spec") or {}).get("suspend")
+    created = parse_time((job.get("metadata") or {}).get("creationTimestamp")) or now
+    if suspended:
+        deadline = created + site.timeouts.admission
+        if not last_resort and now >= deadline:
+            waiting = reserved.get("message") if reserved else "no answer from Kueue"
+            text = f"not admitted within {format_duration(site.timeouts.admission)} ({waiting})"
+            return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+        return Assessment(State.QUEUED, raw=raw, check_at=None if last_resort else deadline)
+    admitted_cond = condition(workload, "Admitted")
+    admitted = parse_time(admitted_cond.get("lastTransitionTime")) if admitted_cond else None
+    started = admitted or parse_time((job.get("status") or {}).get("startTime")) or created
+    deadline = started + site.timeouts.start
+    if site.is_offload and not last_resort and now >= deadline:
+        text = (
+            f"did not start within {format_duration(site.timeouts.start)} "
+            "(still waiting in the remote batch queue)"
+        )
+        return Assessment(State.ADMITTED, Verdict.FALL_BACK, text, raw)
+    check = deadline if site.is_offload and not last_resort else None
+    return Assessment(State.ADMITTED, raw=raw, check_at=check)
+
+
+def progress(job: Mapping[str, Any] | None, completions: int) -> dict[str, int]:
+    """Array-job progress: succeeded, failed and active of ``completions``."""
+    status = (job or {}).get("status") or {}
+    return {
+        "completions": completions,
+        "succeeded": int(status.get("succeeded") or 0),
+        "failed": int(status.get("failed") or 0),
+        "active": int(status.get("active") or 0),
+    }
+
+
+def site_health(site: Site, nodes: Sequence[Mapping[str, Any]]) -> SiteHealth:
+    """A site's health from its nodes: Ready, InterlinkConnectivity and maintenance taints."""
+    mine = [n for n in nodes if n["metadata"]["name"] in site.wiring.nodes]
+    if not mine:
+        return SiteHealth(ready=False, message="no node of this site is registered")
+    healthy = []
+    problems = []
+    for node in mine:
+        name = node["metadata"]["name"]
+        ready = condition(node, "Ready")
+        link = condition(node, "InterlinkConnectivity")
+        taints = [
+            t
+            for t in (node.get("spec") or {}).get("taints") or ()
+            if t.get("key") != "virtual-node.interlink/no-schedule"
+            and t.get("effect") in ("NoSchedule", "NoExecute")
+            and not t.get("key", "").startswith("node.kubernetes.io/")
+        ]
+        if link and link.get("status") != "True":
+            problems.append(
+                (
+                    "link",
+                    f"{name}: {link.get('reason', 'InterlinkPingFailed')}"
+                    + (f" ({link['message']})" if link.get("message") else ""),
+                )
+            )
+        elif not ready or ready.get("status") != "True":
+            problems.append(("ready", f"node {name} is NotReady"))
+        elif taints:
+            problems.append(("maintenance", f"{name} tainted {taints[0]['key']}"))
+        else:
+            healthy.append(name)
+    if healthy:
+        return SiteHealth()
+    kind, message = problems[0]
+    return SiteHealth(
+        ready=kind != "ready",
+        connected=kind != "link",
+        maintenance=kind == "maintenance",
+        message=message,
+    )

@@ -1,0 +1,116 @@
+"""What users see of a job: one JSON view built from its record, attempts and live objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..placement import Site
+from .model import State
+from .signals import Assessment, progress
+
+_STATUS_WORDS = {
+    State.QUEUED: "queued at {site}",
+    State.ADMITTED: "admitted at {site}, waiting for it to start",
+    State.RUNNING: "running at {site}",
+    State.SUCCEEDED: "completed at {site}",
+    State.FAILED: "failed at {site}",
+    State.FALLING_BACK: "falling back from {site}",
+    State.CANCELLED: "cancelled",
+}
+
+
+def short(reason: str) -> str:
+    """The reason without its parenthesised detail: for one-line summaries."""
+    return reason.split(" (", 1)[0]
+
+
+def fallback_summary(history: Sequence[Mapping[str, Any]], current: str | None) -> str:
+    """E.g. ``CINECA Leonardo: not admitted within 10m, now on Local resources``."""
+    parts = [
+        f"{entry['site_display']}: {short(entry['reason'])}"
+        for entry in history
+        if entry.get("outcome") == "fell_back"
+    ]
+    if not parts:
+        return ""
+    return "; ".join(parts) + (f", now on {current}" if current else "")
+
+
+def current_attempt(
+    number: int, site: Site, job: Mapping[str, Any], assessment: Assessment
+) -> dict[str, Any]:
+    """The attempt in progress (or the last one), in the same form as recorded attempts."""
+    meta = job.get("metadata") or {}
+    status = job.get("status") or {}
+    outcome = None
+    if assessment.state is State.SUCCEEDED:
+        outcome = "succeeded"
+    elif assessment.state is State.FAILED:
+        outcome = "failed"
+    raw = dict(assessment.raw)
+    return {
+        "number": number,
+        "site": site.name,
+        "site_display": site.display_name,
+        "job_name": meta.get("name"),
+        "started": meta.get("creationTimestamp"),
+        "ended": status.get("completionTime")
+        or (_failed_time(job) if outcome == "failed" else None),
+        "outcome": outcome,
+        "reason": assessment.reason
+        or _STATUS_WORDS[assessment.state].format(site=site.display_name),
+        "kueue": {k: raw[k] for k in ("condition", "status", "reason", "message") if k in raw},
+        "remote_job_id": raw.get("remote_job_id"),
+    }
+
+
+def _failed_time(job: Mapping[str, Any]) -> str | None:
+    for cond in (job.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Failed":
+            return cond.get("lastTransitionTime")
+    return None
+
+
+def build_view(
+    job_id: str,
+    owner: str,
+    spec: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    submitted: str | None,
+    history: Sequence[Mapping[str, Any]],
+    state: State,
+    current: Mapping[str, Any] | None,
+    site: Site | None,
+    job: Mapping[str, Any] | None,
+    reason: str,
+) -> dict[str, Any]:
+    """The job as the API returns it."""
+    attempts = [dict(entry) for entry in history]
+    if current:
+        attempts.append(dict(current))
+    started = attempts[0]["started"] if attempts else None
+    ended = None
+    if state.terminal:
+        ended = (attempts[-1].get("ended") if attempts else None) or (
+            attempts[-1].get("started") if attempts else submitted
+        )
+    site_name = site.name if site else None
+    words = reason or _STATUS_WORDS[state].format(site=site.display_name if site else "no site")
+    return {
+        "id": job_id,
+        "name": spec.get("name"),
+        "owner": owner,
+        "state": state.value,
+        "site": site_name,
+        "site_display": site.display_name if site else None,
+        "reason": words,
+        "submitted": submitted,
+        "started": started,
+        "ended": ended,
+        "plan": dict(plan),
+        "attempts": attempts,
+        "fallback": fallback_summary(history, site.display_name if site else None),
+        "progress": progress(job, int(spec.get("completions") or 1)),
+        "spec": dict(spec),
+    }

@@ -1,0 +1,211 @@
+"""Every fallback trigger, and the signals that must not cause a fallback, on plain manifests."""
+
+import time
+
+import pytest
+
+from aiinfn_hub.jobs.model import State
+from aiinfn_hub.jobs.signals import Verdict, assess, site_health
+from aiinfn_hub.placement import Placer, SiteHealth
+
+SITES = Placer().sites
+LEONARDO = SITES["leonardo"]
+NOW = 1_800_000_000.0
+
+
+def stamp(seconds_ago):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - seconds_ago))
+
+
+def job(suspended=True, age=0, conditions=(), **status):
+    return {
+        "metadata": {"name": "aiinfn-x-1", "creationTimestamp": stamp(age), "uid": "u"},
+        "spec": {"suspend": suspended, "activeDeadlineSeconds": 7200},
+        "status": {"conditions": list(conditions), **status},
+    }
+
+
+def workload(*conditions):
+    return {"status": {"conditions": list(conditions)}}
+
+
+def cond(kind, status="True", reason="", message="", ago=0):
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": stamp(ago),
+    }
+
+
+def pod(phase, exit_code=None, reason=None, message=None, job_id=None):
+    data = {"metadata": {"name": "p", "annotations": {}}, "status": {"phase": phase}}
+    if exit_code is not None:
+        data["status"]["containerStatuses"] = [
+            {"state": {"terminated": {"exitCode": exit_code, "reason": reason or "Error"}}}
+        ]
+    if reason:
+        data["status"]["reason"] = reason
+    if message:
+        data["status"]["message"] = message
+    if job_id:
+        data["metadata"]["annotations"]["JobID"] = job_id
+    return data
+
+
+HEALTHY = SiteHealth()
+
+
+def check(j, w=None, pods=(), health=HEALTHY, last_resort=False, site=LEONARDO):
+    return assess(j, w, list(pods), site, health, NOW, last_resort=last_resort)
+
+
+def test_waiting_for_quota_within_the_timeout_waits_with_a_deadline():
+    found = check(job(age=60), workload(cond("QuotaReserved", "False", "WaitingForQuota", "m")))
+    assert found.verdict is Verdict.WAIT
+    assert found.state is State.QUEUED
+    assert found.check_at == pytest.approx(NOW - 60 + LEONARDO.timeouts.admission)
+    assert found.raw["reason"] == "WaitingForQuota"
+
+
+def test_not_admitted_within_timeout_falls_back():
+    found = check(
+        job(age=LEONARDO.timeouts.admission + 1),
+        workload(cond("QuotaReserved", "False", "WaitingForQuota", "insufficient quota")),
+    )
+    assert found.verdict is Verdict.FALL_BACK
+    assert found.reason == "not admitted within 10m (insufficient quota)"
+
+
+def test_timeouts_do_not_apply_to_the_last_resort():
+    found = check(job(age=10**6), workload(), last_resort=True)
+    assert found.verdict is Verdict.WAIT
+    assert found.check_at is None
+
+
+@pytest.mark.parametrize("reason", ["NoMatchingFlavor", "ExceedsMaxQuota", "Misconfigured"])
+def test_inadmissible_falls_back_at_once(reason):
+    found = check(job(age=1), workload(cond("QuotaReserved", "False", reason, "why")))
+    assert found.verdict is Verdict.FALL_BACK
+    assert found.reason == f"cannot be admitted there ({reason}: why)"
+    assert found.raw == {
+        "condition": "QuotaReserved",
+        "status": "False",
+        "reason": reason,
+        "message": "why",
+    }
+
+
+def test_evicted_falls_back():
+    found = check(
+        job(suspended=True),
+        workload(cond("QuotaReserved"), cond("Evicted", "True", "PodsReadyTimeout", "late")),
+    )
+    assert found.verdict is Verdict.FALL_BACK
+    assert found.reason == "evicted by Kueue (PodsReadyTimeout: late)"
+
+
+def test_pending_remotely_past_start_timeout_falls_back():
+    admitted = workload(cond("QuotaReserved"), cond("Admitted", ago=LEONARDO.timeouts.start + 5))
+    found = check(job(suspended=False, age=4000), admitted, [pod("Pending", job_id="slurm-7")])
+    assert found.verdict is Verdict.FALL_BACK
+    assert found.reason.startswith("did not start within 30m")
+    assert found.raw["remote_job_id"] == "slurm-7"
+
+
+def test_pending_locally_does_not_fall_back_on_start_timeout():
+    admitted = workload(cond("QuotaReserved"), cond("Admitted", ago=10**5))
+    found = check(job(suspended=False), admitted, [pod("Pending")], site=SITES["local"])
+    assert found.verdict is Verdict.WAIT
+    assert found.state is State.ADMITTED
+
+
+def test_provider_failed_falls_back():
+    found = check(
+        job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded")]),
+        workload(cond("Admitted")),
+        [pod("Failed", 1, "ProviderFailed", "sbatch: error: Batch job submission failed")],
+    )
+    assert found.verdict is Verdict.FALL_BACK
+    assert found.reason == (
+        "the remote submission failed: sbatch: error: Batch job submission failed"
+    )
+
+
+@pytest.mark.parametrize("code", [404, 502])
+def test_infrastructure_exit_code_falls_back(code):
+    found = check(job(suspended=False), None, [pod("Failed", code, f"Error: {code}")])
+    assert found.verdict is Verdict.FALL_BACK
+    assert f"infrastructure exit code {code}" in found.reason
+
+
+def test_user_code_failure_fails_without_fallback():
+    found = check(
+        job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded")]),
+        None,
+        [pod("Failed", 3)],
+    )
+    assert found.verdict is Verdict.FAIL
+    assert found.state is State.FAILED
+    assert found.reason == "your code exited with code 3; see the job's log"
+
+
+def test_deadline_exceeded_names_the_walltime():
+    found = check(job(suspended=False, conditions=[cond("Failed", reason="DeadlineExceeded")]))
+    assert found.verdict is Verdict.FAIL
+    assert found.reason == "ran past its walltime of 2h"
+
+
+def test_site_down_while_waiting_falls_back():
+    down = SiteHealth(ready=False, connected=False, message="vk-leonardo: InterlinkPingFailed")
+    found = check(job(), workload(), health=down)
+    assert found.verdict is Verdict.FALL_BACK
+    assert "the connection to the site is lost" in found.reason
+
+
+def test_site_down_while_running_does_not_fall_back():
+    down = SiteHealth(ready=False, connected=False)
+    found = check(job(suspended=False), workload(cond("Admitted")), [pod("Running")], health=down)
+    assert found.verdict is Verdict.WAIT
+    assert found.state is State.RUNNING
+
+
+def test_complete_succeeds():
+    found = check(job(suspended=False, conditions=[cond("Complete")]))
+    assert found.verdict is Verdict.SUCCEED
+    assert found.state is State.SUCCEEDED
+
+
+def node(name, ready="True", link=None, taints=()):
+    conditions = [{"type": "Ready", "status": ready}]
+    if link is not None:
+        conditions.append(
+            {"type": "InterlinkConnectivity", "status": link, "reason": "InterlinkPingFailed"}
+        )
+    return {
+        "metadata": {"name": name},
+        "spec": {"taints": list(taints)},
+        "status": {"conditions": conditions},
+    }
+
+
+def test_site_health_from_nodes():
+    interlink = {
+        "key": "virtual-node.interlink/no-schedule",
+        "value": "true",
+        "effect": "NoSchedule",
+    }
+    assert site_health(LEONARDO, [node("vk-leonardo", link="True", taints=[interlink])]).usable
+    lost = site_health(LEONARDO, [node("vk-leonardo", "False", "False")])
+    assert not lost.connected
+    assert "InterlinkPingFailed" in lost.message
+    maintenance = {
+        "key": "slurm.interlink/maintenance",
+        "value": "scheduled",
+        "effect": "NoSchedule",
+    }
+    held = site_health(LEONARDO, [node("vk-leonardo", taints=[interlink, maintenance])])
+    assert held.maintenance
+    assert not site_health(LEONARDO, []).usable
+    assert not site_health(LEONARDO, [node("vk-leonardo", "False")]).ready

@@ -1,0 +1,42 @@
+"""The one-line fallback summary and the job view."""
+
+from aiinfn_hub.jobs.model import State
+from aiinfn_hub.jobs.views import build_view, fallback_summary
+from aiinfn_hub.placement import Placer
+
+LOCAL = Placer().sites["local"]
+
+
+def test_fallback_summary():
+    history = [
+        {
+            "site_display": "CINECA Leonardo",
+            "reason": "not admitted within 10m (quota)",
+            "outcome": "fell_back",
+        }
+    ]
+    assert fallback_summary(history, "Local resources") == (
+        "CINECA Leonardo: not admitted within 10m, now on Local resources"
+    )
+    assert fallback_summary([], "Local resources") == ""
+
+
+def test_view_of_a_running_job():
+    view = build_view(
+        "abc",
+        "alice",
+        {"name": "t", "completions": 3},
+        {"sites": []},
+        "2026-01-01T00:00:00Z",
+        [],
+        State.RUNNING,
+        {"number": 1, "site": "local", "started": "s", "ended": None},
+        LOCAL,
+        {"status": {"succeeded": 1, "active": 2}},
+        "",
+    )
+    assert view["state"] == "running"
+    assert view["reason"] == "running at Local resources"
+    assert view["progress"] == {"completions": 3, "succeeded": 1, "failed": 0, "active": 2}
+    assert view["ended"] is None
+    assert view["started"] == "s"
