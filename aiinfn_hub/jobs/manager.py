@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Integer, List, Unicode
+from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
@@ -91,7 +91,8 @@ class JobsManager(LoggingConfigurable):
     """Submits, tracks and falls back jobs; one instance serves every user."""
 
     namespace = Unicode(
-        "default", help="The Kubernetes namespace where jobs, their records and pods live."
+        help="The Kubernetes namespace where jobs, their records and pods live "
+        "(default: the service's own namespace in a pod, else 'default')."
     ).tag(config=True)
     default_image = Unicode(
         "quay.io/jupyter/scipy-notebook:latest",
@@ -120,6 +121,16 @@ class JobsManager(LoggingConfigurable):
         300, help="Seconds each watch stays open before it is renewed from its resourceVersion."
     ).tag(config=True)
     workers = Integer(4, help="Concurrent reconcile workers.").tag(config=True)
+
+    @default("namespace")
+    def _namespace_default(self) -> str:
+        """In a pod: the pod's own namespace (the hub's); elsewhere ``default``."""
+        path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+        try:
+            with open(path) as f:
+                return f.read().strip() or "default"
+        except OSError:
+            return "default"
 
     def __init__(self, kube: Kube, placer: Placer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -1,0 +1,359 @@
+"""helm-values/values.yaml: valid for the z2jh chart, and wired the way aiinfn_hub needs."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+from traitlets.config import Config
+
+from aiinfn_hub.placement import PlacementConfig
+from aiinfn_hub.placement.policy import ROWS
+
+from .helpers import (
+    HELM_VALUES,
+    NAMESPACE,
+    REPO,
+    SCHEMAS,
+    deep_merge,
+    load_all,
+    load_yaml,
+    need_schemas,
+)
+
+SERVICE = "aiinfn-jobs"
+PORT = 10101
+CONFIG_PATH = "/usr/local/etc/aiinfn-hub/jobs_config.json"
+
+
+@pytest.fixture(scope="module")
+def overlay():
+    return load_yaml(HELM_VALUES / "values.yaml")
+
+
+@pytest.fixture(scope="module")
+def chart():
+    """The chart's values.schema.yaml and default values.yaml."""
+    z2jh = need_schemas() / "z2jh"
+    return load_yaml(z2jh / "values.schema.yaml"), load_yaml(z2jh / "values.yaml")
+
+
+@pytest.fixture(scope="module")
+def values(overlay):
+    """What the hub sees: the overlay merged over the chart's defaults (or alone, no schemas)."""
+    defaults = SCHEMAS / "z2jh" / "values.yaml"
+    return deep_merge(load_yaml(defaults), overlay) if defaults.is_file() else overlay
+
+
+def _errors(schema, document):
+    validator = jsonschema.Draft7Validator(schema)
+    return sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+
+
+# ------------------------------------------------------------------------------ schema validity
+
+
+def test_merged_values_validate_against_the_chart_schema(chart, overlay):
+    schema, defaults = chart
+    assert schema.get("$schema", "").startswith("http://json-schema.org/draft-07/")
+    errors = _errors(schema, deep_merge(defaults, overlay))
+    assert not errors, "\n".join(f"{e.json_path}: {e.message}" for e in errors)
+
+
+def test_overlay_alone_is_incomplete(chart, overlay):
+    """The schema requires every top-level key, which is why the tests merge defaults first."""
+    schema, _ = chart
+    assert any(e.validator == "required" for e in _errors(schema, overlay))
+
+
+@pytest.mark.parametrize(
+    ("broken", "path"),
+    [
+        # hub.config sections must start with an upper-case letter; the hub exits otherwise
+        ({"hub": {"config": {"placementConfig": {"table": {}}}}}, "$.hub.config"),
+        ({"aiinfn": {"enabled": True}}, "$"),
+        ({"hub": {"service": {"extraPort": []}}}, "$.hub.service"),
+        ({"singleuser": {"automountServiceAccountToken": False}}, "$.singleuser"),
+        ({"hub": {"services": [{"name": SERVICE}]}}, "$.hub.services"),
+    ],
+    ids=["lowercase-config-section", "unknown-top-level-key", "typo", "no-such-key", "list"],
+)
+def test_a_broken_overlay_fails_validation(chart, overlay, broken, path):
+    schema, defaults = chart
+    errors = _errors(schema, deep_merge(deep_merge(defaults, overlay), broken))
+    assert errors, f"the schema accepted {broken}"
+    assert path in {e.json_path for e in errors}
+
+
+# ------------------------------------------------------------------------------ hub and spawner
+
+
+def test_spawner_class_is_the_aiinfn_spawner(values):
+    assert values["hub"]["config"]["JupyterHub"]["spawner_class"] == (
+        "aiinfn_hub.spawner.AIInfnSpawner"
+    )
+
+
+def test_spawner_class_resolves_when_the_module_exists(values):
+    module_name, _, class_name = values["hub"]["config"]["JupyterHub"]["spawner_class"].rpartition(
+        "."
+    )
+    if importlib.util.find_spec(module_name) is None:
+        pytest.skip(f"{module_name} is not written yet; only the class path was checked")
+    from kubespawner import KubeSpawner
+
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, KubeSpawner)
+
+
+def _project_version() -> str:
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'(?m)^version\s*=\s*"([^"]+)"', text)
+    assert match, "pyproject.toml has no version"
+    return match.group(1)
+
+
+def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order; comments dropped, continuation lines joined."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1] + " "
+            continue
+        op, _, args = pending.strip().partition(" ")
+        instructions.append((op.upper(), args.strip()))
+        pending = ""
+    assert not pending, "the Dockerfile ends inside a continuation line"
+    return instructions
+
+
+def test_hub_image_carries_this_release_of_the_package(values):
+    image = values["hub"]["image"]
+    assert image["name"] == "ghcr.io/infn-ai/aiinfn-hub-hub"
+    assert image["tag"] == _project_version()
+    dockerfile = (HELM_VALUES / "hub-image" / "Dockerfile").read_text(encoding="utf-8")
+    instructions = _dockerfile_instructions(dockerfile)
+    assert [args for op, args in instructions if op == "FROM"] == [
+        "quay.io/jupyterhub/k8s-hub:${K8S_HUB_TAG}"
+    ]
+    args = dict(a.split("=", 1) for op, a in instructions if op == "ARG" and "=" in a)
+    assert args["AIINFN_HUB_SPEC"] == f'"aiinfn-hub=={_project_version()}"'
+    assert args["JUPYTERHUB_VERSION"] == "5.5.0"  # the chart's appVersion
+    # pip runs as root, and the image ends as jovyan, as the chart's hub pod expects
+    user, installs = None, 0
+    for op, arguments in instructions:
+        if op == "USER":
+            user = arguments
+        if op == "RUN" and "pip install" in arguments:
+            assert user == "root", "pip must run as root"
+            assert '"${AIINFN_HUB_SPEC}"' in arguments
+            installs += 1
+    assert installs == 1
+    assert user == "jovyan"
+    assert instructions[-1] == ("USER", "jovyan")
+
+
+# ------------------------------------------------------------------------- the jobs service
+
+
+def _option(command, name):
+    """The value after ``name`` in a command line (``--port 10101``)."""
+    assert command.count(name) == 1, f"{name} must appear once in {command}"
+    return command[command.index(name) + 1]
+
+
+def test_jobs_service_is_a_managed_service(values):
+    service = values["hub"]["services"][SERVICE]
+    command = service["command"]
+    assert command[:5] == ["python3", "-m", "aiinfn_hub.jobs", "--port", str(PORT)]
+    # the URL's host is the hub Service, not an address of the pod: listen on all of them
+    assert _option(command, "--ip") == "0.0.0.0"
+    assert service["url"] == f"http://hub:{PORT}"
+    assert service["oauth_no_confirm"] is True
+    assert service["display"] is True
+
+
+def test_jobs_service_config_file_is_mounted_in_the_hub(values):
+    """The service is a separate process: hub.config does not reach it, its config file does."""
+    command = values["hub"]["services"][SERVICE]["command"]
+    files = [f for f in values["hub"]["extraFiles"].values() if f["mountPath"] == CONFIG_PATH]
+    assert _option(command, "--config") == CONFIG_PATH and len(files) == 1
+    data = files[0]["data"]
+    assert set(data) == {"JobsManager", "PlacementConfig"}
+    assert data["PlacementConfig"] == values["hub"]["config"]["PlacementConfig"]
+    assert data["JobsManager"]["namespace"] == NAMESPACE
+
+
+def test_jobs_service_accepts_its_command_line_and_config(values, tmp_path):
+    """Run the real JobsService option parsing on the command and the rendered config file."""
+    if importlib.util.find_spec("aiinfn_hub.jobs.app") is None:
+        pytest.skip("aiinfn_hub.jobs.app is not written yet; the command was checked as text")
+    from aiinfn_hub.jobs.app import JobsService
+    from aiinfn_hub.jobs.manager import JobsManager
+
+    command = list(values["hub"]["services"][SERVICE]["command"])
+    (data,) = [f["data"] for f in values["hub"]["extraFiles"].values()]
+    rendered = tmp_path / "jobs_config.json"
+    rendered.write_text(json.dumps(data), encoding="utf-8")  # what the chart writes for .json
+    command[command.index("--config") + 1] = str(rendered)
+    assert command[:3] == ["python3", "-m", "aiinfn_hub.jobs"]
+
+    app = JobsService()
+    try:
+        app.initialize(command[3:])
+        assert (app.ip, app.port) == ("0.0.0.0", PORT)
+        assert "namespace" in JobsManager.class_own_traits(config=True)
+        assert app.config.JobsManager.namespace == NAMESPACE
+        placer = PlacementConfig(config=app.config).placer()
+        table = {row: [s.name for s in sites] for row, sites in placer.table.items()}
+        assert table == data["PlacementConfig"]["table"]
+    finally:
+        JobsService.clear_instance()
+
+
+def test_jobs_service_keys_are_jupyterhub_service_fields(values):
+    """JupyterHub refuses to start on an unknown service field ("No such service field")."""
+    from jupyterhub.services.service import Service
+
+    service = values["hub"]["services"][SERVICE]
+    fields = set(Service.class_traits(input=True))
+    assert set(service) <= fields, sorted(set(service) - fields)
+    environment = service["environment"]
+    assert all(isinstance(v, str) for v in environment.values()), environment
+    # a managed service does not inherit the hub pod's environment
+    assert {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} <= set(environment)
+
+
+def test_port_10101_is_reachable_from_proxy_users_and_hub(values):
+    hub = values["hub"]
+    service = hub["services"][SERVICE]
+    assert int(_option(service["command"], "--port")) == PORT
+    url = urlsplit(service["url"])
+    assert (url.hostname, url.port) == ("hub", PORT)
+
+    ports = [p for p in hub["service"]["extraPorts"] if p["port"] == PORT]
+    assert len(ports) == 1
+    assert ports[0]["targetPort"] == PORT and ports[0].get("protocol", "TCP") == "TCP"
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", ports[0]["name"])
+    assert len(ports[0]["name"]) <= 15
+
+    assert hub["networkPolicy"]["enabled"] is True
+    sources = set()
+    for rule in hub["networkPolicy"]["ingress"]:
+        if any(p["port"] == PORT for p in rule["ports"]):
+            for peer in rule["from"]:
+                assert set(peer) == {"podSelector"}, "port 10101 is for pods of this release"
+                labels = peer["podSelector"]["matchLabels"]
+                assert labels["app"] == "jupyterhub"
+                sources.add(labels["component"])
+    assert sources == {"proxy", "singleuser-server", "hub"}
+
+    egress = values["singleuser"]["networkPolicy"]["egress"]
+    targets = [
+        peer["podSelector"]["matchLabels"]
+        for rule in egress
+        if any(p["port"] == PORT for p in rule["ports"])
+        for peer in rule["to"]
+    ]
+    assert targets == [{"app": "jupyterhub", "component": "hub"}]
+
+
+# --------------------------------------------------------------------------- JupyterHub roles
+
+
+def test_roles_give_the_service_and_users_what_they_need(values):
+    from jupyterhub.scopes import scope_definitions
+
+    roles = values["hub"]["loadRoles"]
+    for name, role in roles.items():
+        for scope in role["scopes"]:
+            assert scope.split("!", 1)[0] in scope_definitions, f"{name}: unknown scope {scope}"
+        for service in role.get("services", []):
+            assert service in values["hub"]["services"], f"{name}: unknown service {service}"
+
+    granted = [r for r in roles.values() if SERVICE in r.get("services", [])]
+    assert len(granted) == 1
+    assert {"list:users", "read:users:name", "read:users:groups"} <= set(granted[0]["scopes"])
+    assert not {"admin:users", "admin:servers", "tokens"} & set(granted[0]["scopes"])
+
+    access = f"access:services!service={SERVICE}"
+    # overriding a default role replaces its scopes: `user` must keep `self`
+    assert set(roles["user"]["scopes"]) == {"self", access}
+    assert set(roles["server"]["scopes"]) == {
+        "users:activity!user",
+        "access:servers!server",
+        access,
+    }
+
+
+# ------------------------------------------------------------------------------- users' servers
+
+
+def test_users_servers_have_no_kubernetes_credentials_or_api_route(values):
+    singleuser = values["singleuser"]
+    assert singleuser["networkPolicy"]["enabled"] is True
+    assert singleuser["networkPolicy"]["egressAllowRules"]["privateIPs"] is False
+    for rule in singleuser["networkPolicy"]["egress"]:
+        for peer in rule["to"]:
+            assert set(peer) == {"podSelector"}, f"egress beyond pods of the release: {peer}"
+    assert singleuser.get("serviceAccountName") is None
+    assert values["hub"]["config"]["KubeSpawner"]["automount_service_account_token"] is False
+
+
+def test_users_servers_know_where_the_jobs_service_is(values):
+    env = values["singleuser"]["extraEnv"]
+    # the service serves its API under JUPYTERHUB_SERVICE_PREFIX, /services/<name>/ below
+    # hub.baseUrl, even when called on its own port rather than through the proxy
+    prefix = f"{values['hub'].get('baseUrl', '/').rstrip('/')}/services/{SERVICE}/"
+    assert env["AIINFN_JOBS_URL"] == values["hub"]["services"][SERVICE]["url"] + prefix
+    assert env["AIINFN_HUB_MODE"] == "hub"
+    assert all(isinstance(v, str) for v in env.values()), env
+
+
+# ---------------------------------------------------------------------------------- placement
+
+
+def test_placement_config_builds_the_engine_it_describes(values):
+    section = values["hub"]["config"]["PlacementConfig"]
+    c = Config()
+    c.PlacementConfig = Config(section)
+    placer = PlacementConfig(config=c).placer()
+
+    assert set(section["table"]) == set(ROWS)
+    assert {row: [s.name for s in sites] for row, sites in placer.table.items()} == section["table"]
+    assert section["table"] == {
+        "cpu": ["local"],
+        "cpu-offloadable": ["tier1", "local"],
+        "gpu": ["local"],
+        "gpu-offloadable": ["leonardo", "local"],
+    }
+    for name, override in section["site_overrides"].items():
+        timeouts = placer.sites[name].timeouts
+        for key, seconds in override["timeouts"].items():
+            assert getattr(timeouts, key) == seconds
+
+
+def test_start_timeouts_beat_kueues_wait_for_pods_ready(values):
+    """The hub must move a job before Kueue's 30 min waitForPodsReady requeues it in place."""
+    c = Config()
+    c.PlacementConfig = Config(values["hub"]["config"]["PlacementConfig"])
+    placer = PlacementConfig(config=c).placer()
+    for site in placer.sites.values():
+        if site.is_offload:
+            assert site.timeouts.start < 30 * 60, site.name
+
+
+def test_service_namespace_matches_the_manifests(values):
+    queues = [d for d in load_all(HELM_VALUES / "kueue.yaml") if d["kind"] == "LocalQueue"]
+    assert {q["metadata"]["namespace"] for q in queues} == {NAMESPACE}
+    (config_file,) = values["hub"]["extraFiles"].values()
+    assert config_file["data"]["JobsManager"]["namespace"] == NAMESPACE
