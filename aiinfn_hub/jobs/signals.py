@@ -111,14 +111,18 @@ def _infrastructure_failure(
         code = term.get("exitCode")
         reason = status.get("reason") or term.get("reason") or ""
         message = status.get("message") or term.get("message") or ""
-        raw = {"pod": pod["metadata"]["name"], "reason": reason, "message": message}
+        raw = {
+            "pod": {
+                "name": pod["metadata"]["name"],
+                "reason": reason,
+                "message": message,
+                "exitCode": code,
+            }
+        }
         if reason == "ProviderFailed":
             return f"the remote submission failed: {message or 'no message from the site'}", raw
         if code in exit_codes or reason in {f"Error: {c}" for c in exit_codes}:
-            return f"the site lost the job (infrastructure exit code {code})", {
-                **raw,
-                "exitCode": code,
-            }
+            return f"the site lost the job (infrastructure exit code {code})", raw
     return None
 
 
@@ -128,6 +132,23 @@ def _user_failure(pods: Sequence[Mapping[str, Any]]) -> str:
         if term and term.get("exitCode"):
             return f"your code exited with code {term['exitCode']}; see the job's log"
     return "your code failed; see the job's log"
+
+
+def _eviction(workload: Mapping[str, Any] | None) -> str | None:
+    """Why Kueue evicted the workload, if it ever did.
+
+    Kueue may requeue and readmit a preempted workload at once, so a watcher can miss the
+    moment ``Evicted`` is True; ``schedulingStats.evictions`` keeps the record.
+    """
+    evicted = condition(workload, "Evicted")
+    if evicted and evicted.get("status") == "True":
+        return f"evicted by Kueue ({evicted.get('reason')}: {evicted.get('message', '')})"
+    stats = ((workload or {}).get("status") or {}).get("schedulingStats") or {}
+    for entry in stats.get("evictions") or ():
+        if int(entry.get("count") or 0) > 0:
+            message = (evicted or {}).get("message", "").removeprefix("Previously: ")
+            return f"evicted by Kueue ({entry.get('reason')}: {message})"
+    return None
 
 
 def _running(pods: Sequence[Mapping[str, Any]]) -> bool:
@@ -172,10 +193,9 @@ def assess(
         return Assessment(
             State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
         )
-    evicted = condition(workload, "Evicted")
-    if evicted and evicted.get("status") == "True":
-        text = f"evicted by Kueue ({evicted.get('reason')}: {evicted.get('message', '')})"
-        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+    eviction = _eviction(workload)
+    if eviction:
+        return Assessment(State.QUEUED, Verdict.FALL_BACK, eviction, raw)
     reserved = condition(workload, "QuotaReserved")
     if (
         reserved
@@ -188,7 +208,7 @@ def assess(
     if running:
         return Assessment(State.RUNNING, raw=raw)
     if not health.usable:
-        text = f"site {health.describe()} while the job waited there"
+        text = f"became unavailable while the job waited there ({health.describe()})"
         return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
     suspended = (job.get("spec") or {}).get("suspend")
     created = parse_time((job.get("metadata") or {}).get("creationTimestamp")) or now

@@ -62,6 +62,7 @@ def current_attempt(
         or _STATUS_WORDS[assessment.state].format(site=site.display_name),
         "kueue": {k: raw[k] for k in ("condition", "status", "reason", "message") if k in raw},
         "remote_job_id": raw.get("remote_job_id"),
+        "pod": raw.get("pod"),
     }
 
 

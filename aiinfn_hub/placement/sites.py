@@ -193,7 +193,7 @@ def default_catalogue() -> tuple[Site, ...]:
                 max_walltime=24 * 3600,
                 volume_types=offload_volumes,
                 inbound_network=False,
-                gpus=(GpuPool("A100", 4, 8, "NVIDIA-A100-SXM-64GB", "NVIDIA A100 64 GB"),),
+                gpus=(GpuPool("A100", 4, 8, "A100", "NVIDIA A100 64 GB"),),
             ),
             wiring=Wiring(
                 local_queue="leonardo",

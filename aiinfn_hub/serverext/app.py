@@ -56,6 +56,11 @@ class AiinfnHubExtension(ExtensionApp):
         help="A Backend subclass to use instead of the mode's own (for tests and extensions).",
     ).tag(config=True)
 
+    @default("mode")
+    def _mode_default(self) -> str:
+        mode = os.environ.get("AIINFN_HUB_MODE", "auto")
+        return mode if mode in ("auto", "hub", "standalone") else "auto"
+
     @default("jobs_url")
     def _jobs_url_default(self) -> str:
         return os.environ.get("AIINFN_JOBS_URL", "")

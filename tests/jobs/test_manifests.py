@@ -52,7 +52,7 @@ def test_site_wiring_reaches_the_pod():
     pod = attempt(spec(resources={"gpus": 2, "gpu_model": "A100"}))["spec"]["template"]
     assert pod["spec"]["nodeSelector"] == {
         "kubernetes.io/hostname": "vk-leonardo",
-        "nvidia-gpu-type": "NVIDIA-A100-SXM-64GB",
+        "nvidia-gpu-type": "A100",
     }
     assert pod["spec"]["tolerations"] == [
         {"key": "virtual-node.interlink/no-schedule", "operator": "Exists", "effect": "NoSchedule"}

@@ -1,0 +1,1 @@
+"""Controllers that make the sandbox's objects live, each an asyncio task in the server."""

@@ -1,0 +1,839 @@
+"""Kueue-style admission of batch/v1 Jobs, under Kueue's names.
+
+A Job labelled ``kueue.x-k8s.io/queue-name`` is suspended on create (the webhook) and gets a
+Workload; an admission cycle assigns each pending Workload the first flavor of its
+ClusterQueue that matches the pods' node selection, tolerates the flavor's taints and has
+quota (borrowing within the cohort), then the Job is unsuspended with the flavor's node labels
+and tolerations. Not modelled: preemption by priority (a fault can preempt), fair sharing,
+admission checks, topology-aware scheduling, partial admission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from ..api import Api
+from ..objects import (
+    Obj,
+    clone,
+    condition_true,
+    get_condition,
+    now,
+    owner_reference,
+    parse_time,
+    set_condition,
+    timestamp,
+)
+from ..quantity import Resources, format_quantity, parse_quantity, pod_requests
+from ..registry import KUEUE, ResourceType
+from ..selectors import Requirement, expression, untolerated_taint
+from ..store import Event
+from ..topology import KueueSettings
+from .base import Controller
+
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"
+PODSET_LABEL = "kueue.x-k8s.io/podset"
+WORKLOAD_ANNOTATION = "kueue.x-k8s.io/workload"
+COMPONENT = "kueue-admission"
+CYCLE = ("cycle",)
+Usage = dict[tuple[str, str, str], Decimal]  # (cluster queue, flavor, resource) -> amount
+
+
+def suspend_on_create(rt: ResourceType, obj: Obj) -> None:
+    """Kueue's Job webhook: a Job for a LocalQueue starts suspended."""
+    labels = obj["metadata"].get("labels") or {}
+    if rt.plural == "jobs" and rt.group == "batch" and labels.get(QUEUE_LABEL):
+        obj.setdefault("spec", {})["suspend"] = True
+
+
+def workload_name(job: Obj) -> str:
+    """``job-<name>-<5 hex>``, the hash over the owner's kind, group, name and uid."""
+    meta = job["metadata"]
+    digest = hashlib.sha1(
+        "\n".join(("Job", "batch", meta["name"], meta["uid"])).encode()
+    ).hexdigest()
+    return f"job-{meta['name']}"[:247] + f"-{digest[:5]}"
+
+
+@dataclass
+class Outcome:
+    """A scheduling attempt: an assignment, or why not (QuotaReserved=False reason/message)."""
+
+    flavors: dict[str, str] | None = None
+    usage: Resources | None = None
+    reason: str = ""
+    message: str = ""
+
+
+class KueueController(Controller):
+    name = COMPONENT
+
+    def __init__(
+        self,
+        api: Api,
+        settings: KueueSettings,
+        stalled: Callable[[], set[str]] = set,
+    ) -> None:
+        super().__init__(api)
+        self.settings = settings
+        self.stalled = stalled
+        self.jobs = self.registry.get("jobs", "batch")
+        self.workloads = self.registry.get("workloads", KUEUE)
+        self.flavors_rt = self.registry.get("resourceflavors", KUEUE)
+        self.cqs = self.registry.get("clusterqueues", KUEUE)
+        self.lqs = self.registry.get("localqueues", KUEUE)
+        self._last_message: dict[str, str] = {}
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def keys(self, event: Event) -> Iterable[Hashable]:
+        meta = event.obj["metadata"]
+        if event.rt is self.jobs:
+            if event.type == "DELETED":
+                yield ("cleanup", meta["namespace"], meta["uid"])
+            elif QUEUE_LABEL in (meta.get("labels") or {}) or self._owns_workload(event.obj):
+                yield ("job", meta["namespace"], meta["name"])
+        elif event.rt is self.workloads:
+            yield CYCLE
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") == "Job":
+                    yield ("job", meta["namespace"], ref["name"])
+        elif event.rt in (self.cqs, self.lqs, self.flavors_rt) and (
+            event.type != "MODIFIED" or event.obj.get("spec") != (event.old or {}).get("spec")
+        ):
+            yield CYCLE
+
+    def initial_keys(self) -> Iterable[Hashable]:
+        keys: list[Hashable] = [
+            ("job", j["metadata"]["namespace"], j["metadata"]["name"])
+            for j in self.store.list(self.jobs)
+        ]
+        return [*keys, CYCLE]
+
+    def _owns_workload(self, job: Obj) -> bool:
+        return any(rt is self.workloads for rt, _ in self.store.dependents(job["metadata"]["uid"]))
+
+    async def reconcile(self, key: Hashable) -> float | None:
+        kind = key[0]  # type: ignore[index]
+        if kind == "cycle":
+            return self._admission_cycle()
+        if kind == "cleanup":
+            _, ns, uid = key  # type: ignore[misc]
+            for wl in self.api.select(
+                self.workloads, ns, (Requirement(JOB_UID_LABEL, "In", (uid,)),)
+            ):
+                self.api.delete(
+                    self.workloads, ns, wl["metadata"]["name"], {"propagationPolicy": "Background"}
+                )
+            return None
+        _, ns, name = key  # type: ignore[misc]
+        return self._reconcile_job(ns, name)
+
+    # -- the job side (Kueue's jobframework reconciler) -------------------------------------------
+
+    def _workload_of(self, job: Obj) -> Obj | None:
+        for rt, obj in self.store.dependents(job["metadata"]["uid"]):
+            if rt is self.workloads:
+                return obj
+        return None
+
+    def _reconcile_job(self, ns: str, name: str) -> float | None:
+        job = self.store.get(self.jobs, ns, name)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return None
+        queue = (job["metadata"].get("labels") or {}).get(QUEUE_LABEL)
+        wl = self._workload_of(job)
+        finished = condition_true(job, "Complete") or condition_true(job, "Failed")
+        if wl is None:
+            if queue and not finished:
+                self._create_workload(job, queue)
+            return None
+        wl_name = wl["metadata"]["name"]
+        if finished:
+            if not condition_true(wl, "Finished"):
+                failed = get_condition(job, "Failed")
+                reason, message = (
+                    ("Failed", failed.get("message", "Job failed"))
+                    if failed and failed.get("status") == "True"
+                    else ("Succeeded", "Job finished successfully")
+                )
+                self._set_status(wl, lambda s: set_condition(s, "Finished", True, reason, message))
+                self.api.event(
+                    job,
+                    "FinishedWorkload",
+                    f"Workload '{ns}/{wl_name}' is declared finished",
+                    component=COMPONENT,
+                )
+            return None
+        suspended = bool((job.get("spec") or {}).get("suspend"))
+        reserved = condition_true(wl, "QuotaReserved")
+        if (
+            queue
+            and queue != (wl.get("spec") or {}).get("queueName")
+            and suspended
+            and not reserved
+        ):
+            self.api.modify(
+                self.workloads, ns, wl_name, lambda w: w["spec"].update(queueName=queue)
+            )
+            self.api.event(
+                job,
+                "UpdatedWorkload",
+                f"Updated queue name of workload {ns}/{wl_name} to {queue}",
+                component=COMPONENT,
+            )
+            return None
+        admitted = condition_true(wl, "Admitted")
+        if admitted and suspended:
+            self._start(job, wl)
+        elif not admitted and not suspended:
+            self._stop(job, wl)
+        if admitted and not suspended:
+            return self._pods_ready(job, wl)
+        return None
+
+    def _create_workload(self, job: Obj, queue: str) -> None:
+        spec = job.get("spec") or {}
+        count = int(spec.get("parallelism", 1))
+        if spec.get("completions") is not None:
+            count = min(count, int(spec["completions"]))
+        template = clone(spec.get("template") or {})
+        wl = {
+            "apiVersion": self.workloads.api_version(),
+            "kind": "Workload",
+            "metadata": {
+                "name": workload_name(job),
+                "labels": {JOB_UID_LABEL: job["metadata"]["uid"]},
+                "ownerReferences": [owner_reference(job)],
+            },
+            "spec": {
+                "queueName": queue,
+                "podSets": [{"name": "main", "count": count, "template": template}],
+                "priority": 0,
+                "active": True,
+            },
+        }
+        created = self.api.create(self.workloads, job["metadata"]["namespace"], wl)
+        message = f"Created Workload: {job['metadata']['namespace']}/{created['metadata']['name']}"
+        self.api.event(job, "CreatedWorkload", message, component=COMPONENT)
+
+    def _start(self, job: Obj, wl: Obj) -> None:
+        """Unsuspend with the flavors' node labels and tolerations, as Kueue does."""
+        admission = (wl.get("status") or {}).get("admission") or {}
+        flavor_names = {
+            f
+            for psa in admission.get("podSetAssignments") or []
+            for f in (psa.get("flavors") or {}).values()
+        }
+        node_labels: dict[str, str] = {}
+        tolerations: list[Obj] = []
+        for flavor_name in sorted(flavor_names):
+            flavor = self.store.get(self.flavors_rt, "", flavor_name) or {}
+            node_labels.update((flavor.get("spec") or {}).get("nodeLabels") or {})
+            tolerations += (flavor.get("spec") or {}).get("tolerations") or []
+        cq = admission.get("clusterQueue", "")
+        lq = (wl.get("spec") or {}).get("queueName", "")
+
+        def start(j: Obj) -> None:
+            template = j["spec"].setdefault("template", {})
+            tmeta = template.setdefault("metadata", {})
+            tmeta.setdefault("labels", {}).update(
+                {
+                    PODSET_LABEL: "main",
+                    "kueue.x-k8s.io/cluster-queue-name": cq,
+                    "kueue.x-k8s.io/local-queue-name": lq,
+                }
+            )
+            tmeta.setdefault("annotations", {})[WORKLOAD_ANNOTATION] = wl["metadata"]["name"]
+            pod_spec = template.setdefault("spec", {})
+            if node_labels:
+                pod_spec.setdefault("nodeSelector", {}).update(node_labels)
+            existing = pod_spec.setdefault("tolerations", [])
+            existing += [t for t in tolerations if t not in existing]
+            if not existing:
+                pod_spec.pop("tolerations")
+            j["spec"]["suspend"] = False
+
+        self.api.modify(self.jobs, job["metadata"]["namespace"], job["metadata"]["name"], start)
+        self.api.event(job, "Started", f"Admitted by clusterQueue {cq}", component=COMPONENT)
+
+    def _stop(self, job: Obj, wl: Obj) -> None:
+        """Suspend again and restore the original scheduling directives (eviction)."""
+        original = ((wl.get("spec") or {}).get("podSets") or [{}])[0].get("template") or {}
+
+        def stop(j: Obj) -> None:
+            template = j["spec"].setdefault("template", {})
+            pod_spec = template.setdefault("spec", {})
+            for field in ("nodeSelector", "tolerations"):
+                if field in (original.get("spec") or {}):
+                    pod_spec[field] = clone(original["spec"][field])
+                else:
+                    pod_spec.pop(field, None)
+            tmeta = template.setdefault("metadata", {})
+            for field in ("labels", "annotations"):
+                if field in (original.get("metadata") or {}):
+                    tmeta[field] = clone(original["metadata"][field])
+            j["spec"]["suspend"] = True
+
+        self.api.modify(self.jobs, job["metadata"]["namespace"], job["metadata"]["name"], stop)
+        evicted = get_condition(wl, "Evicted")
+        message = (
+            evicted.get("message")
+            if evicted and evicted.get("status") == "True"
+            else "Not admitted by cluster queue"
+        )
+        self.api.event(job, "Stopped", message, component=COMPONENT)
+
+    def _pods_ready(self, job: Obj, wl: Obj) -> float | None:
+        status = job.get("status") or {}
+        count = ((wl.get("spec") or {}).get("podSets") or [{}])[0].get("count", 1)
+        ready = int(status.get("ready") or 0) + int(status.get("succeeded") or 0) >= int(count)
+        if ready:
+            self._set_status(
+                wl,
+                lambda s: set_condition(
+                    s,
+                    "PodsReady",
+                    True,
+                    "Started",
+                    "All pods reached readiness and the workload is running",
+                ),
+            )
+            return None
+        self._set_status(
+            wl,
+            lambda s: set_condition(
+                s, "PodsReady", False, "WaitForStart", "Not all pods are ready or succeeded"
+            ),
+        )
+        timeout = self.settings.pods_ready_timeout
+        admitted_at = parse_time((get_condition(wl, "Admitted") or {}).get("lastTransitionTime"))
+        if timeout is None or admitted_at is None:
+            return None
+        left = (admitted_at + timedelta(seconds=timeout) - now()).total_seconds()
+        if left > 0:
+            return left + 0.05
+        ns, name = wl["metadata"]["namespace"], wl["metadata"]["name"]
+        self.evict(ns, name, "PodsReadyTimeout", f"Exceeded the PodsReady timeout {ns}/{name}")
+        return None
+
+    # -- eviction and requeueing ------------------------------------------------------------------
+
+    def evict(
+        self, namespace: str, name: str, reason: str, message: str, preempted_reason: str = ""
+    ) -> bool:
+        """Revoke a workload's admission (the Job is then suspended) and schedule its requeue."""
+        wl = self.store.get(self.workloads, namespace, name)
+        if wl is None or not condition_true(wl, "QuotaReserved") or condition_true(wl, "Finished"):
+            return False
+        requeue = dict((wl.get("status") or {}).get("requeueState") or {})
+        count = int(requeue.get("count") or 0) + 1
+        delay = self.settings.requeue_backoff_base * 2 ** (count - 1)
+        limit = self.settings.requeue_backoff_limit
+        deactivate = limit is not None and count > limit and reason == "PodsReadyTimeout"
+
+        def apply(status: Obj) -> None:
+            status.pop("admission", None)
+            set_condition(status, "Evicted", True, reason, message)
+            if preempted_reason:
+                set_condition(status, "Preempted", True, preempted_reason, message)
+            set_condition(status, "QuotaReserved", False, reason, message)
+            set_condition(
+                status, "Admitted", False, "NoReservation", "The workload has no reservation"
+            )
+            status["requeueState"] = {
+                "count": count,
+                "requeueAt": timestamp(now() + timedelta(seconds=delay)),
+            }
+            requeued_now = reason in ("Preempted", "NodeFailures")
+            set_condition(status, "Requeued", requeued_now, reason, message)
+            stats = status.setdefault("schedulingStats", {}).setdefault("evictions", [])
+            entry = next((e for e in stats if e.get("reason") == reason), None)
+            if entry is None:
+                stats.append({"reason": reason, "underlyingCause": "", "count": 1})
+            else:
+                entry["count"] = int(entry.get("count") or 0) + 1
+
+        self._set_status(wl, apply)
+        if deactivate:
+            self.api.modify(
+                self.workloads, namespace, name, lambda w: w["spec"].update(active=False)
+            )
+        self.api.event(wl, f"EvictedDueTo{reason}", message, component=COMPONENT)
+        self.enqueue(CYCLE, delay if not deactivate else 0)
+        return True
+
+    # -- admission cycle --------------------------------------------------------------------------
+
+    def _admission_cycle(self) -> float | None:
+        flavors = {f["metadata"]["name"]: f for f in self.store.list(self.flavors_rt)}
+        cqs = {c["metadata"]["name"]: c for c in self.store.list(self.cqs)}
+        lqs = {
+            (q["metadata"]["namespace"], q["metadata"]["name"]): q
+            for q in self.store.list(self.lqs)
+        }
+        workloads = self.store.list(self.workloads)
+        usage: Usage = {}
+        pending: list[Obj] = []
+        wake: float | None = None
+        for wl in workloads:
+            if condition_true(wl, "Finished"):
+                continue
+            if condition_true(wl, "QuotaReserved"):
+                admission = wl["status"].get("admission") or {}
+                self._add_usage(usage, admission)
+            elif (wl.get("spec") or {}).get("active", True) and not wl["metadata"].get(
+                "deletionTimestamp"
+            ):
+                pending.append(wl)
+        stalled = self.stalled()
+        pending.sort(
+            key=lambda w: (
+                -int((w.get("spec") or {}).get("priority") or 0),
+                w["metadata"]["creationTimestamp"],
+                w["metadata"]["name"],
+            )
+        )
+        for wl in pending:
+            backoff = self._backoff_left(wl)
+            if backoff > 0:
+                wake = backoff if wake is None else min(wake, backoff)
+                continue
+            outcome = self._try_admit(wl, lqs, cqs, flavors, usage, stalled)
+            if outcome.flavors is not None:
+                self._admit(wl, lqs, outcome)
+                cq = lqs[(wl["metadata"]["namespace"], wl["spec"]["queueName"])]["spec"][
+                    "clusterQueue"
+                ]
+                self._add_usage(
+                    usage,
+                    {
+                        "clusterQueue": cq,
+                        "podSetAssignments": [
+                            {
+                                "flavors": outcome.flavors,
+                                "resourceUsage": {
+                                    k: str(v) for k, v in (outcome.usage or {}).items()
+                                },
+                            }
+                        ],
+                    },
+                )
+            else:
+                self._not_admitted(wl, outcome)
+        self._queue_statuses(cqs, lqs, workloads, flavors)
+        return wake
+
+    def _backoff_left(self, wl: Obj) -> float:
+        status = wl.get("status") or {}
+        requeue_at = parse_time((status.get("requeueState") or {}).get("requeueAt"))
+        requeued = get_condition(wl, "Requeued")
+        if requeue_at is None or (requeued and requeued.get("status") == "True"):
+            return 0.0
+        left = (requeue_at - now()).total_seconds()
+        if left > 0:
+            return left + 0.05
+        self._set_status(
+            wl,
+            lambda s: set_condition(
+                s, "Requeued", True, "BackoffFinished", "The workload backoff was finished"
+            ),
+        )
+        return 0.0
+
+    @staticmethod
+    def _add_usage(usage: Usage, admission: Obj) -> None:
+        cq = admission.get("clusterQueue", "")
+        for psa in admission.get("podSetAssignments") or []:
+            for res, amount in (psa.get("resourceUsage") or {}).items():
+                flavor = (psa.get("flavors") or {}).get(res)
+                if flavor:
+                    key = (cq, flavor, res)
+                    usage[key] = usage.get(key, Decimal(0)) + parse_quantity(amount)
+
+    def _try_admit(
+        self, wl: Obj, lqs: dict, cqs: dict, flavors: dict, usage: Usage, stalled: set[str]
+    ) -> Outcome:
+        ns = wl["metadata"]["namespace"]
+        queue = (wl.get("spec") or {}).get("queueName", "")
+        lq = lqs.get((ns, queue))
+        if lq is None:
+            return Outcome(reason="Misconfigured", message=f"LocalQueue {queue} doesn't exist")
+        cq_name = (lq.get("spec") or {}).get("clusterQueue", "")
+        cq = cqs.get(cq_name)
+        if cq is None:
+            return Outcome(reason="Misconfigured", message=f"ClusterQueue {cq_name} doesn't exist")
+        missing = self._missing_flavors(cq, flavors)
+        if missing:
+            return Outcome(reason="Misconfigured", message=f"ClusterQueue {cq_name} is inactive")
+        if (cq.get("spec") or {}).get("stopPolicy", "None") != "None":
+            return Outcome(reason="Suspended", message=f"ClusterQueue {cq_name} is stopped")
+        pod_set = ((wl.get("spec") or {}).get("podSets") or [{}])[0]
+        pod_spec = (pod_set.get("template") or {}).get("spec") or {}
+        count = int(pod_set.get("count", 1))
+        per_pod = pod_requests(pod_spec)
+        total = {r: q * count for r, q in per_pod.items() if q > 0}
+        return self._assign(
+            pod_set.get("name", "main"),
+            pod_spec,
+            total,
+            cq,
+            cqs,
+            flavors,
+            usage,
+            cq_name in stalled,
+        )
+
+    def _missing_flavors(self, cq: Obj, flavors: dict) -> list[str]:
+        names = [
+            f["name"]
+            for g in (cq.get("spec") or {}).get("resourceGroups") or []
+            for f in g.get("flavors") or []
+        ]
+        return [n for n in names if n not in flavors]
+
+    def _assign(
+        self,
+        pod_set: str,
+        pod_spec: Obj,
+        total: Resources,
+        cq: Obj,
+        cqs: dict,
+        flavors: dict,
+        usage: Usage,
+        stalled: bool,
+    ) -> Outcome:
+        cq_name = cq["metadata"]["name"]
+        groups = (cq.get("spec") or {}).get("resourceGroups") or []
+        covered = {r for g in groups for r in g.get("coveredResources") or []}
+        prefix = f"couldn't assign flavors to pod set {pod_set}: "
+        for res in sorted(total):
+            if res not in covered:
+                return Outcome(
+                    reason="NoMatchingFlavor",
+                    message=f"{prefix}resource {res} unavailable in ClusterQueue",
+                )
+        assignment: dict[str, str] = {}
+        for group in groups:
+            wanted = {r: q for r, q in total.items() if r in (group.get("coveredResources") or [])}
+            if not wanted and total:
+                continue
+            reasons: list[tuple[str, str]] = []
+            for flavor_quota in group.get("flavors") or []:
+                flavor = flavors[flavor_quota["name"]]
+                why = self._flavor_mismatch(pod_spec, flavor)
+                if why:
+                    reasons.append(("NoMatchingFlavor", why))
+                    continue
+                why = self._quota_shortfall(cq_name, cq, cqs, flavor_quota, wanted, usage, stalled)
+                if why:
+                    reasons.append(why)
+                    continue
+                for res in group.get("coveredResources") or []:
+                    assignment[res] = flavor_quota["name"]
+                break
+            else:
+                kinds = {r for r, _ in reasons}
+                reason = next(
+                    (
+                        k
+                        for k in ("WaitingForQuota", "ExceedsMaxQuota", "NoMatchingFlavor")
+                        if k in kinds
+                    ),
+                    "NoMatchingFlavor",
+                )
+                return Outcome(reason=reason, message=prefix + ", ".join(m for _, m in reasons))
+        used = {r: assignment[r] for r in total if r in assignment} or {
+            r: f for r, f in assignment.items() if r == "cpu"
+        }
+        return Outcome(flavors=used or dict(assignment), usage=total)
+
+    @staticmethod
+    def _flavor_mismatch(pod_spec: Obj, flavor: Obj) -> str:
+        """Why a flavor is not eligible: its node labels contradict the pod's node selection
+        (only the keys the flavor defines count), or it has a taint the pod does not tolerate."""
+        spec = flavor.get("spec") or {}
+        name = flavor["metadata"]["name"]
+        labels = spec.get("nodeLabels") or {}
+        selector = pod_spec.get("nodeSelector") or {}
+        clash = any(k in labels and labels[k] != v for k, v in selector.items())
+        required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ) or {}
+        terms = required.get("nodeSelectorTerms") or []
+        if terms and not any(
+            all(
+                expression(e).matches(labels)
+                for e in t.get("matchExpressions") or []
+                if e.get("key") in labels
+            )
+            for t in terms
+        ):
+            clash = True
+        if clash:
+            return f"flavor {name} doesn't match node affinity"
+        tolerations = (pod_spec.get("tolerations") or []) + (spec.get("tolerations") or [])
+        taint = untolerated_taint(tolerations, spec.get("nodeTaints") or [])
+        if taint:
+            text = f"{taint.get('key')} {taint.get('value', '')} {taint.get('effect')} <nil>"
+            return f"untolerated taint {{{text}}} in flavor {name}"
+        return ""
+
+    def _quota_shortfall(
+        self,
+        cq_name: str,
+        cq: Obj,
+        cqs: dict,
+        flavor_quota: Obj,
+        wanted: Resources,
+        usage: Usage,
+        stalled: bool,
+    ) -> tuple[str, str] | None:
+        flavor = flavor_quota["name"]
+        quotas = {r["name"]: r for r in flavor_quota.get("resources") or []}
+        cohort = (cq.get("spec") or {}).get("cohortName")
+        peers = [
+            c for c in cqs.values() if cohort and (c.get("spec") or {}).get("cohortName") == cohort
+        ]
+        for res, amount in sorted(wanted.items()):
+            quota = quotas.get(res)
+            nominal = parse_quantity(quota["nominalQuota"]) if quota else Decimal(0)
+            used = usage.get((cq_name, flavor, res), Decimal(0))
+            shown = format_quantity(amount, res)
+            if stalled:
+                return (
+                    "WaitingForQuota",
+                    f"insufficient unused quota for {res} in flavor {flavor}, {shown} more needed",
+                )
+            if used + amount <= nominal:
+                continue
+            limit = (
+                parse_quantity(quota["borrowingLimit"])
+                if quota and quota.get("borrowingLimit") is not None
+                else None
+            )
+            cohort_nominal = sum((self._nominal(p, flavor, res) for p in peers), Decimal(0))
+            cohort_used = sum(
+                (usage.get((p["metadata"]["name"], flavor, res), Decimal(0)) for p in peers),
+                Decimal(0),
+            )
+            borrowable = max(cohort_nominal - nominal, Decimal(0)) if peers else Decimal(0)
+            if limit is not None:
+                borrowable = min(borrowable, limit)
+            maximum = nominal + borrowable
+            if amount > maximum:
+                most = format_quantity(maximum, res)
+                return (
+                    "ExceedsMaxQuota",
+                    f"insufficient quota for {res} in flavor {flavor}, "
+                    f"request > maximum capacity ({shown} > {most})",
+                )
+            if peers:
+                available = min(maximum - used, cohort_nominal - cohort_used)
+            else:
+                available = nominal - used
+            if amount > available:
+                more = format_quantity(amount - max(available, Decimal(0)), res)
+                return (
+                    "WaitingForQuota",
+                    f"insufficient unused quota for {res} in flavor {flavor}, {more} more needed",
+                )
+        return None
+
+    @staticmethod
+    def _nominal(cq: Obj, flavor: str, res: str) -> Decimal:
+        for group in (cq.get("spec") or {}).get("resourceGroups") or []:
+            for fq in group.get("flavors") or []:
+                if fq.get("name") == flavor:
+                    for r in fq.get("resources") or []:
+                        if r.get("name") == res:
+                            return parse_quantity(r.get("nominalQuota", 0))
+        return Decimal(0)
+
+    def _admit(self, wl: Obj, lqs: dict, outcome: Outcome) -> None:
+        ns = wl["metadata"]["namespace"]
+        cq = lqs[(ns, wl["spec"]["queueName"])]["spec"]["clusterQueue"]
+        pod_set = wl["spec"]["podSets"][0]
+        created = parse_time(wl["metadata"]["creationTimestamp"]) or now()
+        waited = int((now() - created).total_seconds())
+
+        def apply(status: Obj) -> None:
+            status["admission"] = {
+                "clusterQueue": cq,
+                "podSetAssignments": [
+                    {
+                        "name": pod_set.get("name", "main"),
+                        "flavors": outcome.flavors,
+                        "resourceUsage": {
+                            r: format_quantity(q, r) for r, q in (outcome.usage or {}).items()
+                        },
+                        "count": int(pod_set.get("count", 1)),
+                    }
+                ],
+            }
+            set_condition(
+                status,
+                "QuotaReserved",
+                True,
+                "QuotaReserved",
+                f"Quota reserved in ClusterQueue {cq}",
+            )
+            set_condition(status, "Admitted", True, "Admitted", "The workload is admitted")
+            evicted = get_condition(status.get("conditions") or [], "Evicted")
+            if evicted and evicted.get("status") == "True":
+                set_condition(
+                    status,
+                    "Evicted",
+                    False,
+                    "QuotaReserved",
+                    f"Previously: {evicted.get('message', '')}",
+                )
+            if get_condition(status.get("conditions") or [], "Preempted"):
+                set_condition(status, "Preempted", False, "QuotaReserved", "")
+
+        self._set_status(wl, apply)
+        self._last_message.pop(wl["metadata"]["uid"], None)
+        self.api.event(
+            wl,
+            "QuotaReserved",
+            f"Quota reserved in ClusterQueue {cq}, wait time since queued was {waited}s",
+            component=COMPONENT,
+        )
+        self.api.event(
+            wl,
+            "Admitted",
+            f"Admitted by ClusterQueue {cq}, wait time since reservation was 0s",
+            component=COMPONENT,
+        )
+
+    def _not_admitted(self, wl: Obj, outcome: Outcome) -> None:
+        def apply(status: Obj) -> None:
+            set_condition(status, "QuotaReserved", False, outcome.reason, outcome.message)
+            set_condition(
+                status, "Admitted", False, "NoReservation", "The workload has no reservation"
+            )
+
+        self._set_status(wl, apply)
+        uid = wl["metadata"]["uid"]
+        if self._last_message.get(uid) != outcome.message:
+            self._last_message[uid] = outcome.message
+            self.api.event(wl, outcome.reason, outcome.message, type="Warning", component=COMPONENT)
+
+    def _set_status(self, wl: Obj, change: Callable[[Obj], object]) -> None:
+        meta = wl["metadata"]
+        self.api.modify(
+            self.workloads,
+            meta["namespace"],
+            meta["name"],
+            lambda w: change(w.setdefault("status", {})),
+        )
+
+    # -- queue statuses ---------------------------------------------------------------------------
+
+    def _queue_statuses(self, cqs: dict, lqs: dict, workloads: list[Obj], flavors: dict) -> None:
+        counts: dict[tuple, dict[str, int]] = {}
+        reserved: dict[tuple, dict[tuple[str, str], Decimal]] = {}
+        for wl in workloads:
+            if condition_true(wl, "Finished"):
+                continue
+            ns, queue = wl["metadata"]["namespace"], (wl.get("spec") or {}).get("queueName", "")
+            lq = lqs.get((ns, queue))
+            cq = (lq.get("spec") or {}).get("clusterQueue") if lq else None
+            state = "admittedWorkloads" if condition_true(wl, "Admitted") else "pendingWorkloads"
+            for key in (("lq", ns, queue), ("cq", cq)):
+                bucket = counts.setdefault(
+                    key, {"pendingWorkloads": 0, "reservingWorkloads": 0, "admittedWorkloads": 0}
+                )
+                bucket[state] += 1
+                if condition_true(wl, "QuotaReserved"):
+                    bucket["reservingWorkloads"] += 1
+                    for psa in (wl["status"].get("admission") or {}).get("podSetAssignments") or []:
+                        for res, amount in (psa.get("resourceUsage") or {}).items():
+                            flavor = (psa.get("flavors") or {}).get(res, "")
+                            slot = reserved.setdefault(key, {})
+                            slot[(flavor, res)] = slot.get(
+                                (flavor, res), Decimal(0)
+                            ) + parse_quantity(amount)
+        for name, cq in cqs.items():
+            key = ("cq", name)
+            missing = self._missing_flavors(cq, flavors)
+            active = (
+                (True, "Ready", "Can admit new workloads")
+                if not missing
+                else (
+                    False,
+                    "FlavorNotFound",
+                    f"Can't admit new workloads: references missing ResourceFlavor(s): {missing}",
+                )
+            )
+            self._write_queue_status(
+                self.cqs,
+                "",
+                name,
+                counts.get(key),
+                self._flavor_usage(cq, reserved.get(key, {})),
+                active,
+            )
+        for (ns, name), lq in lqs.items():
+            key = ("lq", ns, name)
+            cq = cqs.get((lq.get("spec") or {}).get("clusterQueue", ""))
+            active = (
+                (True, "Ready", "Can submit new workloads to localQueue")
+                if cq is not None
+                else (
+                    False,
+                    "ClusterQueueDoesNotExist",
+                    "Can't submit new workloads to clusterQueue",
+                )
+            )
+            self._write_queue_status(
+                self.lqs,
+                ns,
+                name,
+                counts.get(key),
+                self._flavor_usage(cq, reserved.get(key, {})) if cq else [],
+                active,
+            )
+
+    @staticmethod
+    def _flavor_usage(cq: Obj, reserved: dict[tuple[str, str], Decimal]) -> list[Obj]:
+        out = []
+        for group in (cq.get("spec") or {}).get("resourceGroups") or []:
+            for fq in group.get("flavors") or []:
+                resources = [
+                    {
+                        "name": r["name"],
+                        "total": format_quantity(
+                            reserved.get((fq["name"], r["name"]), Decimal(0)), r["name"]
+                        ),
+                        "borrowed": "0",
+                    }
+                    for r in fq.get("resources") or []
+                ]
+                out.append({"name": fq["name"], "resources": resources})
+        return out
+
+    def _write_queue_status(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        counts: dict | None,
+        usage: list[Obj],
+        active: tuple,
+    ) -> None:
+        counts = counts or {"pendingWorkloads": 0, "reservingWorkloads": 0, "admittedWorkloads": 0}
+
+        def apply(obj: Obj) -> None:
+            status = obj.setdefault("status", {})
+            status.update(counts)
+            status["flavorsReservation"] = usage
+            status["flavorsUsage"] = usage
+            set_condition(status, "Active", active[0], active[1], active[2])
+
+        self.api.modify(rt, ns, name, apply)

@@ -1,0 +1,125 @@
+"""Kubernetes API errors as ``metav1.Status`` bodies, with a real server's reasons and codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error answer of the API server; ``status()`` is its ``metav1.Status`` body."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _resource(plural: str, group: str) -> str:
+    return f"{plural}.{group}" if group else plural
+
+
+def _details(plural: str, group: str, name: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": plural}
+    if group:
+        details["group"] = group
+    return details
+
+
+def not_found(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        404,
+        "NotFound",
+        f'{_resource(plural, group)} "{name}" not found',
+        _details(plural, group, name),
+    )
+
+
+def already_exists(plural: str, group: str, name: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_resource(plural, group)} "{name}" already exists',
+        _details(plural, group, name),
+    )
+
+
+def conflict(plural: str, group: str, name: str, why: str | None = None) -> ApiError:
+    why = why or (
+        "the object has been modified; please apply your changes to the latest version "
+        "and try again"
+    )
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_resource(plural, group)} "{name}": {why}',
+        _details(plural, group, name),
+    )
+
+
+def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 Invalid; each cause is (field, reason such as FieldValueRequired, message)."""
+    parts = [f"{field}: {message}" for field, _reason, message in causes]
+    text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    details: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "causes": [
+            {"reason": reason, "message": message, "field": field}
+            for field, reason, message in causes
+        ],
+    }
+    if group:
+        details["group"] = group
+    qualified = f"{kind}.{group}" if group else kind
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def unsupported_media_type(message: str) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType", message)
+
+
+def method_not_allowed(message: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", message)
+
+
+def unprocessable(message: str) -> ApiError:
+    """422 without field causes, as for a JSON patch that does not apply."""
+    return ApiError(422, "Invalid", message)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def service_unavailable(message: str) -> ApiError:
+    return ApiError(503, "ServiceUnavailable", message)
+
+
+def unknown_path() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})

@@ -1,0 +1,212 @@
+"""Faults on demand, named per site, with one Python API in process and over HTTP.
+
+- site-down: the site's nodes Ready=False (virtual nodes: InterlinkConnectivity=False with
+  reason InterlinkPingFailed) and tainted not-ready; pods already sent there stay Pending.
+- maintenance: the site's maintenance taint on its nodes (a local site: nodes cordoned).
+- stall-admission: the site's ClusterQueue admits nothing (QuotaReserved=False,
+  WaitingForQuota).
+- provider-failure: remote submissions fail: pod Failed, reason ProviderFailed, containers
+  terminated with exit code 1 and reason ProviderFailed.
+- exit-code: remote jobs end with an infrastructure code (404, 502): pod Failed "Error: 404".
+- preempt: the admitted workloads of the site's ClusterQueue are evicted (Preempted).
+- api-latency: every Kubernetes request waits ``ms`` milliseconds first.
+- api-errors: a ``fraction`` of Kubernetes requests answer 503 ServiceUnavailable.
+- drop-watches: every open watch stream is closed now (one shot).
+- clear: all of the above off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .api import Api
+from .topology import Topology, set_maintenance, set_node_health
+
+FAULTS = (
+    "site-down",
+    "maintenance",
+    "stall-admission",
+    "provider-failure",
+    "exit-code",
+    "preempt",
+    "api-latency",
+    "api-errors",
+    "drop-watches",
+    "clear",
+)
+SITE_FAULTS = FAULTS[:6]
+DEFAULT_PROVIDER_ERROR = "Error creating the remote job: HTTP 504 Gateway Timeout"
+
+
+class FaultSwitches:
+    """The fault API; subclasses apply a request (in process, or over HTTP)."""
+
+    def _apply(self, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def site_down(self, site: str, on: bool = True, message: str | None = None) -> dict[str, Any]:
+        return self._apply({"fault": "site-down", "site": site, "on": on, "message": message})
+
+    def maintenance(self, site: str, on: bool = True) -> dict[str, Any]:
+        return self._apply({"fault": "maintenance", "site": site, "on": on})
+
+    def stall_admission(self, site: str, on: bool = True) -> dict[str, Any]:
+        return self._apply({"fault": "stall-admission", "site": site, "on": on})
+
+    def provider_failure(
+        self, site: str, on: bool = True, message: str | None = None
+    ) -> dict[str, Any]:
+        return self._apply(
+            {"fault": "provider-failure", "site": site, "on": on, "message": message}
+        )
+
+    def infra_exit_code(self, site: str, code: int = 404, on: bool = True) -> dict[str, Any]:
+        return self._apply({"fault": "exit-code", "site": site, "on": on, "code": code})
+
+    def preempt(self, site: str) -> dict[str, Any]:
+        return self._apply({"fault": "preempt", "site": site})
+
+    def api_latency(self, ms: float) -> dict[str, Any]:
+        return self._apply({"fault": "api-latency", "ms": ms})
+
+    def api_errors(self, fraction: float) -> dict[str, Any]:
+        return self._apply({"fault": "api-errors", "fraction": fraction})
+
+    def drop_watches(self) -> dict[str, Any]:
+        return self._apply({"fault": "drop-watches"})
+
+    def clear(self) -> dict[str, Any]:
+        return self._apply({"fault": "clear"})
+
+
+@dataclass
+class FaultState:
+    down: dict[str, str] = field(default_factory=dict)  # site -> message
+    maintenance: set[str] = field(default_factory=set)
+    stalled: set[str] = field(default_factory=set)
+    provider_failure: dict[str, str] = field(default_factory=dict)
+    exit_code: dict[str, int] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    error_fraction: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site-down": sorted(self.down),
+            "maintenance": sorted(self.maintenance),
+            "stall-admission": sorted(self.stalled),
+            "provider-failure": dict(sorted(self.provider_failure.items())),
+            "exit-code": dict(sorted(self.exit_code.items())),
+            "api-latency": self.latency_ms,
+            "api-errors": self.error_fraction,
+        }
+
+
+class Faults(FaultSwitches):
+    """In-process faults: state the kubelets, Kueue and the API server read, and the node
+    changes a fault makes."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        api: Api,
+        *,
+        on_admission_change: Callable[[], None] = lambda: None,
+        preempt: Callable[[str], int] = lambda _cq: 0,
+    ) -> None:
+        self.topology = topology
+        self.api = api
+        self.state = FaultState()
+        self._on_admission_change = on_admission_change
+        self._preempt = preempt
+
+    # read by the kubelets, Kueue and the API server
+    def site_is_down(self, site: str) -> bool:
+        return site in self.state.down
+
+    def provider_failure_message(self, site: str) -> str | None:
+        return self.state.provider_failure.get(site)
+
+    def exit_code_of(self, site: str) -> int | None:
+        return self.state.exit_code.get(site)
+
+    def stalled_queues(self) -> set[str]:
+        return set(self.state.stalled)
+
+    def _apply(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("fault")
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        on = bool(request.get("on", True))
+        site = request.get("site")
+        result: dict[str, Any] = {"fault": name}
+        if name in SITE_FAULTS:
+            if not site:
+                raise ValueError(f"fault {name} needs a site")
+            self.topology.site(site)  # KeyError names the known sites
+            result["site"] = site
+        state = self.state
+        if name == "site-down":
+            if on:
+                state.down[site] = request.get("message") or ""
+            else:
+                state.down.pop(site, None)
+            self._nodes(site)
+        elif name == "maintenance":
+            (state.maintenance.add if on else state.maintenance.discard)(site)
+            self._nodes(site)
+        elif name == "stall-admission":
+            (state.stalled.add if on else state.stalled.discard)(site)
+            self._on_admission_change()
+        elif name == "provider-failure":
+            if on:
+                state.provider_failure[site] = request.get("message") or DEFAULT_PROVIDER_ERROR
+            else:
+                state.provider_failure.pop(site, None)
+        elif name == "exit-code":
+            if on:
+                state.exit_code[site] = int(request.get("code") or 404)
+            else:
+                state.exit_code.pop(site, None)
+        elif name == "preempt":
+            result["evicted"] = self._preempt(site)
+        elif name == "api-latency":
+            ms = float(request.get("ms") or 0) if on else 0.0
+            if ms < 0:
+                raise ValueError("api-latency: ms must be >= 0")
+            state.latency_ms = ms
+        elif name == "api-errors":
+            fraction = float(request.get("fraction") or 0) if on else 0.0
+            if not 0 <= fraction <= 1:
+                raise ValueError("api-errors: fraction must be between 0 and 1")
+            state.error_fraction = fraction
+        elif name == "drop-watches":
+            result["closed"] = self.api.store.close_watches()
+        else:
+            self.reset()
+        result["state"] = state.to_dict()
+        return result
+
+    def reset(self) -> None:
+        """All faults off, nodes back to health."""
+        touched = set(self.state.down) | self.state.maintenance
+        stalled = bool(self.state.stalled)
+        self.state = FaultState()
+        for site in touched:
+            self._nodes(site)
+        if stalled:
+            self._on_admission_change()
+
+    def _nodes(self, site_name: str) -> None:
+        site = self.topology.site(site_name)
+        nodes = self.api.registry.get("nodes")
+        down = site_name in self.state.down
+        message = self.state.down.get(site_name) or ""
+        for node in site.nodes:
+
+            def apply(obj: dict) -> None:
+                set_node_health(obj, virtual=site.virtual, up=not down, why=message)
+                set_maintenance(obj, site, site_name in self.state.maintenance)
+
+            self.api.modify(nodes, "", node.name, apply)

@@ -1,0 +1,42 @@
+"""Helpers for code that tests against the sandbox (or a real cluster): a client from a
+kubeconfig, and waiting on a condition with a deadline instead of sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes_asyncio import client, config
+
+T = TypeVar("T")
+
+
+async def kube_client(kubeconfig: str | Path) -> client.ApiClient:
+    """A kubernetes_asyncio ApiClient for the kubeconfig's current context."""
+    configuration = client.Configuration()
+    await config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+async def wait_until(
+    probe: Callable[[], T | Awaitable[T]],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> T:
+    """Call ``probe`` until it returns something truthy; TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = probe()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,113 @@
+"""Fixtures for the jobs service against the sandbox: a manager, and the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.testing import bind_unused_port
+from traitlets.config import Config
+
+from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.jobs.auth import TokenAuthenticator
+from aiinfn_hub.jobs.handlers import routes
+from aiinfn_hub.jobs.kube import Kube
+from aiinfn_hub.jobs.manager import JobsManager
+
+TOKENS = {"alice-token": "alice", "bob-token": "bob", "admin-token": "admin"}
+#: Short fallback timeouts so triggers fire within a test.
+FAST = {
+    "leonardo": {"timeouts": {"admission": 2, "start": 2}},
+    "tier1": {"timeouts": {"admission": 2, "start": 2}},
+}
+
+
+def fast_config(**overrides: Any) -> Config:
+    config = Config()
+    config.PlacementConfig.site_overrides = {**FAST, **overrides}
+    return config
+
+
+async def start_manager(kubeconfig: str, config: Config | None = None) -> JobsManager:
+    api = await kube_client(kubeconfig)
+    manager = JobsManager(Kube(api, "default"), config=config or fast_config())
+    await manager.start()
+    return manager
+
+
+async def stop_manager(manager: JobsManager) -> None:
+    await manager.stop()
+    await manager.kube.api_client.close()
+
+
+@pytest.fixture
+async def manager(sandbox) -> AsyncIterator[JobsManager]:
+    found = await start_manager(str(sandbox.kubeconfig))
+    yield found
+    await stop_manager(found)
+
+
+async def wait_for(
+    manager: JobsManager,
+    job_id: str,
+    states: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """The job's view once it reaches one of ``states`` (in-memory: no API requests)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = manager.jobs[job_id].view
+        if view and view["state"] in states:
+            return view
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} stuck: {json.dumps(view, indent=1)}")
+        await asyncio.sleep(0.05)
+
+
+class Api:
+    """The jobs REST API of a manager, served in this process, called as a given user."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = AsyncHTTPClient()
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = "alice-token",
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:  # fmt: skip
+        headers = {"Authorization": f"token {token}"} if token else {}
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if payload is None and method in ("POST", "PUT"):
+            payload = b""
+        request = HTTPRequest(
+            self.url + path, method=method, headers=headers, body=payload,
+            allow_nonstandard_methods=True,
+        )  # fmt: skip
+        try:
+            response = await self.client.fetch(request)
+        except HTTPClientError as exc:
+            response = exc.response
+        text = response.body or b""
+        kind = response.headers.get("Content-Type", "")
+        return response.code, json.loads(text) if "json" in kind and text else text.decode()
+
+
+@pytest.fixture
+async def api(manager) -> AsyncIterator[Api]:
+    authenticator = TokenAuthenticator(tokens=TOKENS, admin_users={"admin"})
+    app = web.Application(
+        routes("/services/aiinfn-jobs/"), jobs_manager=manager, authenticator=authenticator
+    )
+    sock, port = bind_unused_port()
+    from tornado.httpserver import HTTPServer
+
+    server = HTTPServer(app)
+    server.add_sockets([sock])
+    yield Api(f"http://127.0.0.1:{port}/services/aiinfn-jobs/")
+    server.stop()

@@ -1,0 +1,246 @@
+"""The controller on the sandbox: the table end to end, every fallback trigger, cancel,
+rerun, array jobs, logs, and restarts that lose nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiinfn_hub.jobs import labels as L
+
+from .conftest import fast_config, start_manager, stop_manager, wait_for
+
+PRINT_SITE = ["python", "-c", "import os; print('site=' + os.environ['AIINFN_SITE'])"]
+
+
+def command_job(**extra):
+    return {"command": PRINT_SITE, **extra}
+
+
+@pytest.mark.parametrize(
+    ("request_data", "site"),
+    [
+        ({"volumes": ["pvc"]}, "local"),
+        ({}, "tier1"),
+        ({"resources": {"gpus": 1}, "local_only": True}, "local"),
+        ({"resources": {"gpus": 1, "gpu_model": "A100"}}, "leonardo"),
+    ],
+    ids=["cpu-local", "cpu-offloadable", "gpu-local", "gpu-offloadable"],
+)
+async def test_each_row_runs_at_its_first_choice(manager, request_data, site):
+    view, new = await manager.submit("alice", command_job(**request_data))
+    assert new
+    assert view["site"] == site
+    done = await wait_for(manager, view["id"])
+    assert done["state"] == "succeeded", done["reason"]
+    assert done["site"] == site
+    assert [a["site"] for a in done["attempts"]] == [site]
+    assert done["attempts"][0]["outcome"] == "succeeded"
+    log = await manager.logs("alice", False, view["id"])
+    assert log["data"] == f"site={site}\n"
+    assert log["eof"] is True
+
+
+async def fall_back(manager, sandbox, fault, *args, **request):
+    getattr(sandbox.faults, fault)(*args)
+    view, _ = await manager.submit("alice", command_job(**request))
+    done = await wait_for(manager, view["id"])
+    assert done["state"] == "succeeded", done
+    first, second = done["attempts"]
+    assert (first["site"], first["outcome"]) == (args[0], "fell_back")
+    assert (second["site"], second["outcome"]) == ("local", "succeeded")
+    assert done["fallback"].endswith(", now on Local resources")
+    return done
+
+
+async def test_provider_failure_falls_back(manager, sandbox):
+    done = await fall_back(manager, sandbox, "provider_failure", "leonardo", resources={"gpus": 1})
+    attempt = done["attempts"][0]
+    assert attempt["reason"].startswith("the remote submission failed: Error creating")
+    assert attempt["pod"]["reason"] == "ProviderFailed"
+
+
+async def test_infrastructure_exit_code_falls_back(manager, sandbox):
+    done = await fall_back(manager, sandbox, "infra_exit_code", "tier1")
+    assert done["attempts"][0]["reason"] == "the site lost the job (infrastructure exit code 404)"
+    assert done["fallback"].startswith("CNAF Tier-1: the site lost the job")
+
+
+async def test_not_admitted_within_timeout_falls_back(manager, sandbox):
+    done = await fall_back(manager, sandbox, "stall_admission", "leonardo", resources={"gpus": 1})
+    assert done["attempts"][0]["reason"].startswith("not admitted within 2s")
+
+
+async def test_site_down_while_waiting_falls_back(manager, sandbox):
+    sandbox.faults.stall_admission("leonardo")
+    view, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    await wait_for(manager, view["id"], ("queued",))
+    sandbox.faults.site_down("leonardo")
+    done = await wait_for(manager, view["id"])
+    assert done["state"] == "succeeded"
+    assert done["attempts"][0]["reason"].startswith(
+        "became unavailable while the job waited there (down: the connection to the site is lost"
+    )
+
+
+async def test_evicted_by_kueue_falls_back(manager, sandbox):
+    sandbox.faults.stall_admission("local")
+    blocker, _ = await manager.submit(
+        "alice", {"command": ["sleep", "30"], "resources": {"gpus": 1}}
+    )
+    await wait_for(manager, blocker["id"], ("running",))
+    sandbox.faults.preempt("leonardo")
+    done = await wait_for(manager, blocker["id"], ("queued", "succeeded", "failed"), timeout=15)
+    assert done["attempts"][0]["outcome"] == "fell_back"
+    assert "evicted by Kueue (Preempted" in done["attempts"][0]["reason"]
+
+
+async def test_site_in_maintenance_is_skipped_before_submission(manager, sandbox):
+    sandbox.faults.maintenance("leonardo")
+    await _until(lambda: not manager.health["leonardo"].usable)
+    view, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    assert [s["name"] for s in view["plan"]["sites"]] == ["local"]
+    assert {
+        "name": "leonardo",
+        "reason": "in maintenance (vk-leonardo tainted slurm.interlink/maintenance)",
+        "display_name": "CINECA Leonardo",
+    } in view["plan"]["ruled_out"]
+    done = await wait_for(manager, view["id"])
+    assert done["site"] == "local"
+
+
+async def test_cannot_be_admitted_anywhere_fails_with_whole_history(sandbox):
+    config = fast_config(leonardo={"cpu": 4096, "timeouts": {"admission": 2, "start": 2}})
+    manager = await start_manager(str(sandbox.kubeconfig), config)
+    try:
+        view, _ = await manager.submit("alice", command_job(resources={"gpus": 1, "cpu": 2000}))
+        assert view["plan"]["sites"] == [
+            {
+                "name": "leonardo",
+                "reason": view["plan"]["sites"][0]["reason"],
+                "display_name": "CINECA Leonardo",
+            }
+        ]
+        done = await wait_for(manager, view["id"])
+        assert done["state"] == "failed"
+        assert "ExceedsMaxQuota" in done["reason"]
+        assert done["reason"].endswith("no site left to try")
+        assert [a["outcome"] for a in done["attempts"]] == ["failed"]
+    finally:
+        await stop_manager(manager)
+
+
+async def test_user_code_failure_fails_without_fallback(manager):
+    view, _ = await manager.submit("alice", {"command": ["python", "-c", "raise SystemExit(3)"]})
+    done = await wait_for(manager, view["id"])
+    assert done["state"] == "failed"
+    assert len(done["attempts"]) == 1
+    assert done["reason"] == "your code exited with code 3; see the job's log"
+
+
+async def test_walltime_is_enforced(manager):
+    view, _ = await manager.submit(
+        "alice", {"command": ["sleep", "30"], "walltime": "1s", "local_only": True}
+    )
+    done = await wait_for(manager, view["id"], timeout=20)
+    assert done["state"] == "failed"
+    assert done["reason"] == "ran past its walltime of 1s"
+
+
+async def test_cancel(manager):
+    view, _ = await manager.submit("alice", {"command": ["sleep", "60"], "local_only": True})
+    await wait_for(manager, view["id"], ("running",))
+    cancelled = await manager.cancel("alice", False, view["id"])
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["reason"] == "cancelled by you"
+    await _until(lambda: not manager.jobs[view["id"]].pods)
+    from aiinfn_hub.jobs.errors import JobsError
+
+    with pytest.raises(JobsError) as info:
+        await manager.cancel("alice", False, view["id"])
+    assert info.value.status == 409
+
+
+async def test_rerun_at_a_named_site(manager):
+    view, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    await wait_for(manager, view["id"])
+    again = await manager.rerun("alice", False, view["id"], "local")
+    assert again["id"] != view["id"]
+    assert [s["name"] for s in again["plan"]["sites"]] == ["local"]
+    done = await wait_for(manager, again["id"])
+    assert done["site"] == "local" and done["state"] == "succeeded"
+
+
+async def test_array_job_progress_and_logs_per_index(manager):
+    view, _ = await manager.submit(
+        "alice",
+        {
+            "command": [
+                "python",
+                "-c",
+                "import os; print('index', os.environ['JOB_COMPLETION_INDEX'])",
+            ],
+            "completions": 4,
+            "parallelism": 2,
+            "local_only": True,
+        },
+    )
+    done = await wait_for(manager, view["id"])
+    assert done["progress"] == {"completions": 4, "succeeded": 4, "failed": 0, "active": 0}
+    for index in (0, 3):
+        log = await manager.logs("alice", False, view["id"], completion_index=index)
+        assert log["data"] == f"index {index}\n"
+
+
+async def test_log_offsets_resume(manager):
+    view, _ = await manager.submit(
+        "alice", {"command": ["python", "-c", "print('one'); print('two')"], "local_only": True}
+    )
+    await wait_for(manager, view["id"])
+    first = await manager.logs("alice", False, view["id"], offset=0)
+    assert first["data"] == "one\ntwo\n"
+    rest = await manager.logs("alice", False, view["id"], offset=4)
+    assert rest["data"] == "two\n" and rest["next_offset"] == 8 and rest["eof"]
+
+
+async def test_idempotent_retry_with_client_request_id(manager):
+    body = command_job(client_request_id="retry-1")
+    first, new1 = await manager.submit("alice", body)
+    second, new2 = await manager.submit("alice", body)
+    assert (new1, new2) == (True, False)
+    assert first["id"] == second["id"]
+    other, _ = await manager.submit("bob", body)
+    assert other["id"] != first["id"]
+
+
+async def test_restart_rebuilds_every_job_and_history(sandbox):
+    manager = await start_manager(str(sandbox.kubeconfig))
+    sandbox.faults.provider_failure("leonardo")
+    fell, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    done = await wait_for(manager, fell["id"])
+    waiting, _ = await manager.submit("bob", {"command": ["sleep", "60"], "local_only": True})
+    await wait_for(manager, waiting["id"], ("running",))
+    await stop_manager(manager)
+
+    again = await start_manager(str(sandbox.kubeconfig))
+    try:
+        await _until(lambda: again.jobs.get(fell["id"]) and again.jobs[fell["id"]].view)
+        rebuilt = again.get("alice", False, fell["id"])
+        assert rebuilt["attempts"] == done["attempts"]
+        assert rebuilt["state"] == "succeeded"
+        assert again.get("bob", False, waiting["id"])["state"] == "running"
+        jobs = await again.kube.call("list job", again.kube.batch.list_namespaced_job, "default")
+        names = sorted(j["metadata"]["name"] for j in jobs["items"])
+        assert names == sorted([L.attempt_name(fell["id"], 2), L.attempt_name(waiting["id"], 1)])
+    finally:
+        await stop_manager(again)
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)

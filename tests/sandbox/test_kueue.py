@@ -1,0 +1,149 @@
+"""Kueue-style admission end to end: queues, flavors, quota, conditions, relabelling."""
+
+from __future__ import annotations
+
+from kubernetes_asyncio import client
+
+from aiinfn_hub.sandbox.testing import wait_until
+
+from .util import KUEUE, condition, job_manifest, job_pods, wait_job, wait_workload
+
+
+async def test_local_job_is_admitted_placed_and_finished(kube: client.ApiClient) -> None:
+    batch = client.BatchV1Api(kube)
+    created = await batch.create_namespaced_job(
+        "default", job_manifest("train", ["sh", "-c", "echo trained"], queue="local")
+    )
+    assert created.spec.suspend is True  # Kueue's webhook suspends it on create
+    job = await wait_job(kube, "train")
+    assert job.status.succeeded == 1
+    assert job.spec.template.spec.node_selector == {"aiinfn.infn.it/site": "local"}
+    assert job.spec.template.metadata.labels["kueue.x-k8s.io/podset"] == "main"
+    (pod,) = await job_pods(kube, "train")
+    assert pod.spec.node_name.startswith("local-")
+    wl = await wait_workload(kube, "train", "Finished", reason="Succeeded")
+    assert (
+        wl["metadata"]["name"].startswith("job-train-")
+        and len(wl["metadata"]["name"]) == len("job-train-") + 5
+    )
+    assert wl["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    assert wl["status"]["admission"]["clusterQueue"] == "local"
+    assert wl["status"]["admission"]["podSetAssignments"][0]["flavors"]["cpu"] == "local"
+    for ctype, reason in (
+        ("QuotaReserved", "QuotaReserved"),
+        ("Admitted", "Admitted"),
+        ("PodsReady", "Started"),
+    ):
+        assert condition(wl, ctype)["reason"] == reason
+    events = await client.CoreV1Api(kube).list_namespaced_event(
+        "default", field_selector="involvedObject.name=train"
+    )
+    reasons = {e.reason for e in events.items}
+    assert {"CreatedWorkload", "Started", "Suspended", "Resumed", "Completed"} <= reasons
+
+
+async def test_leonardo_job_gets_flavor_labels_and_tolerations(kube: client.ApiClient) -> None:
+    batch = client.BatchV1Api(kube)
+    manifest = job_manifest(
+        "gpu", ["true"], queue="leonardo", requests={"cpu": "1", "nvidia.com/gpu": "2"}
+    )
+    await batch.create_namespaced_job("default", manifest)
+    job = await wait_job(kube, "gpu")
+    spec = job.spec.template.spec
+    assert spec.node_selector == {"kubernetes.io/hostname": "vk-leonardo"}
+    assert any(t.key == "virtual-node.interlink/no-schedule" for t in spec.tolerations)
+    (pod,) = await job_pods(kube, "gpu")
+    assert pod.spec.node_name == "vk-leonardo"
+    assert pod.metadata.annotations["JobID"].startswith("slurm-")
+
+
+async def test_quota_exhaustion_waits_then_admits(kube: client.ApiClient) -> None:
+    batch = client.BatchV1Api(kube)
+    big = job_manifest(
+        "big", ["sleep", "60"], queue="leonardo", requests={"cpu": "1", "nvidia.com/gpu": "30"}
+    )
+    await batch.create_namespaced_job("default", big)
+    await wait_workload(kube, "big", "Admitted")
+    small = job_manifest(
+        "small", ["true"], queue="leonardo", requests={"cpu": "1", "nvidia.com/gpu": "4"}
+    )
+    await batch.create_namespaced_job("default", small)
+    wl = await wait_workload(kube, "small", "QuotaReserved", "False", reason="WaitingForQuota")
+    assert condition(wl, "QuotaReserved")["message"] == (
+        "couldn't assign flavors to pod set main: insufficient unused quota for "
+        "nvidia.com/gpu in flavor leonardo, 2 more needed"
+    )
+    events = await client.CoreV1Api(kube).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={wl['metadata']['name']}"
+    )
+    assert any(e.reason == "WaitingForQuota" and e.type == "Warning" for e in events.items)
+    await batch.delete_namespaced_job("big", "default", propagation_policy="Background")
+    await wait_workload(kube, "small", "Admitted")
+    await wait_job(kube, "small")
+
+
+async def test_unsatisfiable_requests_name_the_reason(kube: client.ApiClient) -> None:
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default",
+        job_manifest("huge", ["true"], queue="leonardo", requests={"nvidia.com/gpu": "64"}),
+    )
+    wl = await wait_workload(kube, "huge", "QuotaReserved", "False", reason="ExceedsMaxQuota")
+    assert "request > maximum capacity (64 > 32)" in condition(wl, "QuotaReserved")["message"]
+    pinned = job_manifest(
+        "pinned",
+        ["true"],
+        queue="leonardo",
+        node_selector={"kubernetes.io/hostname": "local-cpu-1"},
+    )
+    await batch.create_namespaced_job("default", pinned)
+    wl = await wait_workload(kube, "pinned", "QuotaReserved", "False", reason="NoMatchingFlavor")
+    assert (
+        "flavor leonardo doesn't match node affinity" in condition(wl, "QuotaReserved")["message"]
+    )
+    await batch.create_namespaced_job("default", job_manifest("lost", ["true"], queue="nowhere"))
+    wl = await wait_workload(kube, "lost", "QuotaReserved", "False", reason="Misconfigured")
+    assert condition(wl, "QuotaReserved")["message"] == "LocalQueue nowhere doesn't exist"
+
+
+async def test_relabelling_a_suspended_job_moves_its_workload(
+    kube: client.ApiClient, sandbox
+) -> None:
+    sandbox.faults.stall_admission("leonardo")
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job("default", job_manifest("mover", ["true"], queue="leonardo"))
+    wl = await wait_workload(kube, "mover", "QuotaReserved", "False", reason="WaitingForQuota")
+    await batch.patch_namespaced_job(
+        "mover", "default", {"metadata": {"labels": {"kueue.x-k8s.io/queue-name": "local"}}}
+    )
+    custom = client.CustomObjectsApi(kube)
+
+    async def moved() -> dict | None:
+        current = await custom.get_namespaced_custom_object(
+            *KUEUE, "default", "workloads", wl["metadata"]["name"]
+        )
+        return current if current["spec"]["queueName"] == "local" else None
+
+    await wait_until(moved, message="the workload to move to the local queue")
+    admitted = await wait_workload(kube, "mover", "Admitted")
+    assert admitted["status"]["admission"]["clusterQueue"] == "local"
+    await wait_job(kube, "mover")
+
+
+async def test_queue_statuses_count_workloads(kube: client.ApiClient) -> None:
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("sleeper", ["sleep", "30"], queue="tier1", requests={"cpu": "4"})
+    )
+    await wait_workload(kube, "sleeper", "Admitted")
+    custom = client.CustomObjectsApi(kube)
+
+    async def counted() -> dict | None:
+        cq = await custom.get_cluster_custom_object(*KUEUE, "clusterqueues", "tier1")
+        return cq if (cq.get("status") or {}).get("admittedWorkloads") == 1 else None
+
+    cq = await wait_until(counted, message="tier1 to count the admitted workload")
+    usage = {r["name"]: r["total"] for r in cq["status"]["flavorsReservation"][0]["resources"]}
+    assert usage["cpu"] == "4"
+    (pod,) = await wait_until(lambda: job_pods(kube, "sleeper"))
+    assert pod.spec.node_name == "vk-tier1"

@@ -1,0 +1,151 @@
+"""Small builders and readers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from aiinfn_hub.sandbox.testing import wait_until
+
+KUEUE = ("kueue.x-k8s.io", "v1beta2")
+
+
+def job_manifest(
+    name: str,
+    command: list[str],
+    *,
+    queue: str | None = None,
+    requests: dict[str, str] | None = None,
+    node_selector: dict[str, str] | None = None,
+    tolerations: list[dict] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    labels = {"kueue.x-k8s.io/queue-name": queue} if queue else {}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "main",
+                "image": "python:3.11",
+                "command": command,
+                "resources": {"requests": requests or {"cpu": "100m", "memory": "64Mi"}},
+            }
+        ],
+    }
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"template": {"spec": pod_spec}, **spec},
+    }
+
+
+def pod_manifest(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": spec.pop("restartPolicy", "Never"),
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "python:3.11",
+                    "command": command,
+                    **spec.pop("container", {}),
+                }
+            ],
+            **spec,
+        },
+    }
+
+
+PY = sys.executable
+
+
+def condition(obj: dict, ctype: str) -> dict | None:
+    return next(
+        (c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == ctype), None
+    )
+
+
+async def workload_of(kube: client.ApiClient, job_name: str, namespace: str = "default") -> dict:
+    custom = client.CustomObjectsApi(kube)
+    batch = client.BatchV1Api(kube)
+    job = await batch.read_namespaced_job(job_name, namespace)
+
+    async def find() -> dict | None:
+        items = (
+            await custom.list_namespaced_custom_object(
+                *KUEUE,
+                namespace,
+                "workloads",
+                label_selector=f"kueue.x-k8s.io/job-uid={job.metadata.uid}",
+            )
+        )["items"]
+        return items[0] if items else None
+
+    return await wait_until(find, message=f"the workload of job {job_name}")
+
+
+async def wait_workload(
+    kube: client.ApiClient,
+    job_name: str,
+    ctype: str,
+    status: str = "True",
+    reason: str | None = None,
+    timeout: float = 15,
+) -> dict:
+    custom = client.CustomObjectsApi(kube)
+    name = (await workload_of(kube, job_name))["metadata"]["name"]
+
+    async def check() -> dict | None:
+        wl = await custom.get_namespaced_custom_object(*KUEUE, "default", "workloads", name)
+        cond = condition(wl, ctype)
+        if cond and cond["status"] == status and (reason is None or cond.get("reason") == reason):
+            return wl
+        return None
+
+    return await wait_until(
+        check,
+        timeout=timeout,
+        message=f"{ctype}={status} {reason or ''} on the workload of {job_name}",
+    )
+
+
+async def wait_job(
+    kube: client.ApiClient, name: str, ctype: str = "Complete", timeout: float = 20
+) -> Any:
+    batch = client.BatchV1Api(kube)
+
+    async def check() -> Any:
+        job = await batch.read_namespaced_job(name, "default")
+        for cond in job.status.conditions or []:
+            if cond.type == ctype and cond.status == "True":
+                return job
+        return None
+
+    return await wait_until(check, timeout=timeout, message=f"job {name} {ctype}")
+
+
+async def wait_pod(
+    kube: client.ApiClient, name: str, predicate, timeout: float = 15, message: str = ""
+) -> Any:
+    core = client.CoreV1Api(kube)
+
+    async def check() -> Any:
+        pod = await core.read_namespaced_pod(name, "default")
+        return pod if predicate(pod) else None
+
+    return await wait_until(check, timeout=timeout, message=message or f"pod {name}")
+
+
+async def job_pods(kube: client.ApiClient, job_name: str) -> list:
+    core = client.CoreV1Api(kube)
+    return (await core.list_namespaced_pod("default", label_selector=f"job-name={job_name}")).items
