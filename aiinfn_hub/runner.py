@@ -1,13 +1,17 @@
-"""Run a notebook inside a job, cell by cell, and ship the executed notebook back in the log.
+"""Run a notebook inside a job, cell by cell, and send the executed notebook back in the log.
 
-``python -m aiinfn_hub.runner NOTEBOOK --output-dir DIR [--parameters JSON]``
+``python -m aiinfn_hub.runner NOTEBOOK --output-dir DIR [--parameters JSON] [--timeout S]``
 
-Parameters are injected papermill-style: a new cell right after the cell tagged
-``parameters`` (or at the top). Progress goes to the log as it happens. The executed
-notebook, with outputs and any error, is written to ``DIR`` and also printed at the end of
-the log between two marker lines, gzip-compressed and base64-encoded: the pod log is the one
-channel that comes back from every site, local or offloaded through interLink (which has no
-shared filesystem), so the server extension recovers the notebook from there.
+Parameters are injected papermill-style: a cell tagged ``injected-parameters`` right after
+the cell tagged ``parameters`` (or at the top), replacing an earlier injected cell. Progress
+(``cell 3/7``) and each output go to the log as they happen. The executed notebook, with its
+outputs and any error, is written to ``DIR`` and then printed at the end of the log between
+two marker lines, gzip-compressed and base64-encoded: the pod log is the one channel that
+comes back from every site, local or offloaded through interLink (a Slurm or HTCondor job
+has no shared file system with the cluster; interLink returns only its stdout and stderr),
+so the server extension recovers the notebook from the log, wherever the job ran.
+The exit status is 0 when every cell ran, 1 when a cell failed (the job then fails, and says
+so), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ from typing import Any
 BEGIN = "----- aiinfn-hub executed notebook begin: {name} -----"
 END = "----- aiinfn-hub executed notebook end -----"
 BEGIN_PREFIX = BEGIN.split("{", 1)[0]
+#: What people see in the log in place of the encoded notebook.
+PLACEHOLDER = "[aiinfn-hub: the executed notebook was sent back]\n"
+INJECTED_TAG = "injected-parameters"
+
+
+def notebook_command(
+    path: str, output_dir: str, parameters: dict[str, Any] | None = None
+) -> list[str]:
+    """The command line that runs the notebook at ``path`` inside a job."""
+    command = ["python", "-m", "aiinfn_hub.runner", path, "--output-dir", output_dir]
+    if parameters:
+        command += ["--parameters", json.dumps(dict(parameters), sort_keys=True)]
+    return command
+
+
+# ---------------------------------------------------------------------- the log block
 
 
 def encode_block(name: str, notebook_json: str) -> str:
@@ -34,51 +54,85 @@ def encode_block(name: str, notebook_json: str) -> str:
 
 
 def decode_block(log: str) -> tuple[str, str] | None:
-    """``(name, notebook_json)`` from a log that holds a complete block, else ``None``."""
+    """``(name, notebook_json)`` from the last complete block in ``log``, else ``None``."""
     start = log.rfind(BEGIN_PREFIX)
-    if start < 0:
-        return None
-    end = log.find(END, start)
-    if end < 0:
-        return None
-    header, _, body = log[start:end].partition("\n")
-    name = header[len(BEGIN_PREFIX) :].rsplit(" -----", 1)[0]
-    data = gzip.decompress(base64.b64decode("".join(body.split())))
-    return name, data.decode()
+    while start >= 0:
+        end = log.find(END, start)
+        if end >= 0:
+            header, _, body = log[start:end].partition("\n")
+            name = header[len(BEGIN_PREFIX) :].rsplit(" -----", 1)[0]
+            try:
+                data = gzip.decompress(base64.b64decode("".join(body.split()), validate=True))
+                return name, data.decode()
+            except (ValueError, OSError, EOFError):
+                pass  # a damaged block: try an earlier one
+        start = log.rfind(BEGIN_PREFIX, 0, start)
+    return None
 
 
-def strip_blocks(text: str) -> str:
-    """Log text for people: the encoded notebook replaced by one line (chunks may split it)."""
-    out = []
+def readable(text: str, offset: int, eof: bool) -> tuple[str, int]:
+    """A log slice for people, and the offset to ask for next.
+
+    ``text`` is the log from byte ``offset``. An encoded notebook becomes one line. A block
+    not yet complete (the job is still printing it), or a last line that may be the start
+    of a marker, is held back: the returned offset stops before it, so the next request
+    starts there and sees the whole block. At ``eof`` everything is consumed.
+    """
+    out: list[str] = []
     rest = text
+    consumed = 0
+
+    def take(part: str, shown: str | None = None) -> None:
+        nonlocal consumed
+        out.append(part if shown is None else shown)
+        consumed += len(part.encode())
+
     while rest:
         start = rest.find(BEGIN_PREFIX)
         end = rest.find(END)
-        if end >= 0 and (start < 0 or end < start):
-            rest = rest[end + len(END) :].lstrip("\n")
-            continue
-        if start < 0:
-            out.append(rest)
+        if end >= 0 and (start < 0 or end < start):  # the tail of a block begun earlier
+            stop = _after_line(rest, end + len(END))
+            take(rest[:stop], "")
+            rest = rest[stop:]
+        elif start < 0:
+            tail = rest[rest.rfind("\n") + 1 :]
+            if tail and BEGIN_PREFIX.startswith(tail) and not eof:
+                rest = rest[: len(rest) - len(tail)]
+            take(rest)
             break
-        out.append(rest[:start] + "[the executed notebook is being sent back]\n")
-        rest = rest[end + len(END) :].lstrip("\n") if end > start else ""
-    return "".join(out)
+        else:
+            take(rest[:start])
+            rest = rest[start:]
+            if end < 0:  # an incomplete block
+                if eof:
+                    take(rest, PLACEHOLDER)
+                break
+            stop = _after_line(rest, end - start + len(END))
+            take(rest[:stop], PLACEHOLDER)
+            rest = rest[stop:]
+    return "".join(out), offset + consumed
+
+
+def _after_line(text: str, index: int) -> int:
+    return index + 1 if text[index : index + 1] == "\n" else index
+
+
+# ---------------------------------------------------------------------- execution
 
 
 def inject_parameters(nb: Any, parameters: dict[str, Any]) -> None:
-    """Add a cell assigning ``parameters`` after the cell tagged ``parameters``."""
+    """Put a cell assigning ``parameters`` after the cell tagged ``parameters`` (papermill's
+    convention), replacing an earlier injected cell; at the top when no cell is tagged."""
     import nbformat
 
     source = "# Parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    index = next(
-        (
-            i + 1
-            for i, c in enumerate(nb.cells)
-            if "parameters" in c.get("metadata", {}).get("tags", [])
-        ),
-        0,
-    )
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb.cells]
+    old = next((i for i, t in enumerate(tags) if INJECTED_TAG in t), None)
+    if old is not None:
+        nb.cells[old] = cell
+        return
+    index = next((i + 1 for i, t in enumerate(tags) if "parameters" in t), 0)
     nb.cells.insert(index, cell)
 
 
@@ -86,35 +140,67 @@ def log(message: str) -> None:
     print(f"[aiinfn {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def _echo(out: Any) -> None:
+    """Write one cell output to the log as it arrives."""
+    kind = out.get("output_type")
+    if kind == "stream":
+        sys.stdout.write(out.get("text", ""))
+    elif kind == "error":
+        sys.stdout.write(f"{out.get('ename')}: {out.get('evalue')}\n")
+    elif "text/plain" in out.get("data", {}):
+        sys.stdout.write(str(out["data"]["text/plain"]) + "\n")
+    sys.stdout.flush()
+
+
+def _kernel_name(nb: Any) -> str:
+    """The notebook's kernel if this image has it, else ``python3``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    wanted = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+    if wanted in KernelSpecManager().find_kernel_specs():
+        return wanted
+    log(f"kernel {wanted!r} is not in this image; using python3")
+    return "python3"
+
+
 def run(path: Path, output_dir: Path, parameters: dict[str, Any], timeout: int | None) -> int:
+    """Execute the notebook; write it to ``output_dir`` and into the log; the exit status."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    class EchoingClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            out = super().output(outs, msg, display_id, cell_index)
+            if out is not None:
+                _echo(out)
+            return out
 
     nb = nbformat.read(path, as_version=4)
     if parameters:
         inject_parameters(nb, parameters)
-    code_cells = [c for c in nb.cells if c.cell_type == "code"]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False)
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    client = EchoingClient(nb, timeout=timeout, kernel_name=_kernel_name(nb), allow_errors=False)
     status = 0
     log(f"running {path.name}: {len(code_cells)} code cells")
-    with client.setup_kernel():
-        for number, cell in enumerate(code_cells, 1):
-            index = nb.cells.index(cell)
-            log(f"cell {number}/{len(code_cells)}")
-            try:
-                client.execute_cell(cell, index)
-            except CellExecutionError as exc:
-                log(f"cell {number} failed: {str(exc).strip().splitlines()[-1]}")
-                status = 1
-                break
-            finally:
-                for output in cell.get("outputs", ()):
-                    if output.get("output_type") == "stream":
-                        sys.stdout.write(output.get("text", ""))
-                    elif "data" in output and "text/plain" in output["data"]:
-                        sys.stdout.write(output["data"]["text/plain"] + "\n")
-                sys.stdout.flush()
+    try:
+        with client.setup_kernel():
+            for number, (index, cell) in enumerate(code_cells, 1):
+                log(f"cell {number}/{len(code_cells)}")
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    last = str(exc).strip().splitlines() or ["error"]
+                    log(f"cell {number} failed: {last[-1]}")
+                    status = 1
+                    break
+                except CellTimeoutError:
+                    log(f"cell {number} ran over the {timeout} s limit per cell")
+                    status = 1
+                    break
+    except DeadKernelError as exc:
+        log(f"the kernel died: {exc}")
+        status = 1
     text = nbformat.writes(nb)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / path.name).write_text(text)
@@ -125,7 +211,10 @@ def run(path: Path, output_dir: Path, parameters: dict[str, Any], timeout: int |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aiinfn_hub.runner", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m aiinfn_hub.runner",
+        description="Run a notebook cell by cell and send it back in the log.",
+    )
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--output-dir", type=Path, default=Path("."))
     parser.add_argument("--parameters", default="{}", help="JSON object of parameters")
@@ -137,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--parameters must be a JSON object")
     if not isinstance(parameters, dict):
         parser.error("--parameters must be a JSON object")
+    if not args.notebook.is_file():
+        parser.error(f"no notebook at {args.notebook}")
     return run(args.notebook, args.output_dir, parameters, args.timeout)
 
 

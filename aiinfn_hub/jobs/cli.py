@@ -1,58 +1,205 @@
-"""``aiinfn-jobs``: submit and follow background jobs from a terminal."""
+"""``aiinfn-jobs``: submit and follow background jobs from a terminal.
+
+    aiinfn-jobs submit FILE [options] [-- ARGS...]     a notebook, Python or shell script
+    aiinfn-jobs submit [options] -- COMMAND ARGS...     a command
+    aiinfn-jobs plan   (same as submit)                 where it would run, and why
+    aiinfn-jobs list | show ID | logs ID [--follow] | cancel ID | rerun ID [--site S] | sites
+
+It talks to the Jupyter server it runs in (see :mod:`aiinfn_hub.jobs.client`), or to the
+URL of ``--url``/``$AIINFN_JOBS_API`` with ``--token``/``$AIINFN_JOBS_TOKEN``. Exit status:
+0 done, 1 the followed job failed or was cancelled, 2 an error (one line on stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from . import client
 from .client import JobsClientError
 
-
-def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
-    return "\n".join(out)
+SUFFIXES = (".ipynb", ".py", ".sh")
 
 
-def _resources(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gpus", type=int, help="number of GPUs")
-    parser.add_argument("--gpu-model", help="GPU model, e.g. A100")
-    parser.add_argument("--cpu", help="CPU cores, e.g. 4 or 500m")
-    parser.add_argument("--memory", help="memory, e.g. 8Gi")
-    parser.add_argument("--walltime", help="maximum run time, e.g. 2h")
-    parser.add_argument("--completions", type=int, help="array job: number of tasks")
-    parser.add_argument("--parallelism", type=int, help="array job: tasks at once")
-    parser.add_argument("--volume", action="append", help="volume the job needs (pvc, ...)")
-    parser.add_argument("--local-only", action="store_true", help="keep it on local resources")
-    parser.add_argument("--site", help="run only at this site (leonardo, tier1, local)")
-    parser.add_argument("--name", help="a name for the job")
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="notebook parameter (JSON value)",
+class UsageError(Exception):
+    """A mistake on the command line, said in one line."""
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Rows as aligned text columns under ``headers``."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(x) for x in column) for column in zip(headers, *cells, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def summary(job: dict[str, Any]) -> str:
+    """``<id>  <name>  <state> at <site>  (<fallback>)``."""
+    text = f"{job['id']}  {job['name']}  {job['state']}"
+    if job.get("site_display"):
+        text += f" at {job['site_display']}"
+    if job.get("fallback"):
+        text += f"  ({job['fallback']})"
+    return text
+
+
+def show(job: dict[str, Any]) -> str:
+    """A job in full: state, reason, plan and the attempt history as a table."""
+    lines = [summary(job), f"  {job.get('reason', '')}"]
+    if job.get("executed_notebook"):
+        lines.append(f"  executed notebook: {job['executed_notebook']}")
+    lines += ["", "plan:", *_plan_lines(job.get("plan") or {})]
+    rows = []
+    for attempt in job.get("attempts") or []:
+        kueue = attempt.get("kueue") or {}
+        rows.append(
+            (
+                attempt["number"],
+                attempt.get("site_display") or attempt["site"],
+                attempt.get("started") or "",
+                attempt.get("ended") or "",
+                attempt.get("outcome") or "in progress",
+                attempt.get("reason", ""),
+                kueue.get("reason") or "",
+                attempt.get("remote_job_id") or "",
+            )
+        )
+    headers = ["#", "site", "started", "ended", "outcome", "reason", "kueue", "remote job"]
+    lines += ["", "attempts:", table(rows, headers) if rows else "  none yet"]
+    progress = job.get("progress") or {}
+    if progress.get("completions", 1) > 1:
+        lines += ["", f"progress: {bar(progress)}"]
+    return "\n".join(lines)
+
+
+def _plan_lines(plan: dict[str, Any]) -> list[str]:
+    reasons = plan.get("reasons") or {}
+    lines = [f"  {reasons[k]}" for k in ("requires_gpu", "offloadable") if reasons.get(k)]
+    for number, site in enumerate(plan.get("sites") or [], 1):
+        lines.append(f"  {number}. {site.get('display_name', site['name'])}: {site['reason']}")
+    for site in plan.get("ruled_out") or []:
+        lines.append(f"  x  {site.get('display_name', site['name'])}: {site['reason']}")
+    return lines
+
+
+def bar(progress: dict[str, int], width: int = 30) -> str:
+    """``[#########.....] 6/10 done (1 failed, 2 running)``."""
+    total = max(int(progress.get("completions") or 1), 1)
+    ok, failed = int(progress.get("succeeded") or 0), int(progress.get("failed") or 0)
+    done = min(ok + failed, total)
+    filled = width * done // total
+    return (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} done "
+        f"({failed} failed, {int(progress.get('active') or 0)} running)"
     )
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    parameters = {}
-    for item in args.param:
+def follow(
+    job_id: str,
+    out: TextIO = sys.stdout,
+    interval: float = 1.0,
+    completion_index: int | None = None,
+) -> dict[str, Any]:
+    """Print state changes and the log, or a progress bar for array jobs, until the job ends
+    (``completion_index`` follows one task of an array job instead)."""
+    last_state = last_bar = None
+    cursor = client.LogCursor(job_id, completion_index)
+    while True:
+        job = client.get(job_id)
+        progress = job.get("progress") or {}
+        array = progress.get("completions", 1) > 1 and completion_index is None
+        ended = job["state"] in client.TERMINAL
+        state = (job["state"], job.get("site"), len(job.get("attempts") or []))
+        if state != last_state and not ended:
+            print(f"-- {summary(job)}", file=out, flush=True)
+            last_state = state
+        if array:
+            shown = bar(progress)
+            if shown != last_bar:
+                print(f"-- {shown}", file=out, flush=True)
+                last_bar = shown
+        else:
+            out.write(cursor.read())
+            out.flush()
+        if ended and (array or cursor.eof):
+            print(f"-- {summary(job)}", file=out)
+            if job["state"] != "succeeded":
+                print(f"-- {job.get('reason', '')}", file=out)
+            saved = _executed_notebook(job)
+            if saved:
+                print(f"-- executed notebook: {saved}", file=out)
+            out.flush()
+            return job
+        time.sleep(interval)
+
+
+def _executed_notebook(job: dict[str, Any], wait: float = 15.0) -> str | None:
+    """Where the server saved the ended notebook job's executed notebook (it comes back a
+    moment after the job ends); None for other jobs or without the server extension."""
+    spec = job.get("spec") or {}
+    is_notebook = (spec.get("script") or {}).get("kind") == "notebook" or (
+        "AIINFN_NOTEBOOK_PATH" in (spec.get("env") or {})
+    )
+    if not is_notebook or job["state"] == "cancelled" or "executed_notebook" not in job:
+        return None
+    deadline = time.monotonic() + wait
+    while not job.get("executed_notebook") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = client.get(job["id"])
+    return job.get("executed_notebook")
+
+
+def _resources(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("what the job needs")
+    group.add_argument("--gpus", type=int, metavar="N", help="number of GPUs")
+    group.add_argument("--gpu-model", metavar="M", help="GPU model, e.g. A100 or T4")
+    group.add_argument("--cpu", metavar="C", help="CPU cores, e.g. 4 or 500m")
+    group.add_argument("--memory", metavar="M", help="memory, e.g. 8Gi")
+    group.add_argument("--walltime", metavar="T", help="maximum run time, e.g. 2h or 30m")
+    group.add_argument("--completions", type=int, metavar="N", help="array job of N tasks")
+    group.add_argument("--parallelism", type=int, metavar="N", help="array job: tasks at once")
+    group.add_argument("--volume", action="append", metavar="V", help="a volume it needs: pvc")
+    group.add_argument("--env", action="append", default=[], metavar="K=V", help="variable")
+    group.add_argument("--local-only", action="store_true", help="keep it on local resources")
+    group.add_argument("--site", metavar="NAME", help="only this site (see: aiinfn-jobs sites)")
+    group.add_argument("--name", help="a name for the job")
+    group.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="notebook parameter"
+    )
+    group.add_argument(
+        "--from-home",
+        action="store_true",
+        help="local sites: run the file in place from your home volume (no size limit)",
+    )
+
+
+def _pairs(items: list[str], option: str, as_json: bool) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in items:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise JobsClientError(400, f"--param {item!r}: write it as NAME=VALUE")
-        try:
-            parameters[key] = json.loads(value)
-        except ValueError:
-            parameters[key] = value
-    return {
+        if not sep or not key:
+            raise UsageError(f"{option} {item!r}: write it as NAME=VALUE")
+        if as_json:
+            try:
+                found[key] = json.loads(value)
+            except ValueError:
+                found[key] = value
+        else:
+            found[key] = value
+    return found
+
+
+def _request(args: argparse.Namespace, rest: list[str]) -> tuple[str | None, dict[str, Any]]:
+    """The target file (or None) and the keyword options of ``client.submit``."""
+    options: dict[str, Any] = {
         "gpus": args.gpus,
         "gpu_model": args.gpu_model,
         "cpu": args.cpu,
@@ -64,179 +211,117 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "local_only": args.local_only,
         "site": args.site,
         "name": args.name,
-        "parameters": parameters or None,
+        "env": _pairs(args.env, "--env", False) or None,
+        "parameters": _pairs(args.param, "--param", True) or None,
+        "from_home": args.from_home,
     }
-
-
-def _target(args: argparse.Namespace) -> dict[str, Any]:
-    words = list(args.target)
-    if words and words[0] == "--":
-        words = words[1:]
-    if not words:
-        raise JobsClientError(400, "give a FILE to run, or -- COMMAND ARGS...")
-    if args.command_mode or len(words) > 1 or not words[0].endswith((".ipynb", ".py", ".sh")):
-        return {"command": words}
-    return {"target": words[0]}
-
-
-def _summary(job: dict[str, Any]) -> str:
-    text = f"{job['id']}  {job['name']}  {job['state']}"
-    if job.get("site_display"):
-        text += f" at {job['site_display']}"
-    if job.get("fallback"):
-        text += f"  ({job['fallback']})"
-    return text
-
-
-def show(job: dict[str, Any]) -> str:
-    lines = [_summary(job), f"  {job['reason']}", "", "plan:"]
-    for number, site in enumerate(job["plan"].get("sites", []), 1):
-        lines.append(f"  {number}. {site.get('display_name', site['name'])}: {site['reason']}")
-    for site in job["plan"].get("ruled_out", []):
-        lines.append(f"  x  {site.get('display_name', site['name'])}: {site['reason']}")
-    rows = [
-        (
-            a["number"],
-            a["site_display"],
-            a.get("started") or "",
-            a.get("ended") or "",
-            a.get("outcome") or "in progress",
-            a["reason"],
+    if args.file is None:
+        if not rest:
+            raise UsageError("give a FILE to run, or -- COMMAND ARGS...")
+        if options["parameters"] or options["from_home"]:
+            raise UsageError("--param and --from-home go with a FILE")
+        options["command"] = rest
+        return None, options
+    if not args.file.endswith(SUFFIXES):
+        raise UsageError(
+            f"{args.file}: FILE must be a notebook (.ipynb), Python (.py) or shell (.sh) "
+            "script; to run a command write: aiinfn-jobs submit -- COMMAND ARGS"
         )
-        for a in job["attempts"]
-    ]
-    lines += ["", "attempts:", _table(rows, ["#", "site", "started", "ended", "outcome", "reason"])]
-    progress = job.get("progress") or {}
-    if progress.get("completions", 1) > 1:
-        lines.append(
-            f"\nprogress: {progress['succeeded']} succeeded, {progress['failed']} failed, "
-            f"{progress['active']} running, of {progress['completions']}"
-        )
-    return "\n".join(lines)
-
-
-def _bar(progress: dict[str, int], width: int = 30) -> str:
-    total = max(progress.get("completions", 1), 1)
-    done = progress.get("succeeded", 0) + progress.get("failed", 0)
-    filled = int(width * done / total)
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-
-
-def follow(job_id: str, out=sys.stdout, interval: float = 1.0) -> dict[str, Any]:
-    """Stream the log and state changes until the job ends; returns the final job."""
-    offset = 0
-    last = None
-    while True:
-        job = client.get(job_id)
-        state = (job["state"], job.get("site"), job.get("fallback"))
-        if state != last:
-            print(f"-- {_summary(job)}", file=out, flush=True)
-            last = state
-        progress = job.get("progress") or {}
-        if progress.get("completions", 1) > 1:
-            print(f"-- {_bar(progress)}", file=out, flush=True)
-        data = client.connection().request("GET", f"jobs/{job_id}/log", offset=offset)
-        if data.get("data"):
-            out.write(data["data"])
-            out.flush()
-        offset = data.get("next_offset", offset)
-        if job["state"] in client.TERMINAL and (data.get("eof") or not data.get("data")):
-            return job
-        time.sleep(interval)
+    options["args"] = rest or None
+    return args.file, options
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="aiinfn-jobs", description="Background jobs on AI_INFN: submit, follow, cancel."
+        prog="aiinfn-jobs",
+        description="Background jobs on AI_INFN: submit, follow, cancel.",
+        epilog="Anything after '--' is the command (no FILE) or the FILE's arguments.",
     )
+    parser.add_argument("--url", help="the API to use (default: this Jupyter server's)")
+    parser.add_argument("--token", help="token for --url (default: $AIINFN_JOBS_TOKEN)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    p = sub.add_parser("submit", help="submit a notebook, script or command")
-    p.add_argument("target", nargs=argparse.REMAINDER, help="FILE [ARGS] or -- COMMAND ARGS")
-    p.add_argument(
-        "--command", dest="command_mode", action="store_true", help="TARGET is a command"
-    )
-    p.add_argument("--follow", action="store_true", help="stream the log until the job ends")
-    _resources(p)
-    p = sub.add_parser("plan", help="show where a job would run, and why")
-    p.add_argument("target", nargs=argparse.REMAINDER)
-    p.add_argument("--command", dest="command_mode", action="store_true")
-    _resources(p)
-    p = sub.add_parser("list", help="your jobs")
-    p.add_argument("--state")
-    p.add_argument("--site")
+    for name, text in (("submit", "run a notebook, script or command"), ("plan", "preview")):
+        p = sub.add_parser(
+            name,
+            help=text if name == "submit" else "show where a job would run, and why",
+            usage=f"aiinfn-jobs {name} FILE [options] [-- ARGS] | [options] -- COMMAND ARGS",
+        )
+        p.add_argument("file", nargs="?", metavar="FILE", help=".ipynb, .py or .sh")
+        if name == "submit":
+            p.add_argument("--follow", action="store_true", help="follow it until it ends")
+        _resources(p)
+    p = sub.add_parser("list", help="your jobs, newest first")
+    p.add_argument("--state", help="only jobs in this state (e.g. running)")
+    p.add_argument("--site", help="only jobs at this site")
     p.add_argument("--user", help="admins: another user's jobs")
-    p.add_argument("--json", action="store_true")
-    for name, text in (("show", "a job with its attempt history"), ("cancel", "cancel a job")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("id")
-        if name == "show":
-            p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("show", help="a job, with its plan and attempt history")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("logs", help="a job's log")
     p.add_argument("id")
-    p.add_argument("--follow", action="store_true")
-    p.add_argument("--index", type=int, help="array job: the completion index")
-    p = sub.add_parser("rerun", help="run a job again, optionally elsewhere")
+    p.add_argument("--follow", action="store_true", help="until the job ends")
+    p.add_argument("--index", type=int, help="array jobs: the task's completion index")
+    p = sub.add_parser("cancel", help="cancel a job")
     p.add_argument("id")
-    p.add_argument("--site")
-    sub.add_parser("sites", help="sites, their health and capacity")
+    p = sub.add_parser("rerun", help="run a job again as a new job, optionally elsewhere")
+    p.add_argument("id")
+    p.add_argument("--site", help="run it at this site")
+    sub.add_parser("sites", help="sites, their health, capacity and queue")
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, rest: list[str]) -> int:
     if args.command in ("submit", "plan"):
-        spec = _target(args)
-        options = _options(args)
-        target = spec.pop("target", None)
+        target, options = _request(args, rest)
         if args.command == "plan":
-            plan = client.plan(target, **spec, **options)
-            print(f"{plan['reasons']['requires_gpu']}\n{plan['reasons']['offloadable']}")
-            for number, site in enumerate(plan["sites"], 1):
-                print(f"  {number}. {site['display_name']}: {site['reason']}")
-            for site in plan["ruled_out"]:
-                print(f"  x  {site['display_name']}: {site['reason']}")
+            print("\n".join(_plan_lines(client.plan(target, **options))))
             return 0
-        job = client.submit(target, **spec, **options)
-        print(_summary(job))
+        job = client.submit(target, **options)
+        print(summary(job), flush=True)
         if args.follow:
             job = follow(job["id"])
             return 0 if job["state"] == "succeeded" else 1
         return 0
+    if rest:
+        raise UsageError(f"{args.command} takes no '--' arguments")
     if args.command == "list":
         jobs = client.list(state=args.state, site=args.site, user=args.user)
         if args.json:
             print(json.dumps(jobs, indent=2))
-        else:
-            rows = [
-                (
-                    j["id"],
-                    j["name"],
-                    j["owner"],
-                    j["state"],
-                    j.get("site_display") or "",
-                    j.get("fallback") or "",
-                )
-                for j in jobs
-            ]
-            print(_table(rows, ["id", "name", "owner", "state", "site", "fallback"]))
+            return 0
+        rows = [
+            (
+                j["id"],
+                j["name"],
+                j["state"],
+                j.get("site_display") or "",
+                j.get("submitted") or "",
+                j.get("fallback") or "",
+            )
+            for j in jobs
+        ]
+        print(table(rows, ["id", "name", "state", "site", "submitted", "fallback"]))
         return 0
     if args.command == "show":
         job = client.get(args.id)
         print(json.dumps(job, indent=2) if args.json else show(job))
         return 0
     if args.command == "cancel":
-        print(_summary(client.cancel(args.id)))
+        print(summary(client.cancel(args.id)))
         return 0
     if args.command == "rerun":
-        print(_summary(client.rerun(args.id, args.site)))
+        print(summary(client.rerun(args.id, args.site)))
         return 0
     if args.command == "logs":
         for chunk in client.log_chunks(args.id, follow=args.follow, completion_index=args.index):
             sys.stdout.write(chunk)
-        sys.stdout.flush()
+            sys.stdout.flush()
         return 0
     if args.command == "sites":
         rows = [
             (
+                s["name"],
                 s["display_name"],
                 s["health"]["state"],
                 f"{s['capacity']['gpus']['free']}/{s['capacity']['gpus']['total']}",
@@ -245,22 +330,32 @@ def run(args: argparse.Namespace) -> int:
             )
             for s in client.sites()
         ]
-        print(_table(rows, ["site", "health", "GPUs free", "CPUs free", "queued"]))
+        print(table(rows, ["name", "site", "health", "GPUs free", "CPUs free", "queued"]))
         return 0
-    raise AssertionError(args.command)
+    raise UsageError(f"unknown command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    rest: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, rest = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     try:
-        return run(args)
-    except JobsClientError as exc:
-        print(f"aiinfn-jobs {args.command}: error: {exc.message}", file=sys.stderr)
+        if args.url:
+            token = args.token or os.environ.get("AIINFN_JOBS_TOKEN")
+            client.connect(args.url, token or os.environ.get("JUPYTERHUB_API_TOKEN", ""))
+        return run(args, rest)
+    except (JobsClientError, UsageError) as exc:
+        message = exc.message if isinstance(exc, JobsClientError) else str(exc)
+        print(f"aiinfn-jobs {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except TimeoutError as exc:
         print(f"aiinfn-jobs {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("\nstopped; the job keeps running in the background", file=sys.stderr)
         return 130
 
 

@@ -1,12 +1,20 @@
 """The Python API for notebooks and scripts: ``from aiinfn_hub import jobs``.
 
-    job = jobs.submit("train.ipynb", gpus=1, walltime="2h")
-    jobs.wait(job["id"])
+    job = jobs.submit("train.ipynb", gpus=1, walltime="2h", parameters={"epochs": 3})
+    job = jobs.wait(job["id"])           # the job once it has ended
     print(jobs.logs(job["id"]))
 
-It talks to the server extension of the Jupyter server it runs in (found through Jupyter's
-runtime files), or, when ``AIINFN_JOBS_API`` is set, to that URL directly (the hub's jobs
-service, with ``AIINFN_JOBS_TOKEN`` or ``JUPYTERHUB_API_TOKEN``). Errors raise
+Where it sends requests, first match wins:
+
+1. ``$AIINFN_JOBS_API`` (or :func:`connect`): a server extension's ``.../aiinfn-hub/api/`` or
+   the hub's jobs service itself, with ``$AIINFN_JOBS_TOKEN`` or ``$JUPYTERHUB_API_TOKEN``;
+2. the Jupyter server this code runs in, found in Jupyter's runtime directory: the kernel's
+   parent (``$JPY_PARENT_PID``), the server of a JupyterLab terminal (``$JUPYTER_SERVER_URL``),
+   else the server whose root holds the current directory;
+3. ``$JUPYTER_SERVER_URL`` or ``$JUPYTERHUB_SERVICE_URL`` with ``$JUPYTERHUB_API_TOKEN``.
+
+Files are given by path (relative to the current directory); through the extension the
+server reads them, straight to the service they are read here and shipped. Errors raise
 :class:`JobsClientError` with the server's own words.
 """
 
@@ -24,10 +32,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+EXTENSION_PATH = "aiinfn-hub/api/"
 
 
 class JobsClientError(Exception):
-    """The server refused or failed: ``status`` and its message."""
+    """The server refused or failed: ``status`` (0: not reached) and its message."""
 
     def __init__(self, status: int, message: str) -> None:
         self.status = status
@@ -38,76 +47,131 @@ class JobsClientError(Exception):
 class Connection:
     """Where the API is and how to authenticate; ``kind`` is 'extension' or 'service'."""
 
-    def __init__(self, url: str, token: str = "", kind: str = "extension", root: str = "") -> None:
+    def __init__(
+        self, url: str, token: str = "", kind: str = "extension", root: str = "", timeout=60.0
+    ) -> None:
         self.url = url.rstrip("/") + "/"
         self.token = token
         self.kind = kind
         self.root = root
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Connection({self.url!r}, kind={self.kind!r})"
 
     @classmethod
-    def discover(cls) -> Connection:
-        """The API of this environment: $AIINFN_JOBS_API, else the running Jupyter server."""
-        explicit = os.environ.get("AIINFN_JOBS_API")
-        token = os.environ.get("AIINFN_JOBS_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    def discover(cls, env: dict[str, str] | None = None) -> Connection:
+        """The API of this environment (see the module's docstring)."""
+        env = dict(os.environ if env is None else env)
+        hub_token = env.get("JUPYTERHUB_API_TOKEN", "")
+        explicit = env.get("AIINFN_JOBS_API")
         if explicit:
-            kind = "extension" if "/aiinfn-hub/api" in explicit else "service"
-            return cls(explicit, token, kind)
-        try:
-            from jupyter_server.serverapp import list_running_servers
-        except ImportError:  # pragma: no cover - jupyter-server is a dependency
-            servers = []
-        else:
-            servers = builtins.list(list_running_servers())
-        for server in sorted(servers, key=lambda s: s.get("pid", 0), reverse=True):
-            url = server["url"].replace("0.0.0.0", "127.0.0.1")
+            return cls(explicit, env.get("AIINFN_JOBS_TOKEN") or hub_token, _kind(explicit))
+        server = _running_server(env)
+        if server is not None:
+            url = server["url"].replace("://0.0.0.0:", "://127.0.0.1:")
             return cls(
-                url + "aiinfn-hub/api/",
-                server.get("token") or token,
+                url.rstrip("/") + "/" + EXTENSION_PATH,
+                server.get("token") or hub_token,
                 "extension",
-                server.get("root_dir", ""),
+                server.get("root_dir") or env.get("JUPYTER_SERVER_ROOT", ""),
             )
+        url = env.get("JUPYTER_SERVER_URL") or env.get("JUPYTERHUB_SERVICE_URL")
+        if url:
+            url = url.replace("://0.0.0.0:", "://127.0.0.1:")
+            root = env.get("JUPYTER_SERVER_ROOT", "")
+            return cls(url.rstrip("/") + "/" + EXTENSION_PATH, hub_token, "extension", root)
         raise JobsClientError(
             0,
-            "no Jupyter server with aiinfn-hub was found: run this inside JupyterLab, or set "
-            "AIINFN_JOBS_API (and AIINFN_JOBS_TOKEN) to the jobs service",
+            "no Jupyter server was found: run this in JupyterLab (a notebook or a terminal) "
+            "or next to a running 'jupyter lab', or set AIINFN_JOBS_API (and AIINFN_JOBS_TOKEN)",
         )
 
     def request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
+        """One call; the JSON answer, or :class:`JobsClientError` in the server's words."""
         query = {k: v for k, v in query.items() if v is not None}
         url = self.url + path + (f"?{urlencode(query)}" if query else "")
         data = json.dumps(body).encode() if body is not None else None
+        if data is None and method in ("POST", "PUT"):
+            data = b""
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"token {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read()).get("error") or exc.reason
-            except ValueError:
-                message = str(exc.reason)
-            raise JobsClientError(exc.code, message) from None
+            raise JobsClientError(exc.code, self._error(exc)) from None
         except urllib.error.URLError as exc:
-            raise JobsClientError(0, f"cannot reach {self.url} ({exc.reason})") from None
+            raise JobsClientError(
+                0, f"cannot reach {self.url} ({exc.reason}); is the server running?"
+            ) from None
+        except (TimeoutError, ConnectionError) as exc:
+            raise JobsClientError(0, f"no answer from {self.url} ({exc})") from None
+
+    def _error(self, exc: urllib.error.HTTPError) -> str:
+        try:
+            data = json.loads(exc.read())
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            return data["error"]
+        if exc.code == 404 and self.kind == "extension":
+            return (
+                f"the Jupyter server at {self.url.removesuffix(EXTENSION_PATH)} has no aiinfn-hub "
+                "extension; install aiinfn-hub in the server's environment and restart it"
+            )
+        if exc.code == 403:
+            return f"{self.url} refused the token; check AIINFN_JOBS_TOKEN or log in again"
+        return f"{self.url} answered {exc.code} {exc.reason}"
+
+
+def _kind(url: str) -> str:
+    return "extension" if "/aiinfn-hub/api" in url else "service"
+
+
+def _running_server(env: dict[str, str]) -> dict[str, Any] | None:
+    """The Jupyter server that this process belongs to, from Jupyter's runtime directory."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:  # pragma: no cover - jupyter-server is a dependency
+        return None
+    servers = builtins.list(list_running_servers(env.get("JUPYTER_RUNTIME_DIR")))
+    if not servers:
+        return None
+    parent = env.get("JPY_PARENT_PID")
+    for server in servers:
+        if parent and str(server.get("pid")) == parent:
+            return server
+    wanted = env.get("JUPYTER_SERVER_URL", "").rstrip("/")
+    for server in servers:
+        if wanted and server.get("url", "").rstrip("/") == wanted:
+            return server
+    here = Path.cwd().resolve()
+    for server in sorted(servers, key=lambda s: len(s.get("root_dir") or ""), reverse=True):
+        root = Path(server.get("root_dir") or "/").expanduser().resolve()
+        if here == root or root in here.parents:
+            return server
+    return max(servers, key=lambda s: s.get("pid", 0))
 
 
 _connection: Connection | None = None
 
 
 def connection() -> Connection:
+    """The connection in use, discovered on first use."""
     global _connection
     if _connection is None:
         _connection = Connection.discover()
     return _connection
 
 
-def connect(url: str, token: str = "", kind: str | None = None) -> Connection:
-    """Use this API from now on (e.g. the hub's jobs service URL and a token)."""
+def connect(url: str, token: str = "", kind: str | None = None, root: str = "") -> Connection:
+    """Use this API from now on: a server extension's ``.../aiinfn-hub/api/``, or the jobs
+    service's URL with a token."""
     global _connection
-    detected = "extension" if "/aiinfn-hub/api" in url else "service"
-    _connection = Connection(url, token, kind or detected)
+    _connection = Connection(url, token, kind or _kind(url), root)
     return _connection
 
 
@@ -120,7 +184,7 @@ def build_request(
     gpu_model: str | None = None,
     cpu: str | float | None = None,
     memory: str | None = None,
-    walltime: str | None = None,
+    walltime: str | int | None = None,
     completions: int | None = None,
     parallelism: int | None = None,
     env: dict[str, str] | None = None,
@@ -129,27 +193,43 @@ def build_request(
     site: str | None = None,
     args: builtins.list[str] | None = None,
     parameters: dict[str, Any] | None = None,
+    from_home: bool = False,
+    client_request_id: str | None = None,
     conn: Connection | None = None,
 ) -> dict[str, Any]:
-    """The request body for ``target`` (a file) or ``command``."""
+    """The request body for ``target`` (a notebook or script) or ``command`` (a list)."""
     conn = conn or connection()
     body: dict[str, Any] = {}
     if (target is None) == (command is None):
         raise JobsClientError(400, "give a file to run or a command, not both and not neither")
     if command is not None:
-        body["command"] = builtins.list(command)
+        if isinstance(command, str) or not command:
+            raise JobsClientError(400, 'command must be a list of words, e.g. ["python", "x.py"]')
+        if args or parameters or from_home:
+            raise JobsClientError(400, "args, parameters and from_home go with a file")
+        body["command"] = [str(word) for word in command]
     else:
         path = Path(target)
         if conn.kind == "extension":
             body["path"] = _relative_to_root(path, conn.root)
             if args:
-                body["args"] = builtins.list(args)
+                body["args"] = [str(a) for a in args]
             if parameters:
                 body["parameters"] = dict(parameters)
+            if from_home:
+                body["staging"] = "home"
         else:
-            script = {"path": path.name, "content": path.read_text()}
+            if from_home:
+                raise JobsClientError(
+                    400, "from_home needs the Jupyter server extension (the server's files)"
+                )
+            try:
+                content = path.read_text()
+            except OSError as exc:
+                raise JobsClientError(400, f"cannot read {path}: {exc.strerror or exc}") from None
+            script: dict[str, Any] = {"path": path.name, "content": content}
             if args:
-                script["args"] = builtins.list(args)
+                script["args"] = [str(a) for a in args]
             if parameters:
                 script["parameters"] = dict(parameters)
             body["script"] = script
@@ -165,6 +245,7 @@ def build_request(
         ("env", env),
         ("volumes", volumes),
         ("site", site),
+        ("client_request_id", client_request_id),
     ):
         if value is not None:
             body[key] = value
@@ -185,7 +266,12 @@ def _relative_to_root(path: Path, root: str) -> str:
 
 
 def submit(target: str | os.PathLike | None = None, **options: Any) -> dict[str, Any]:
-    """Submit a notebook, script or ``command=[...]`` as a background job; returns the job."""
+    """Submit a notebook, script or ``command=[...]`` as a background job; returns the job.
+
+    Options: ``gpus``, ``gpu_model``, ``cpu``, ``memory``, ``walltime``, ``completions``,
+    ``parallelism``, ``env``, ``volumes``, ``local_only``, ``site``, ``name``, ``args``
+    (scripts), ``parameters`` (notebooks), ``from_home`` (local sites: run the file in
+    place from the home volume), ``client_request_id`` (safe retries)."""
     conn = options.pop("conn", None) or connection()
     return conn.request("POST", "jobs", build_request(target, conn=conn, **options))
 
@@ -200,13 +286,14 @@ def plan(target: str | os.PathLike | None = None, **options: Any) -> dict[str, A
 
 
 def get(job_id: str) -> dict[str, Any]:
+    """The job: state, site, plan and attempt history."""
     return connection().request("GET", f"jobs/{job_id}")
 
 
 def list(
     state: str | None = None, site: str | None = None, user: str | None = None
 ) -> builtins.list[dict[str, Any]]:
-    """Your jobs, newest first (every page)."""
+    """Your jobs, newest first (every page); admins may pass ``user``."""
     found: builtins.list[dict[str, Any]] = []
     offset: int | None = 0
     while offset is not None:
@@ -219,41 +306,78 @@ def list(
 
 
 def cancel(job_id: str) -> dict[str, Any]:
+    """Cancel the job; returns it."""
     return connection().request("DELETE", f"jobs/{job_id}")
 
 
 def rerun(job_id: str, site: str | None = None) -> dict[str, Any]:
-    return connection().request("POST", f"jobs/{job_id}/rerun", {"site": site})
+    """Submit the job again as a new job, optionally at ``site``; returns the new job."""
+    return connection().request("POST", f"jobs/{job_id}/rerun", {"site": site} if site else {})
 
 
 def sites() -> builtins.list[dict[str, Any]]:
+    """The sites: health, free and total capacity, queue depth."""
     return connection().request("GET", "sites")["sites"]
+
+
+def log_slice(job_id: str, offset: int = 0, completion_index: int | None = None) -> dict[str, Any]:
+    """``{data, next_offset, eof, pod}`` of the current attempt's log from ``offset``."""
+    conn = connection()
+    data = conn.request(
+        "GET", f"jobs/{job_id}/log", offset=offset, completion_index=completion_index
+    )
+    if conn.kind == "service":  # the extension already hides the returned notebook
+        from ..runner import readable
+
+        data["data"], data["next_offset"] = readable(data.get("data") or "", offset, data["eof"])
+    return data
+
+
+class LogCursor:
+    """Reads a job's log piece by piece; starts over when the job moves to a new attempt."""
+
+    def __init__(self, job_id: str, completion_index: int | None = None) -> None:
+        self.job_id = job_id
+        self.completion_index = completion_index
+        self.offset = 0
+        self.pod: str | None = None
+        self.eof = False
+
+    def read(self) -> str:
+        """What was added since the last read (with a line when the attempt changed)."""
+        data = log_slice(self.job_id, self.offset, self.completion_index)
+        moved = ""
+        if data.get("pod") and self.pod and data["pod"] != self.pod:
+            self.offset = 0
+            moved = f"-- the job moved: a new attempt ({data['pod']})\n"
+            data = log_slice(self.job_id, 0, self.completion_index)
+        self.pod = data.get("pod") or self.pod
+        self.offset = data.get("next_offset", self.offset)
+        self.eof = bool(data.get("eof"))
+        return moved + (data.get("data") or "")
 
 
 def log_chunks(
     job_id: str, follow: bool = False, completion_index: int | None = None, interval: float = 1.0
 ) -> Iterator[str]:
-    """The job's log in pieces; with ``follow``, until the job ends."""
-    offset = 0
+    """The job's log in pieces; with ``follow``, until the job has ended."""
+    cursor = LogCursor(job_id, completion_index)
     while True:
-        data = connection().request(
-            "GET", f"jobs/{job_id}/log", offset=offset, completion_index=completion_index
-        )
-        if data.get("data"):
-            yield data["data"]
-        offset = data.get("next_offset", offset)
-        if data.get("eof") or not follow:
+        text = cursor.read()
+        if text:
+            yield text
+        if not follow or cursor.eof:
             return
         time.sleep(interval)
 
 
 def logs(job_id: str, completion_index: int | None = None) -> str:
-    """The log so far."""
+    """The log so far (of ``completion_index`` for array jobs)."""
     return "".join(log_chunks(job_id, completion_index=completion_index))
 
 
 def wait(job_id: str, timeout: float | None = None, interval: float = 1.0) -> dict[str, Any]:
-    """Block until the job ends (or ``timeout`` seconds pass); returns the job."""
+    """Block until the job ends (or ``timeout`` seconds pass: TimeoutError); returns the job."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         job = get(job_id)

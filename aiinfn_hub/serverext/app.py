@@ -1,25 +1,24 @@
-"""The ``aiinfn_hub`` jupyter-server extension: mode, backend, events and returned notebooks."""
+"""The ``aiinfn_hub`` jupyter-server extension: its mode, its backend, events and notebooks."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
-import json
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Integer, Type, Unicode, default
+from traitlets import Enum, Float, Integer, Unicode, default
 
-from ..jobs.errors import JobsError
-from ..runner import decode_block
-from .backends import Backend, HubBackend, LocalBackend, hub_environment
-from .events import SCHEMA, SCHEMA_ID
-from .handlers import profile_defaults, routes
+from ..jobs.errors import ClusterUnavailable, JobsError
+from .backends import Backend, ServiceBackend
+from .events import SCHEMA, SCHEMA_ID, job_event
+from .handlers import routes
+from .returns import NotebookReturns
+from .standalone import Standalone
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
+MODES = ("auto", "hub", "standalone")
 
 
 class AiinfnHubExtension(ExtensionApp):
@@ -28,42 +27,64 @@ class AiinfnHubExtension(ExtensionApp):
     name = "aiinfn_hub"
 
     mode = Enum(
-        ["auto", "hub", "standalone"],
+        list(MODES),
         "auto",
-        help="'hub': forward to the hub's jobs service with the user's token; 'standalone': "
-        "run the jobs service in this server on a sandbox cluster; 'auto': hub when "
-        "JUPYTERHUB_API_TOKEN and AIINFN_JOBS_URL are set, else standalone.",
+        help="'hub': forward to the hub's jobs service with the user's JupyterHub token (no "
+        "Kubernetes credentials here); 'standalone': start a sandbox cluster and host the "
+        "jobs service in this server; 'auto' (default): hub when a jobs service URL is "
+        "known ($AIINFN_JOBS_URL or jobs_url), else standalone. Default: $AIINFN_HUB_MODE.",
     ).tag(config=True)
     jobs_url = Unicode(
-        help="URL of the jobs service (default: $AIINFN_JOBS_URL, set by AIInfnSpawner)."
+        help="Hub mode: URL of the jobs service (default: $AIINFN_JOBS_URL, set by AIInfnSpawner)."
+    ).tag(config=True)
+    hub_token = Unicode(
+        help="Hub mode: the token sent to the jobs service (default: $JUPYTERHUB_API_TOKEN, "
+        "the user's own)."
+    ).tag(config=True)
+    kubeconfig = Unicode(
+        "",
+        help="Standalone mode: run the jobs service against the cluster of this kubeconfig "
+        "(e.g. a sandbox already running) instead of starting a sandbox.",
+    ).tag(config=True)
+    state_dir = Unicode(
+        "",
+        help="Standalone mode: where the sandbox keeps pod files and logs (default: a "
+        "temporary folder, removed when the server stops).",
+    ).tag(config=True)
+    standalone_user = Unicode(
+        help="Standalone mode: owner of the jobs (default: the account running the server)."
     ).tag(config=True)
     max_staged_bytes = Integer(
-        900 * 1024, help="Largest notebook or script shipped with a job, in bytes."
+        900 * 1024,
+        help="Largest notebook (without outputs) or script shipped with a job, in bytes; "
+        "keep it at or below the jobs service's JobsManager.max_staged_bytes.",
+    ).tag(config=True)
+    home_mount_path = Unicode(
+        "/home/jovyan",
+        help="Where jobs see the user's home volume; the server's root folder must be that "
+        "volume's root (as with KubeSpawner). Keep it equal to JobsManager.home_mount_path.",
     ).tag(config=True)
     user_image = Unicode(
         help="Image for jobs: the user's own (default: $JUPYTER_IMAGE_SPEC, set by KubeSpawner)."
     ).tag(config=True)
-    standalone_user = Unicode(
-        help="Owner of jobs in standalone mode (default: the account running the server)."
-    ).tag(config=True)
-    state_dir = Unicode(
-        help="Where standalone mode keeps its sandbox's files (default: a temporary folder)."
-    ).tag(config=True)
-    backend_class = Type(
-        None,
-        klass=Backend,
-        allow_none=True,
-        help="A Backend subclass to use instead of the mode's own (for tests and extensions).",
+    returns_window_hours = Float(
+        24.0,
+        help="At start-up, bring back the executed notebooks of notebook jobs that ended this "
+        "many hours ago or less while the server was not running.",
     ).tag(config=True)
 
     @default("mode")
     def _mode_default(self) -> str:
         mode = os.environ.get("AIINFN_HUB_MODE", "auto")
-        return mode if mode in ("auto", "hub", "standalone") else "auto"
+        return mode if mode in MODES else "auto"
 
     @default("jobs_url")
     def _jobs_url_default(self) -> str:
         return os.environ.get("AIINFN_JOBS_URL", "")
+
+    @default("hub_token")
+    def _hub_token_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
 
     @default("user_image")
     def _user_image_default(self) -> str:
@@ -73,105 +94,132 @@ class AiinfnHubExtension(ExtensionApp):
     def _standalone_user_default(self) -> str:
         return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
+    # ------------------------------------------------------------------ set-up
+
     def resolved_mode(self) -> str:
         if self.mode != "auto":
             return self.mode
-        return "hub" if hub_environment() else "standalone"
+        return "hub" if self.jobs_url else "standalone"
+
+    @property
+    def user(self) -> str:
+        """Whose jobs these are: the hub user, or the standalone owner."""
+        if self.resolved_mode() == "hub":
+            return os.environ.get("JUPYTERHUB_USER") or self.standalone_user
+        return self.standalone_user
 
     def initialize_settings(self) -> None:
-        self.backend: Backend = self._make_backend()
-        self._collected: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
         self.serverapp.event_logger.register_event_schema(SCHEMA)
-
-    def _make_backend(self) -> Backend:
-        if self.backend_class is not None:
-            return self.backend_class()
-        if self.resolved_mode() == "hub":
-            env = hub_environment() or {}
-            url = self.jobs_url or env.get("url", "")
-            token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
-            if not url:
-                raise ValueError(
-                    "hub mode needs the jobs service URL: set AIINFN_JOBS_URL or "
-                    "c.AiinfnHubExtension.jobs_url"
-                )
-            return HubBackend(url, token)
-        return LocalBackend(self.standalone_user, self._start_standalone)
-
-    async def _start_standalone(self):
-        from .standalone import start_standalone
-
-        state = Path(self.state_dir or tempfile.mkdtemp(prefix="aiinfn-standalone-"))
-        return await start_standalone(state, self.log)
+        self.backend: Backend | None = None
+        self.standalone: Standalone | None = None
+        self.returns: NotebookReturns | None = None
+        self._starting: asyncio.Future | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes(""))
-
-    async def _start_jupyter_server_extension(self, serverapp) -> None:
-        await self.backend.start(self._on_event)
-
-    async def stop_extension(self) -> None:
-        await self.backend.stop()
+        self.handlers.extend(routes())
 
     def defaults(self) -> dict[str, Any]:
-        return profile_defaults()
+        """The resources of the user's profile, as the spawner put them in the environment."""
+        env = os.environ
+        gpus = env.get("AIINFN_DEFAULT_GPUS", "0")
+        return {
+            "cpu": env.get("AIINFN_DEFAULT_CPU") or env.get("CPU_GUARANTEE") or "1",
+            "memory": env.get("AIINFN_DEFAULT_MEMORY") or "2Gi",
+            "gpus": int(gpus) if gpus.isdigit() else 0,
+            "gpu_model": env.get("AIINFN_DEFAULT_GPU_MODEL") or None,
+        }
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ lifecycle
 
-    def _on_event(self, event: dict[str, Any]) -> None:
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start at server start-up, so events flow before the first request."""
         try:
-            self.serverapp.event_logger.emit(schema_id=SCHEMA_ID, data=event)
-        except Exception:
-            self.log.exception("could not emit the job event")
-        job = event.get("job") or {}
-        self.collect_soon(job)
+            await self.ensure_backend()
+        except JobsError as exc:
+            self.log.error("aiinfn-hub: %s", exc.message)
 
-    def collect_soon(self, job: dict[str, Any]) -> None:
-        """Bring back an ended notebook job's executed notebook, once, in the background."""
-        script = (job.get("spec") or {}).get("script") or {}
-        if (
-            job.get("state") not in TERMINAL
-            or job.get("state") == "cancelled"
-            or script.get("kind") != "notebook"
-            or job.get("id") in self._collected
-        ):
-            return
-        self._collected.add(job["id"])
-        task = asyncio.ensure_future(self._collect(job, script["path"]))
+    async def ensure_backend(self) -> Backend:
+        """The backend, started once (concurrent callers wait for the same start)."""
+        if self.backend is not None:
+            return self.backend
+        if self._starting is None or self._starting.done():
+            self._starting = asyncio.ensure_future(self._start_backend())
+        try:
+            return await asyncio.shield(self._starting)
+        except JobsError:
+            raise
+        except Exception as exc:
+            self.log.exception("aiinfn-hub: the jobs backend did not start")
+            raise ClusterUnavailable(
+                f"the jobs service could not start ({exc}); see the server log, then restart "
+                "the server"
+            ) from None
+
+    async def _start_backend(self) -> Backend:
+        if self.resolved_mode() == "hub":
+            if not self.jobs_url or not self.hub_token:
+                raise JobsError(
+                    503,
+                    "hub mode needs the jobs service's URL and the user's token "
+                    "($AIINFN_JOBS_URL and $JUPYTERHUB_API_TOKEN, or "
+                    "c.AiinfnHubExtension.jobs_url and hub_token); ask your hub admin",
+                )
+            backend: Backend = ServiceBackend(self.jobs_url, self.hub_token, mode="hub")
+        else:
+            standalone = Standalone(
+                self.standalone_user,
+                parent=self,
+                kubeconfig=self.kubeconfig or None,
+                state_dir=self.state_dir or None,
+                home_dir=self.serverapp.root_dir,
+            )
+            backend = await standalone.start()
+            self.standalone = standalone
+        self.returns = NotebookReturns(
+            backend, self.serverapp.contents_manager, self.user, self._on_notebook_saved
+        )
+        self.backend = backend
+        self._spawn(backend.follow(self._on_event))
+        self._spawn(self.returns.scan(self.returns_window_hours))
+        return backend
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _collect(self, job: dict[str, Any], source: str) -> None:
-        stem = source[: -len(".ipynb")] if source.endswith(".ipynb") else source
-        target = f"{stem}.{job['id']}.ipynb"
-        try:
-            log_text = await self._full_log(job["id"])
-            found = decode_block(log_text)
-            if found is None:
-                self.log.info("job %s left no executed notebook in its log", job["id"])
-                return
-            _, text = found
-            model = {"type": "notebook", "format": "json", "content": json.loads(text)}
-            saved = self.serverapp.contents_manager.save(model, target)
-            if hasattr(saved, "__await__"):
-                await saved
-            self.log.info("job %s: executed notebook saved as %s", job["id"], target)
-        except (JobsError, ValueError, OSError) as exc:
-            self._collected.discard(job["id"])
-            self.log.warning("job %s: executed notebook not saved: %s", job["id"], exc)
+    async def stop_extension(self) -> None:
+        """Stop relaying events, and in standalone mode the service and the sandbox."""
+        if self._starting is not None and not self._starting.done():
+            with contextlib.suppress(Exception):
+                await self._starting
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.returns is not None:
+            await self.returns.close()
+        if self.standalone is not None:
+            await self.standalone.stop()
+        self.backend = self.standalone = self.returns = None
 
-    async def _full_log(self, job_id: str) -> str:
-        parts: list[str] = []
-        offset = 0
-        for _ in range(1000):
-            status, data = await self.backend.call(
-                "GET", f"jobs/{job_id}/log", None, {"offset": offset}
-            )
-            if status != 200:
-                raise JobsError(status, (data or {}).get("error", "log unavailable"))
-            parts.append(data.get("data", ""))
-            if data.get("eof") or data.get("next_offset", offset) == offset:
-                break
-            offset = data["next_offset"]
-        return "".join(parts)
+    # ------------------------------------------------------------------ events
+
+    def emit(self, data: dict[str, Any]) -> None:
+        self.serverapp.event_logger.emit(schema_id=SCHEMA_ID, data=data)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        job = event.get("job")
+        if not isinstance(job, dict) or "id" not in job:
+            return
+        self.emit(job_event(job))
+        self.returns_for(job)
+
+    def returns_for(self, job: dict[str, Any]) -> None:
+        """Bring back the job's executed notebook if it is an ended notebook job of ours."""
+        if self.returns is not None:
+            self.returns.on_job(job)
+
+    def _on_notebook_saved(self, job: dict[str, Any], path: str) -> None:
+        self.emit(job_event(job, "notebook", path=path))

@@ -1,21 +1,21 @@
-"""Where the server extension sends job operations.
+"""How the server extension reaches the jobs service: HTTP with a token, and its event stream.
 
-``HubBackend`` forwards to the hub's jobs service with the user's JupyterHub token (the
-user's server holds no Kubernetes credentials). ``StandaloneBackend`` hosts the same jobs
-service in-process on a sandbox cluster, for a laptop, Binder or a classroom.
+In hub mode the service runs beside the hub and the token is the user's JupyterHub API token
+(the user's server holds no Kubernetes credentials). In standalone mode the same service runs
+in this process on a loopback port with a random token (see :mod:`.standalone`), so both
+modes take the same code path through the service's own validation and errors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..jobs.errors import ClusterUnavailable, JobsError
@@ -25,178 +25,119 @@ OnEvent = Callable[[dict[str, Any]], None]
 
 
 class Backend:
-    """The operations the panel, the CLI and the Python API need, for one user."""
+    """The jobs service for the server's user: ``call`` an operation, ``follow`` its events."""
 
     mode = "none"
-
-    async def start(self, on_event: OnEvent) -> None: ...
-
-    async def stop(self) -> None: ...
 
     async def call(
         self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
+        """``(status, JSON body)`` of an operation; :class:`JobsError` if it cannot be asked."""
+        raise NotImplementedError
+
+    async def follow(self, on_event: OnEvent) -> None:
+        """Deliver the service's job events to ``on_event`` until cancelled."""
         raise NotImplementedError
 
 
-class HubBackend(Backend):
-    """HTTP to the jobs service, authenticated as the server's user with its hub token."""
+class ServiceBackend(Backend):
+    """The jobs service's REST API and event stream at ``url``, with ``token``."""
 
-    mode = "hub"
-
-    def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str, mode: str = "hub", timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.mode = mode
         self.timeout = timeout
-        self._events: asyncio.Task | None = None
+        self.connected = asyncio.Event()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}", "Content-Type": "application/json"}
+
+    def _unreachable(self, detail: Any) -> JobsError:
+        who = "ask your hub admin" if self.mode == "hub" else "restart your Jupyter server"
+        return ClusterUnavailable(
+            f"the jobs service at {self.url} cannot be reached ({detail}); try again in a "
+            f"minute, and if it persists {who}"
+        )
 
     async def call(self, method, path, body=None, query=None):
         query = {k: v for k, v in (query or {}).items() if v is not None}
         url = f"{self.url}/{path.lstrip('/')}" + (f"?{urlencode(query)}" if query else "")
+        payload = json.dumps(body) if body is not None else None
+        if payload is None and method in ("POST", "PUT", "PATCH"):
+            payload = ""
         request = HTTPRequest(
             url,
             method=method,
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
-            body=json.dumps(body) if body is not None else (b"" if method == "POST" else None),
+            headers=self._headers(),
+            body=payload,
             request_timeout=self.timeout,
             allow_nonstandard_methods=True,
         )
         try:
             response = await AsyncHTTPClient().fetch(request)
         except HTTPClientError as exc:
-            if exc.response is None:
-                raise ClusterUnavailable(
-                    f"the jobs service at {self.url} does not answer ({exc.message}); "
-                    "ask your hub admin"
-                ) from None
-            try:
-                return exc.code, json.loads(exc.response.body)
-            except ValueError:
-                raise JobsError(
-                    502, f"the jobs service answered {exc.code} without a JSON body"
-                ) from None
+            if exc.response is None or exc.code == 599:
+                raise self._unreachable(exc.message) from None
+            return exc.code, _json(exc.response.body, exc.code)
         except OSError as exc:
-            raise ClusterUnavailable(
-                f"the jobs service at {self.url} cannot be reached ({exc}); ask your hub admin"
-            ) from None
-        return response.code, json.loads(response.body or b"null")
+            raise self._unreachable(exc.strerror or exc) from None
+        return response.code, _json(response.body, response.code)
 
-    async def start(self, on_event: OnEvent) -> None:
-        self._events = asyncio.create_task(self._follow(on_event))
+    async def follow(self, on_event: OnEvent) -> None:
+        """Relay the service's server-sent events; reconnect with backoff when they drop.
 
-    async def stop(self) -> None:
-        if self._events:
-            self._events.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._events
-
-    async def _follow(self, on_event: OnEvent) -> None:
-        """Relay the service's event stream; reconnect with backoff when it drops."""
-        delay = 1.0
-        while True:
-            buffer = b""
-
-            def chunk(data: bytes) -> None:
-                nonlocal buffer
-                buffer += data
-                while b"\n\n" in buffer:
-                    block, buffer = buffer.split(b"\n\n", 1)
-                    for line in block.split(b"\n"):
-                        if line.startswith(b"data: "):
-                            on_event(json.loads(line[6:]))
-
-            request = HTTPRequest(
-                f"{self.url}/events",
-                headers={"Authorization": f"token {self.token}"},
-                streaming_callback=chunk,
-                request_timeout=0,
-            )
-            try:
-                await AsyncHTTPClient().fetch(request)
-                delay = 1.0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("jobs event stream dropped (%s); reconnecting in %.0fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 60)
+        The service sends a comment every 15 s, so a read timeout finds a dead connection."""
+        delay = 0.5
+        timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=60)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                try:
+                    async with session.get(f"{self.url}/events", headers=self._headers()) as r:
+                        if r.status != 200:
+                            raise JobsError(r.status, (await r.text())[:200])
+                        self.connected.set()
+                        delay = 0.5
+                        buffer = b""
+                        async for data in r.content.iter_any():
+                            buffer += data.replace(b"\r\n", b"\n")
+                            events, buffer = sse_data(buffer)
+                            for event in events:
+                                _deliver(on_event, event)
+                except (aiohttp.ClientError, asyncio.TimeoutError, JobsError, OSError) as exc:
+                    log.info("jobs event stream dropped (%s); reconnecting in %.1fs", exc, delay)
+                self.connected.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
 
 
-class LocalBackend(Backend):
-    """The jobs service in this process: calls its manager directly, as one user."""
-
-    mode = "standalone"
-
-    def __init__(self, user: str, starter: Callable[[], Awaitable[Any]]) -> None:
-        self.user = user
-        self.starter = starter
-        self.manager = None
-        self._stop: Callable[[], Awaitable[None]] | None = None
-        self._relay: asyncio.Task | None = None
-
-    async def start(self, on_event: OnEvent) -> None:
-        self.manager, self._stop = await self.starter()
-        self._relay = asyncio.create_task(self._follow(on_event))
-
-    async def _follow(self, on_event: OnEvent) -> None:
-        async with self.manager.subscribe(None) as queue:
-            while (event := await queue.get()) is not None:
-                on_event(event)
-
-    async def stop(self) -> None:
-        if self._relay:
-            self._relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._relay
-        if self._stop:
-            await self._stop()
-
-    async def call(self, method, path, body=None, query=None):
-        manager = self.manager
-        if manager is None:
-            raise JobsError(503, "the standalone jobs service is still starting; try again")
-        query = query or {}
-        parts = [p for p in path.strip("/").split("/") if p]
-        user, admin = self.user, True
-        if parts == ["jobs"] and method == "GET":
-            return 200, manager.list(
-                user,
-                admin,
-                owner=query.get("user"),
-                state=query.get("state"),
-                site=query.get("site"),
-                limit=int(query.get("limit") or 100),
-                offset=int(query.get("offset") or 0),
-            )
-        if parts == ["jobs"] and method == "POST":
-            view, new = await manager.submit(user, body)
-            return (201 if new else 200), view
-        if parts == ["plan"]:
-            return 200, manager.plan(body)
-        if parts == ["sites"]:
-            return 200, {"sites": manager.sites()}
-        if len(parts) == 2 and parts[0] == "jobs":
-            if method == "DELETE":
-                return 200, await manager.cancel(user, admin, parts[1])
-            return 200, manager.get(user, admin, parts[1])
-        if len(parts) == 3 and parts[2] == "log":
-            index = query.get("completion_index")
-            return 200, await manager.logs(
-                user,
-                admin,
-                parts[1],
-                int(query.get("offset") or 0),
-                int(index) if index not in (None, "") else None,
-            )
-        if len(parts) == 3 and parts[2] == "rerun":
-            return 201, await manager.rerun(user, admin, parts[1], (body or {}).get("site"))
-        raise JobsError(404, f"no such operation {method} {path}")
+def sse_data(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The data of each complete server-sent event in ``buffer``, and what remains."""
+    events = []
+    while b"\n\n" in buffer:
+        block, buffer = buffer.split(b"\n\n", 1)
+        data = [line[5:].lstrip(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
+        if data:
+            events.append(b"\n".join(data))
+    return events, buffer
 
 
-def hub_environment() -> dict[str, str] | None:
-    """The hub settings of this server, if it was spawned by JupyterHub with a jobs service."""
-    token = os.environ.get("JUPYTERHUB_API_TOKEN")
-    url = os.environ.get("AIINFN_JOBS_URL")
-    if token and url:
-        return {"token": token, "url": url}
-    return None
+def _json(body: bytes | None, status: int) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        raise JobsError(
+            502, f"the jobs service answered {status} with something other than JSON"
+        ) from None
+
+
+def _deliver(on_event: OnEvent, data: bytes) -> None:
+    try:
+        event = json.loads(data)
+    except ValueError:
+        log.warning("ignoring a job event that is not JSON: %r", data[:200])
+        return
+    try:
+        on_event(event)
+    except Exception:
+        log.exception("a job event could not be handled: %r", data[:200])

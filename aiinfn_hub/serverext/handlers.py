@@ -1,32 +1,65 @@
-"""Routes under ``/aiinfn-hub/api/``: every jobs operation, for the server's user."""
+"""REST routes of the server extension: every jobs operation, for the server's user.
+
+All routes live under ``{base_url}aiinfn-hub/api/``, take and return JSON, and need the
+user's Jupyter login (token or cookie; XSRF for cookie POSTs, as every Jupyter API).
+Errors are ``{"error": "<what is wrong and how to fix it>", "status": <code>, "field": ...}``.
+
+======  ===============================  ==================================================
+GET     ``jobs``                         your jobs, newest first; ``?state=&site=&limit=
+                                         &offset=`` (admins: ``&user=``) ->
+                                         ``{jobs, total, next_offset}``
+POST    ``jobs``                         submit; the jobs service's request (``command``,
+                                         ``resources``, ``walltime``, ``completions``, ...)
+                                         or instead of ``command`` a file: ``path`` (a
+                                         .ipynb, .py or .sh relative to the server root),
+                                         ``args``, ``parameters`` (notebooks) and
+                                         ``staging`` (``ship``, default, or ``home``: read
+                                         in place from the home volume, local sites only)
+                                         -> 201 the job (200 for a repeated
+                                         ``client_request_id``)
+GET     ``jobs/{id}``                    the job with plan and attempts; notebook jobs add
+                                         ``executed_notebook`` (its path, once saved)
+DELETE  ``jobs/{id}``                    cancel -> the job
+GET     ``jobs/{id}/log``                ``?offset=&completion_index=`` ->
+                                         ``{data, next_offset, eof}``
+POST    ``jobs/{id}/rerun``              ``{"site": optional}`` -> 201 the new job
+POST    ``plan``                         where a request would run, and why (nothing is
+                                         submitted; a ``path`` is not read)
+GET     ``sites``                        ``{sites: [...]}``: health, capacity, queue
+GET     ``whoami``                       ``{name, admin, mode, defaults, limits}``
+======  ===============================  ==================================================
+
+Job changes are not polled: they arrive on the Jupyter Server event bus under
+:data:`.events.SCHEMA_ID`.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..jobs.errors import BadRequest, JobsError
-from ..runner import strip_blocks
-from .staging import check_path, read_for_job
+from ..runner import readable
+from .returns import targets
+from .staging import build_request
 
 AUTH_RESOURCE = "aiinfn_hub"
-#: Fields the panel and the CLI send besides the jobs service's own.
-STAGING_FIELDS = {"path", "args", "parameters"}
+PREFIX = "aiinfn-hub/api"
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
-    """Authenticated JSON handler; errors as ``{"error", "status", "field"}``."""
+    """JSON handler of the extension; errors as ``{"error", "status", "field"}``."""
 
     auth_resource = AUTH_RESOURCE
 
     @property
-    def ext(self):
+    def ext(self) -> Any:
         return self.extensionapp
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -34,21 +67,16 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         if isinstance(exc, JobsError):
             self.set_status(exc.status)
-            self.finish(json.dumps(exc.to_dict()))
+            body = exc.to_dict()
         elif isinstance(exc, web.HTTPError) and status_code < 500:
-            self.finish(
-                json.dumps({"error": exc.log_message or self._reason, "status": status_code})
-            )
+            body = {"error": exc.log_message or self._reason, "status": status_code}
         else:
-            self.finish(
-                json.dumps(
-                    {
-                        "error": "the jobs extension hit an unexpected error; it is logged, "
-                        "and your jobs are safe: try again",
-                        "status": status_code,
-                    }
-                )
-            )
+            body = {
+                "error": "the jobs extension hit an unexpected error; it is logged, and your "
+                "jobs are safe: try again",
+                "status": status_code,
+            }
+        self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb) -> None:
         if not isinstance(value, JobsError):
@@ -74,41 +102,29 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             raise BadRequest(f"{name} must be from {low} to {high}", name)
         return value
 
+    async def call(self, method: str, path: str, body: Any = None, query: dict | None = None):
+        backend = await self.ext.ensure_backend()
+        return await backend.call(method, path, body, query)
+
     async def relay(self, method: str, path: str, body: Any = None, query: dict | None = None):
-        status, data = await self.ext.backend.call(method, path, body, query)
-        self.set_status(status)
-        self.finish(json.dumps(data))
+        status, data = await self.call(method, path, body, query)
+        self.reply(status, data)
         return status, data
 
-    async def job_body(self, body: Any, for_plan: bool = False) -> dict[str, Any]:
-        """The jobs service's request from the panel's: the file at ``path`` staged."""
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object describing the job")
-        body = dict(body)
-        path = body.pop("path", None)
-        args = body.pop("args", None)
-        parameters = body.pop("parameters", None)
-        if path is not None:
-            if body.get("command") is not None:
-                raise BadRequest(
-                    "give either 'path' (a file to run) or 'command', not both", "path"
-                )
-            clean = check_path(path)
-            content = (
-                ""
-                if for_plan
-                else await read_for_job(self.contents_manager, clean, self.ext.max_staged_bytes)
-            )
-            script: dict[str, Any] = {"path": clean, "content": content}
-            if args is not None:
-                script["args"] = args
-            if parameters:
-                script["parameters"] = parameters
-            body["script"] = script
-            body.setdefault("name", clean.rsplit("/", 1)[-1])
-        if not body.get("image") and self.ext.user_image:
-            body["image"] = self.ext.user_image
-        return body
+    def reply(self, status: int, data: Any) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data))
+
+    async def request_body(self, for_plan: bool = False) -> dict[str, Any]:
+        ext = self.ext
+        return await build_request(
+            self.json_body(),
+            self.contents_manager,
+            max_bytes=ext.max_staged_bytes,
+            home_mount=ext.home_mount_path,
+            image=ext.user_image,
+            for_plan=for_plan,
+        )
 
 
 class JobsHandler(BaseHandler):
@@ -127,7 +143,7 @@ class JobsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = await self.job_body(self.json_body())
+        body = await self.request_body()
         await self.relay("POST", "jobs", body)
 
 
@@ -135,9 +151,16 @@ class JobHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        status, data = await self.relay("GET", f"jobs/{job_id}")
-        if status == 200:
-            self.ext.collect_soon(data)
+        status, job = await self.call("GET", f"jobs/{job_id}")
+        if status == 200 and isinstance(job, dict):
+            self.ext.returns_for(job)
+            saved = None
+            for path in targets(job).values():
+                if await ensure_async(self.contents_manager.file_exists(path)):
+                    saved = path
+                    break
+            job["executed_notebook"] = saved
+        self.reply(status, job)
 
     @web.authenticated
     @authorized
@@ -149,15 +172,14 @@ class LogHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        query = {
-            "offset": self.int_arg("offset", 0, 2**62),
-            "completion_index": self.int_arg("completion_index", 0, 10**6),
-        }
-        status, data = await self.ext.backend.call("GET", f"jobs/{job_id}/log", None, query)
-        if status == 200 and isinstance(data, dict) and data.get("data"):
-            data["data"] = strip_blocks(data["data"])
-        self.set_status(status)
-        self.finish(json.dumps(data))
+        offset = self.int_arg("offset", 0, 2**62) or 0
+        query = {"offset": offset, "completion_index": self.int_arg("completion_index", 0, 10**6)}
+        status, data = await self.call("GET", f"jobs/{job_id}/log", None, query)
+        if status == 200 and isinstance(data, dict):
+            data["data"], data["next_offset"] = readable(
+                data.get("data") or "", offset, bool(data.get("eof"))
+            )
+        self.reply(status, data)
 
 
 class RerunHandler(BaseHandler):
@@ -171,7 +193,7 @@ class PlanHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = await self.job_body(self.json_body(), for_plan=True)
+        body = await self.request_body(for_plan=True)
         await self.relay("POST", "plan", body)
 
 
@@ -186,26 +208,23 @@ class WhoamiHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        admin = False
-        if self.ext.backend.mode == "hub":
-            status, data = await self.ext.backend.call("GET", "whoami")
-            admin = bool(status == 200 and data.get("admin"))
-        else:
-            admin = True
-        self.finish(
-            json.dumps(
-                {
-                    "name": self.current_user.username,
-                    "admin": admin,
-                    "mode": self.ext.backend.mode,
-                    "defaults": self.ext.defaults(),
-                }
-            )
+        ext = self.ext
+        hub_user = getattr(self.current_user, "hub_user", None) or {}
+        self.reply(
+            200,
+            {
+                "name": ext.user,
+                "admin": ext.resolved_mode() == "standalone" or bool(hub_user.get("admin")),
+                "mode": ext.resolved_mode(),
+                "defaults": ext.defaults(),
+                "limits": {"max_staged_bytes": ext.max_staged_bytes},
+            },
         )
 
 
-def routes(base: str) -> list:
-    api = base.rstrip("/") + "/aiinfn-hub/api"
+def routes() -> list[tuple[str, type[BaseHandler]]]:
+    """URL patterns relative to the server's base URL (an ExtensionApp adds the base)."""
+    api = "/" + PREFIX
     job = api + r"/jobs/(?P<job_id>[^/]+)"
     return [
         (api + r"/jobs/?", JobsHandler),
@@ -216,15 +235,3 @@ def routes(base: str) -> list:
         (api + r"/sites/?", SitesHandler),
         (api + r"/whoami/?", WhoamiHandler),
     ]
-
-
-def profile_defaults() -> dict[str, Any]:
-    """The resources of the user's profile, as the spawner put them in the environment."""
-    env = os.environ
-    gpus = env.get("AIINFN_DEFAULT_GPUS", "0")
-    return {
-        "cpu": env.get("AIINFN_DEFAULT_CPU") or env.get("CPU_GUARANTEE") or "1",
-        "memory": env.get("AIINFN_DEFAULT_MEMORY") or "2Gi",
-        "gpus": int(gpus) if gpus.isdigit() else 0,
-        "gpu_model": env.get("AIINFN_DEFAULT_GPU_MODEL") or None,
-    }
