@@ -25,6 +25,7 @@ from .registry import Registry, ResourceType
 from .selectors import (
     Selector,
     SelectorError,
+    UnsupportedField,
     fields_match,
     matches,
     parse_field_selector,
@@ -92,6 +93,13 @@ class Api:
                 parse_label_selector(label_selector),
                 parse_field_selector(field_selector, rt.supports_field),
             )
+        except UnsupportedField as exc:
+            if rt.builtin:
+                raise errors.bad_request(str(exc)) from exc
+            raise errors.bad_request(  # the custom resource handler's words
+                f'"{exc.field}" is not a known field selector: only "metadata.name", '
+                '"metadata.namespace"'
+            ) from exc
         except SelectorError as exc:
             raise errors.bad_request(str(exc)) from exc
 
@@ -109,12 +117,18 @@ class Api:
         start = ""
         if continue_token:
             rv, start = self._decode_continue(continue_token)
-        items = self.select(rt, namespace, labels, fields)
+        objects = self.store.list_at(rt, namespace, rv) if start else self.store.list(rt, namespace)
+        items = [o for o in objects if self.matches(o, labels, fields)]
         if start:
-            items = [o for o in items if _sort_key(o) > start]
+            after = tuple(start.split("/", 1))  # namespaces and names hold no "/"
+            items = [o for o in items if _sort_key(o) > after]
         if limit and limit > 0 and len(items) > limit:
             page, rest = items[:limit], len(items) - limit
-            return ListResult(page, rv, self._encode_continue(rv, _sort_key(page[-1])), rest)
+            # with a selector a real server cannot count what is left, and says nothing
+            remaining = None if labels or fields else rest
+            return ListResult(
+                page, rv, self._encode_continue(rv, "/".join(_sort_key(page[-1]))), remaining
+            )
         return ListResult(items, rv)
 
     def _encode_continue(self, rv: int, start: str) -> str:
@@ -357,7 +371,7 @@ class Api:
         if gone is None:
             ns = meta.get("namespace", "") if rt.namespaced else ""
             gone = self.store.get(rt, ns, meta["name"]) is None
-        if gone and rt.builtin:
+        if gone and rt.builtin and not rt.returns_deleted:
             details = {"name": meta["name"], "kind": rt.plural, "uid": meta.get("uid")}
             if rt.group:
                 details["group"] = rt.group
@@ -505,6 +519,7 @@ class Api:
         return self.store.insert(self.events_rt, event)
 
 
-def _sort_key(obj: Obj) -> str:
+def _sort_key(obj: Obj) -> tuple[str, str]:
+    """The order of ``Store.list``: namespace, then name."""
     meta = obj["metadata"]
-    return f"{meta.get('namespace', '')}/{meta['name']}"
+    return (meta.get("namespace", ""), meta["name"])

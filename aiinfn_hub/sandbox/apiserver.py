@@ -454,7 +454,8 @@ class _Handler(RequestHandler):
         meta: dict[str, Any] = {"resourceVersion": rv}
         if result.continue_token:
             meta["continue"] = result.continue_token
-            meta["remainingItemCount"] = result.remaining
+            if result.remaining is not None:
+                meta["remainingItemCount"] = result.remaining
         body = {
             "kind": f"{rt.kind}List",
             "apiVersion": rt.api_version(version),

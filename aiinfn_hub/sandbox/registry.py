@@ -42,6 +42,8 @@ class ResourceType:
     field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     builtin: bool = True  # False: a custom resource (no strategic merge patch)
+    # a delete answers with the deleted object rather than a Status (custom resources always)
+    returns_deleted: bool = False
     generation: bool = False  # metadata.generation tracks spec changes
     convert: Converter = field(default=_no_conversion, compare=False, repr=False)
 
@@ -113,7 +115,8 @@ RESOURCES: tuple[ResourceType, ...] = (
         "", ("v1",), "namespaces", "Namespace", False, ("ns",), ("status",), ("status.phase",)
     ),
     ResourceType(
-        "", ("v1",), "pods", "Pod", True, ("po",), ("status", "log"), _POD_FIELDS, ("all",)
+        "", ("v1",), "pods", "Pod", True, ("po",), ("status", "log"), _POD_FIELDS, ("all",),
+        returns_deleted=True,
     ),
     ResourceType("", ("v1",), "events", "Event", True, ("ev",), (), _EVENT_FIELDS),
     ResourceType(
@@ -121,11 +124,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("", ("v1",), "configmaps", "ConfigMap", True, ("cm",)),
     ResourceType("", ("v1",), "secrets", "Secret", True, (), (), ("type",)),
-    ResourceType("", ("v1",), "services", "Service", True, ("svc",), ("status",), (), ("all",)),
     ResourceType(
-        "", ("v1",), "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), ("status",)
+        "", ("v1",), "services", "Service", True, ("svc",), ("status",), (), ("all",),
+        returns_deleted=True,
     ),
-    ResourceType("", ("v1",), "serviceaccounts", "ServiceAccount", True, ("sa",)),
+    ResourceType(
+        "", ("v1",), "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",),
+        ("status",), returns_deleted=True,
+    ),
+    ResourceType(
+        "", ("v1",), "serviceaccounts", "ServiceAccount", True, ("sa",), returns_deleted=True
+    ),
     ResourceType(
         "batch", ("v1",), "jobs", "Job", True, (), ("status",), (), ("all",), generation=True
     ),

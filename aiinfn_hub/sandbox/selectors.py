@@ -15,6 +15,14 @@ class SelectorError(ValueError):
     """A selector that does not parse; the API server answers 400."""
 
 
+class UnsupportedField(SelectorError):
+    """A field selector on a field the resource does not index."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"field label not supported: {field}")
+        self.field = field
+
+
 @dataclass(frozen=True)
 class Requirement:
     """One term: ``key`` with an operator (In, NotIn, Exists, DoesNotExist, Gt, Lt)."""
@@ -193,7 +201,7 @@ def parse_field_selector(text: str | None, supported: Callable[[str], bool]) -> 
         negate = op == "!="
         field = field.strip()
         if not supported(field):
-            raise SelectorError(f"field label not supported: {field}")
+            raise UnsupportedField(field)
         out.append(FieldRequirement(field, value.strip(), negate))
     return tuple(out)
 

@@ -31,6 +31,11 @@ class Event:
     old: Obj | None = None
 
 
+def _key(obj: Obj) -> tuple[str, str]:
+    meta = obj["metadata"]
+    return (meta.get("namespace", ""), meta["name"])
+
+
 class Subscription:
     """A live feed of events of one resource type, optionally one namespace."""
 
@@ -83,6 +88,30 @@ class Store:
             bucket = buckets.get(namespace, {})
             return [bucket[n] for n in sorted(bucket)]
         return [buckets[ns][n] for ns in sorted(buckets) for n in sorted(buckets[ns])]
+
+    def list_at(self, rt: ResourceType, namespace: str | None, rv: int) -> list[Obj]:
+        """The objects as they were at resourceVersion ``rv`` (a consistent snapshot, as etcd
+        serves a paginated list); 410 Gone when the event log no longer reaches back."""
+        if rv >= self._rv:
+            return self.list(rt, namespace)
+        if rv < self._floor:
+            raise gone(
+                "The provided continue parameter is too old to display a consistent list "
+                "result. You can start a new list without the continue parameter."
+            )
+        state = {_key(o): o for o in self.list(rt, namespace)}
+        for event in reversed(self._log):
+            if event.rv <= rv:
+                break
+            if event.rt is not rt or (
+                namespace is not None and event.obj["metadata"].get("namespace") != namespace
+            ):
+                continue
+            if event.type == "ADDED":
+                state.pop(_key(event.obj), None)
+            elif event.old is not None:
+                state[_key(event.old)] = event.old
+        return [state[k] for k in sorted(state)]
 
     def count(self, rt: ResourceType) -> int:
         return sum(len(b) for b in self._data.get(rt, {}).values())

@@ -1,0 +1,99 @@
+"""Discovery: what kubectl and the Python clients read to find resources."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes_asyncio import client
+
+from .cluster import Cluster
+
+pytestmark = pytest.mark.contract
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/"])
+async def test_core_versions(cluster: Cluster, path: str) -> None:
+    response = await cluster.raw("GET", path)
+    assert response.status == 200
+    assert response.body["kind"] == "APIVersions"
+    assert "v1" in response.body["versions"]
+    assert response.body["serverAddressByClientCIDRs"]
+
+
+@pytest.mark.parametrize("path", ["/apis", "/apis/"])
+async def test_group_list(cluster: Cluster, path: str) -> None:
+    response = await cluster.raw("GET", path)
+    assert response.status == 200
+    assert response.body["kind"] == "APIGroupList"
+    batch = next(g for g in response.body["groups"] if g["name"] == "batch")
+    assert {"groupVersion": "batch/v1", "version": "v1"} in batch["versions"]
+    assert batch["preferredVersion"] in batch["versions"]
+
+
+@pytest.mark.parametrize("path", ["/apis/batch", "/apis/batch/"])
+async def test_group(cluster: Cluster, path: str) -> None:
+    response = await cluster.raw("GET", path)
+    assert response.status == 200
+    assert response.body["kind"] == "APIGroup"
+    assert response.body["name"] == "batch"
+    assert response.body["preferredVersion"] == {"groupVersion": "batch/v1", "version": "v1"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1", "/api/v1/"])
+async def test_core_resources(cluster: Cluster, path: str) -> None:
+    response = await cluster.raw("GET", path)
+    assert response.status == 200
+    doc = response.body
+    assert doc["kind"] == "APIResourceList"
+    assert doc["groupVersion"] == "v1"  # not "/v1": kubectl would look elsewhere for pods
+    resources = {r["name"]: r for r in doc["resources"]}
+    for name in (
+        "namespaces",
+        "pods",
+        "pods/status",
+        "pods/log",
+        "events",
+        "nodes",
+        "nodes/status",
+        "configmaps",
+        "secrets",
+        "services",
+        "persistentvolumeclaims",
+        "serviceaccounts",
+    ):
+        assert name in resources, name
+    pods = resources["pods"]
+    assert pods["kind"] == "Pod" and pods["namespaced"] is True
+    assert {"create", "get", "list", "watch", "patch", "update", "delete"} <= set(pods["verbs"])
+    assert "po" in pods["shortNames"]
+    assert resources["nodes"]["namespaced"] is False
+
+
+@pytest.mark.parametrize("path", ["/apis/batch/v1", "/apis/batch/v1/"])
+async def test_batch_resources(cluster: Cluster, path: str) -> None:
+    response = await cluster.raw("GET", path)
+    assert response.status == 200
+    assert response.body["groupVersion"] == "batch/v1"
+    names = {r["name"] for r in response.body["resources"]}
+    assert {"jobs", "jobs/status"} <= names
+
+
+async def test_typed_clients_discover(cluster: Cluster) -> None:
+    """The calls the Python clients make (with trailing slashes)."""
+    core = await client.CoreApi(cluster.api).get_api_versions()
+    assert "v1" in core.versions
+    resources = await cluster.core.get_api_resources()
+    assert resources.group_version == "v1"
+    batch = await cluster.batch.get_api_resources()
+    assert any(r.name == "jobs" for r in batch.resources)
+    group = await client.BatchApi(cluster.api).get_api_group()
+    assert group.name == "batch"
+    version = await client.VersionApi(cluster.api).get_code()
+    assert version.major and version.git_version
+
+
+async def test_unknown_paths_are_404_status(cluster: Cluster) -> None:
+    for path in ("/apis/nowhere.example.com/v1", "/api/v1/nosuchthings", "/apis/batch/v9"):
+        response = await cluster.raw("GET", path)
+        assert response.status == 404, path
+        assert response.body["kind"] == "Status"
+        assert response.body["reason"] == "NotFound"
