@@ -18,6 +18,7 @@ from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .handlers import routes
 from .kube import Kube
 from .manager import JobsManager
+from .triggers import FallbackPolicy
 
 
 async def kube_client(kubeconfig: str | None = None, host: str | None = None) -> client.ApiClient:
@@ -42,7 +43,7 @@ class JobsService(Application):
 
     name = "aiinfn-jobs"
     description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
-    classes = [JobsManager, PlacementConfig, HubAuthenticator, TokenAuthenticator]
+    classes = [JobsManager, PlacementConfig, FallbackPolicy, HubAuthenticator, TokenAuthenticator]
 
     config_file = Unicode(
         "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."

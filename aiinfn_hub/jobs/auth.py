@@ -1,16 +1,20 @@
 """Who is calling: pluggable authenticators for the jobs service's HTTP handlers.
 
 ``HubAuthenticator`` (the default) accepts a JupyterHub API token or the service's OAuth
-cookie, through JupyterHub's own ``HubOAuth``. ``TokenAuthenticator`` maps fixed tokens to
-users, for the standalone mode and tests where no hub runs.
+cookie, through JupyterHub's own ``HubOAuth``, which also checks the XSRF token of
+cookie-authenticated requests that change something. ``TokenAuthenticator`` maps fixed tokens
+to users, for the standalone mode and tests where no hub runs.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from jupyterhub.services.auth import HubOAuth
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from tornado.httputil import url_concat
 from traitlets import Dict, Set, Unicode
 from traitlets.config import LoggingConfigurable
 
@@ -32,6 +36,10 @@ class Authenticator(LoggingConfigurable):
 
     async def authenticate(self, handler: Any) -> Caller | None:
         raise NotImplementedError
+
+    def login_url(self, handler: Any) -> str | None:
+        """Where to send a browser that is not logged in (None: answer 401)."""
+        return None
 
     def setup(self, app_settings: dict[str, Any]) -> list:
         """Extra tornado settings and handlers this authenticator needs."""
@@ -61,8 +69,20 @@ class TokenAuthenticator(Authenticator):
 class HubAuthenticator(Authenticator):
     """JupyterHub tokens and OAuth cookies, checked with the hub (cached by ``HubOAuth``)."""
 
+    cookie_secret_file = Unicode(
+        "",
+        help="File holding the secret that signs the service's OAuth cookie. Empty: a fresh "
+        "secret per start (browsers then log in again through the hub, without a prompt).",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not os.environ.get("JUPYTERHUB_API_TOKEN"):
+            raise RuntimeError(
+                "the jobs service has no JupyterHub API token ($JUPYTERHUB_API_TOKEN): run it "
+                "as a JupyterHub managed service, or configure "
+                "JobsService.authenticator_class = 'aiinfn_hub.jobs.auth.TokenAuthenticator'"
+            )
         self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
 
     async def authenticate(self, handler: Any) -> Caller | None:
@@ -80,8 +100,17 @@ class HubAuthenticator(Authenticator):
         )
         return Caller(model["name"], admin)
 
-    def setup(self, app_settings: dict[str, Any]) -> list:
-        from jupyterhub.services.auth import HubOAuthCallbackHandler
+    def login_url(self, handler: Any) -> str | None:
+        """The hub's OAuth page, with a state cookie that brings the browser back here."""
+        state = self.hub_auth.set_state_cookie(handler, next_url=handler.request.uri)
+        return url_concat(self.hub_auth.login_url, {"state": state})
 
+    def setup(self, app_settings: dict[str, Any]) -> list:
+        if self.cookie_secret_file:
+            with open(self.cookie_secret_file, "rb") as f:
+                secret = f.read().strip()
+        else:
+            secret = secrets.token_bytes(32)
+        app_settings["cookie_secret"] = secret
         app_settings["hub_auth"] = self.hub_auth
         return [(self.hub_auth.oauth_callback_url, HubOAuthCallbackHandler)]

@@ -1,9 +1,14 @@
-"""The REST API: thin tornado handlers over :class:`JobsManager`. Every one is authenticated."""
+"""The REST API: thin tornado handlers over :class:`JobsManager`. Every one is authenticated.
+
+Request bodies and query strings are validated against the OpenAPI document
+(``openapi.yaml``); every error is JSON ``{"error", "status", "field"}`` in plain words.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from tornado import web
@@ -13,217 +18,292 @@ from . import openapi
 from .errors import BadRequest, JobsError
 from .manager import JobsManager
 
+UNEXPECTED = (
+    "the jobs service hit an unexpected error; it is logged, and your jobs are safe: try again"
+)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large")
+    return value
+
 
 class APIHandler(web.RequestHandler):
     """JSON in, JSON out; errors as ``{"error", "status", "field"}``; no anonymous access."""
 
+    #: The OpenAPI path this handler serves, for query-string validation.
+    openapi_path = ""
     caller = None
 
     @property
     def manager(self) -> JobsManager:
         return self.settings["jobs_manager"]
 
-    def check_xsrf_cookie(self) -> None:
-        """Token-authenticated API: no XSRF cookies (browsers come through the extension)."""
-
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
-        self.caller = await self.settings["authenticator"].authenticate(self)
-        if self.caller is None:
-            raise JobsError(
-                403,
-                "authentication required: send your JupyterHub token as "
-                "'Authorization: token <token>'",
-            )
+        authenticator = self.settings["authenticator"]
+        self.caller = await authenticator.authenticate(self)
+        if self.caller is not None:
+            return
+        if self.request.method == "GET" and self._browser_navigation():
+            url = authenticator.login_url(self)
+            if url:
+                self.redirect(url)
+                return
+        raise JobsError(
+            401,
+            "authentication required: send your JupyterHub API token as "
+            "'Authorization: token <token>' (or log in to the hub in this browser)",
+        )
+
+    def _browser_navigation(self) -> bool:
+        headers = self.request.headers
+        mode = headers.get("Sec-Fetch-Mode")
+        return mode == "navigate" or (mode is None and "text/html" in headers.get("Accept", ""))
+
+    def query(self) -> dict[str, Any]:
+        """The query string, checked against this operation's OpenAPI parameters."""
+        return openapi.query(self.openapi_path, self.request.method, self.request.query_arguments)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data))
 
-    def body(self) -> Any:
-        if not self.request.body:
-            return {}
-        try:
-            return json.loads(self.request.body)
-        except ValueError as exc:
-            raise BadRequest(f"the body is not valid JSON ({exc})") from None
-
-    def int_argument(self, name: str, default: int | None, low: int, high: int) -> int | None:
-        text = self.get_query_argument(name, None)
-        if text is None or text == "":
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            raise BadRequest(f"{name} must be a whole number, got {text!r}", name) from None
-        if not low <= value <= high:
-            raise BadRequest(f"{name} must be from {low} to {high}", name)
-        return value
+    def body(self, schema: str | None = None, required: bool = True) -> Any:
+        """The JSON body, validated against ``schema`` from the OpenAPI document."""
+        raw = self.request.body
+        if not raw.strip():
+            if required:
+                raise BadRequest(
+                    "the request needs a JSON body; see GET /openapi.json for its fields"
+                )
+            data: Any = {}
+        else:
+            try:
+                data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+            except (ValueError, RecursionError) as exc:
+                raise BadRequest(f"the body is not valid JSON ({exc})") from None
+        if schema:
+            openapi.validate(schema, data)
+        return data
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, JobsError):
             body = exc.to_dict()
             self.set_status(exc.status)
+        elif status_code == 405:
+            allowed = [
+                m
+                for m in ("GET", "POST", "DELETE")
+                if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())
+            ]
+            body = {
+                "error": f"{self.request.method} is not allowed here; use "
+                f"{' or '.join(allowed) or 'another endpoint'} (see GET /openapi.json)",
+                "status": 405,
+            }
+            self.set_header("Allow", ", ".join(allowed))
         elif isinstance(exc, web.HTTPError) and status_code < 500:
             body = {"error": exc.log_message or self._reason, "status": status_code}
         else:
-            body = {
-                "error": "the jobs service hit an unexpected error; it is logged, "
-                "and your jobs are safe: try again",
-                "status": status_code,
-            }
+            body = {"error": UNEXPECTED, "status": status_code}
+        if body["status"] == 401:
+            self.set_header("WWW-Authenticate", "token")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, JobsError):
+        if isinstance(value, JobsError) and value.status < 500:
             return
         super().log_exception(typ, value, tb)
 
 
 class JobsHandler(APIHandler):
+    openapi_path = "/jobs"
+
     async def get(self) -> None:
-        state = self.get_query_argument("state", None)
-        if state is not None:
-            openapi.validate("State", state)
-        user = self.get_query_argument("user", None)
+        args = self.query()
+        user = args["user"]
         if user and not self.caller.admin and user != self.caller.name:
-            raise JobsError(403, "only admins can list another user's jobs")
+            raise JobsError(403, "only admins can list another user's jobs; leave out 'user'")
+        site = args["site"]
+        if site and site not in self.manager.placer.sites:
+            sites = ", ".join(self.manager.placer.sites)
+            raise BadRequest(f"unknown site {site!r:.60}; sites are {sites}", "site")
         self.write_json(
             self.manager.list(
                 self.caller.name,
                 self.caller.admin,
                 owner=user,
-                state=state,
-                site=self.get_query_argument("site", None),
-                limit=self.int_argument("limit", 100, 1, 1000),
-                offset=self.int_argument("offset", 0, 0, 10**9),
+                state=args["state"],
+                site=site,
+                limit=args["limit"],
+                offset=args["offset"],
             )
         )
 
     async def post(self) -> None:
-        body = self.body()
-        openapi.validate("JobRequest", body)
+        self.query()
+        body = self.body("JobRequest")
         view, new = await self.manager.submit(self.caller.name, body)
         self.write_json(view, 201 if new else 200)
 
 
 class JobHandler(APIHandler):
+    openapi_path = "/jobs/{id}"
+
     async def get(self, job_id: str) -> None:
+        self.query()
         self.write_json(self.manager.get(self.caller.name, self.caller.admin, job_id))
 
     async def delete(self, job_id: str) -> None:
+        self.query()
         self.write_json(await self.manager.cancel(self.caller.name, self.caller.admin, job_id))
 
 
 class LogHandler(APIHandler):
+    openapi_path = "/jobs/{id}/log"
+
     async def get(self, job_id: str) -> None:
+        args = self.query()
         self.write_json(
             await self.manager.logs(
                 self.caller.name,
                 self.caller.admin,
                 job_id,
-                offset=self.int_argument("offset", 0, 0, 2**62),
-                completion_index=self.int_argument("completion_index", None, 0, 10**6),
+                offset=args["offset"],
+                completion_index=args["completion_index"],
             )
         )
 
 
 class RerunHandler(APIHandler):
+    openapi_path = "/jobs/{id}/rerun"
+
     async def post(self, job_id: str) -> None:
-        body = self.body()
-        if not isinstance(body, dict) or set(body) - {"site"}:
-            raise BadRequest("the body may only hold 'site', the site to rerun at", "site")
-        site = body.get("site")
-        if site is not None and not isinstance(site, str):
-            raise BadRequest("site must be a site name", "site")
-        view = await self.manager.rerun(self.caller.name, self.caller.admin, job_id, site)
+        self.query()
+        body = self.body("RerunRequest", required=False)
+        view = await self.manager.rerun(
+            self.caller.name, self.caller.admin, job_id, body.get("site")
+        )
         self.write_json(view, 201)
 
 
 class PlanHandler(APIHandler):
+    openapi_path = "/plan"
+
     async def post(self) -> None:
-        body = self.body()
-        openapi.validate("JobRequest", body)
-        self.write_json(self.manager.plan(body))
+        self.query()
+        self.write_json(self.manager.plan(self.body("JobRequest")))
 
 
 class SitesHandler(APIHandler):
+    openapi_path = "/sites"
+
     async def get(self) -> None:
+        self.query()
         self.write_json({"sites": self.manager.sites()})
 
 
 class OpenAPIHandler(APIHandler):
+    openapi_path = "/openapi.json"
+
     async def get(self) -> None:
+        self.query()
         self.write_json(openapi.document())
 
 
 class MetricsHandler(APIHandler):
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "text/plain; version=0.0.4")
+    openapi_path = "/metrics"
 
     async def get(self) -> None:
-        data = self.manager.metrics()
-        lines = ["# HELP aiinfn_jobs Jobs by state.", "# TYPE aiinfn_jobs gauge"]
-        lines += [f'aiinfn_jobs{{state="{k}"}} {v}' for k, v in sorted(data["by_state"].items())]
-        lines += ["# TYPE aiinfn_events_total counter"]
-        lines += [
-            f'aiinfn_events_total{{event="{k}"}} {v}' for k, v in sorted(data["counters"].items())
-        ]
-        lines += [
-            "# HELP aiinfn_kube_requests_total Kubernetes API requests.",
-            "# TYPE aiinfn_kube_requests_total counter",
-        ]
-        lines += [
-            f'aiinfn_kube_requests_total{{request="{k}"}} {v}'
-            for k, v in sorted(data["kube_requests"].items())
-        ]
-        lines += ["# TYPE aiinfn_site_usable gauge"]
-        lines += [
-            f'aiinfn_site_usable{{site="{k}"}} {int(v)}' for k, v in sorted(data["health"].items())
-        ]
-        self.finish("\n".join(lines) + "\n")
+        self.query()
+        self.set_header("Content-Type", "text/plain; version=0.0.4")
+        self.finish(prometheus(self.manager.metrics()))
+
+
+def prometheus(data: dict[str, Any]) -> str:
+    """The manager's metrics in the Prometheus text format."""
+    lines = ["# HELP aiinfn_jobs Jobs by state.", "# TYPE aiinfn_jobs gauge"]
+    lines += [f'aiinfn_jobs{{state="{k}"}} {v}' for k, v in sorted(data["by_state"].items())]
+    lines += [
+        "# HELP aiinfn_job_events_total Submissions, fallbacks and endings.",
+        "# TYPE aiinfn_job_events_total counter",
+    ]
+    lines += [
+        f'aiinfn_job_events_total{{event="{k}"}} {v}' for k, v in sorted(data["counters"].items())
+    ]
+    lines += [
+        "# HELP aiinfn_kube_requests_total Kubernetes API requests by the jobs service.",
+        "# TYPE aiinfn_kube_requests_total counter",
+    ]
+    lines += [
+        f'aiinfn_kube_requests_total{{request="{k}"}} {v}'
+        for k, v in sorted(data["kube_requests"].items())
+    ]
+    lines += [
+        "# HELP aiinfn_site_usable Whether a site takes jobs now (1) or is skipped (0).",
+        "# TYPE aiinfn_site_usable gauge",
+    ]
+    lines += [
+        f'aiinfn_site_usable{{site="{k}"}} {int(v)}' for k, v in sorted(data["health"].items())
+    ]
+    return "\n".join(lines) + "\n"
 
 
 class EventsHandler(APIHandler):
     """Server-sent events: one ``data:`` line per change of the caller's jobs."""
 
+    openapi_path = "/events"
     heartbeat = 15.0
+    _queue: asyncio.Queue | None = None
 
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "text/event-stream")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Accel-Buffering", "no")
+    def on_connection_close(self) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(None)
 
     async def get(self) -> None:
+        self.query()
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("X-Accel-Buffering", "no")
         owner = None if self.caller.admin else self.caller.name
         async with self.manager.subscribe(owner) as queue:
-            self.write(": connected\n\n")
-            await self.flush()
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), self.heartbeat)
-                except asyncio.TimeoutError:
-                    event = ""
-                if event is None:
-                    break
-                try:
+            self._queue = queue
+            try:
+                self.write(": connected\n\n")
+                await self.flush()
+                while True:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), self.heartbeat)
+                    except asyncio.TimeoutError:
+                        event = ""
+                    if event is None:
+                        break
                     self.write(f"data: {json.dumps(event)}\n\n" if event else ": keep-alive\n\n")
                     await self.flush()
-                except StreamClosedError:
-                    return
-        self.finish()
+            except StreamClosedError:
+                return
+            finally:
+                self._queue = None
+        if not self.request.connection.stream.closed():
+            self.finish()
 
 
 class NotFoundHandler(APIHandler):
     async def get(self, *args: Any) -> None:
-        raise JobsError(404, f"no such endpoint {self.request.path}; see GET /openapi.json")
+        raise JobsError(404, f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
 
-    post = delete = put = patch = get
+    post = delete = put = patch = head = options = get
 
 
 def routes(prefix: str) -> list:

@@ -48,6 +48,11 @@ class KubeError(Exception):
             data.get("message") or body[:200].decode(errors="replace"),
         )
 
+    @property
+    def transient(self) -> bool:
+        """Worth retrying later: no answer, a conflict, throttling or a server error."""
+        return self.status == 0 or self.status == 409 or self.status in RETRIABLE
+
     def plain(self) -> str:
         """The error in words for a user."""
         if self.status == 0:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Integer, List, Unicode, default
+from traitlets import Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
@@ -34,6 +34,7 @@ from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record
 from .model import JobSpec, State, parse_spec
 from .signals import Assessment, Verdict, assess, condition, site_health
+from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,6 @@ class JobsManager(LoggingConfigurable):
         help="Largest notebook or script shipped with a job (it travels in a ConfigMap, "
         "whose limit is 1 MiB).",
     ).tag(config=True)
-    infrastructure_exit_codes = List(
-        [404, 502],
-        help="Exit codes that mean the site lost the job (HTCondor plugin: 404 job lost, "
-        "502 output lost): the job falls back instead of failing.",
-    ).tag(config=True)
     watch_timeout = Integer(
         300, help="Seconds each watch stays open before it is renewed from its resourceVersion."
     ).tag(config=True)
@@ -137,6 +133,8 @@ class JobsManager(LoggingConfigurable):
         kube.namespace = self.namespace
         self.kube = kube
         self.placer = placer or PlacementConfig(parent=self).placer()
+        policy = FallbackPolicy(parent=self)
+        self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
         self.settings = PodSettings(
             default_image=self.default_image,
             home_claim_template=self.home_claim_template,
@@ -303,11 +301,26 @@ class JobsManager(LoggingConfigurable):
                 async with tracked.lock:
                     await self._reconcile(tracked)
             except KubeError as exc:
-                log.warning("job %s: %s; will retry", job_id, exc)
-                self._schedule(tracked, time.time() + 2)
+                if exc.transient:
+                    log.warning("job %s: %s; will retry", job_id, exc)
+                    self._schedule(tracked, time.time() + 2)
+                else:
+                    await self._refused(tracked, exc)
             except Exception:
                 log.exception("job %s: reconcile failed", job_id)
                 self._schedule(tracked, time.time() + 5)
+
+    async def _refused(self, tracked: Tracked, exc: KubeError) -> None:
+        """Kubernetes refused a step for good (invalid, forbidden): end the job and say why."""
+        log.warning("job %s: %s", tracked.job_id, exc)
+        if exc.status == 404 or tracked.record is None or tracked.final:
+            return  # an object is gone: its watch event reconciles the job again
+        try:
+            async with tracked.lock:
+                await self._finish(tracked, State.FAILED, exc.plain(), None)
+        except KubeError as again:
+            log.warning("job %s: cannot record the failure: %s", tracked.job_id, again)
+            self._schedule(tracked, time.time() + 5)
 
     def _schedule(self, tracked: Tracked, when: float | None) -> None:
         if tracked.timer:
@@ -377,7 +390,7 @@ class JobsManager(LoggingConfigurable):
             self.health.get(site.name, SiteHealth()),
             time.time(),
             last_resort=not remaining,
-            infrastructure_exit_codes=self.infrastructure_exit_codes,
+            triggers=self.triggers[site.name],
         )
         self._schedule(tracked, found.check_at)
         if found.verdict is Verdict.FALL_BACK:
@@ -766,11 +779,10 @@ class JobsManager(LoggingConfigurable):
             raise ClusterUnavailable(f"the log cannot be read now: {exc.plain()}") from None
         raw = text.encode()
         chunk = raw[offset:]
-        phase = (pod.get("status") or {}).get("phase")
         return {
             "data": chunk.decode(errors="replace"),
             "next_offset": offset + len(chunk),
-            "eof": phase in ("Succeeded", "Failed") and terminal,
+            "eof": terminal,
             "pod": pod["metadata"]["name"],
         }
 

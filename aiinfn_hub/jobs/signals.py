@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -17,13 +17,7 @@ from typing import Any
 from ..placement import Site, SiteHealth
 from ..placement.quantities import format_duration
 from .model import State
-
-#: Kueue reasons for QuotaReserved=False that cannot clear by waiting.
-HOPELESS_REASONS = frozenset(
-    {"NoMatchingFlavor", "ExceedsMaxQuota", "Misconfigured", "Inadmissible"}
-)
-#: Exit codes the HTCondor plugin uses for infrastructure failures (job lost, output lost).
-INFRASTRUCTURE_EXIT_CODES = frozenset({404, 502})
+from .triggers import FallbackPolicy, Triggers
 
 
 class Verdict(str, Enum):
@@ -101,8 +95,10 @@ def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _infrastructure_failure(
-    pods: Sequence[Mapping[str, Any]], exit_codes: Collection[int]
+    pods: Sequence[Mapping[str, Any]], triggers: Triggers
 ) -> tuple[str, Mapping[str, Any]] | None:
+    """A pod the site failed (not the user's code), if the site's triggers count it."""
+    exit_codes = triggers.infrastructure_exit_codes
     for pod in pods:
         status = pod.get("status") or {}
         if status.get("phase") != "Failed":
@@ -119,7 +115,7 @@ def _infrastructure_failure(
                 "exitCode": code,
             }
         }
-        if reason == "ProviderFailed":
+        if reason == "ProviderFailed" and triggers.provider_failed:
             return f"the remote submission failed: {message or 'no message from the site'}", raw
         if code in exit_codes or reason in {f"Error: {c}" for c in exit_codes}:
             return f"the site lost the job (infrastructure exit code {code})", raw
@@ -134,20 +130,22 @@ def _user_failure(pods: Sequence[Mapping[str, Any]]) -> str:
     return "your code failed; see the job's log"
 
 
-def _eviction(workload: Mapping[str, Any] | None) -> str | None:
-    """Why Kueue evicted the workload, if it ever did.
+def _eviction(workload: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """Why Kueue evicted the workload, if it ever did: ``(reason, words)``.
 
     Kueue may requeue and readmit a preempted workload at once, so a watcher can miss the
     moment ``Evicted`` is True; ``schedulingStats.evictions`` keeps the record.
     """
     evicted = condition(workload, "Evicted")
     if evicted and evicted.get("status") == "True":
-        return f"evicted by Kueue ({evicted.get('reason')}: {evicted.get('message', '')})"
+        reason = evicted.get("reason") or ""
+        return reason, f"evicted by Kueue ({reason}: {evicted.get('message', '')})"
     stats = ((workload or {}).get("status") or {}).get("schedulingStats") or {}
     for entry in stats.get("evictions") or ():
         if int(entry.get("count") or 0) > 0:
             message = (evicted or {}).get("message", "").removeprefix("Previously: ")
-            return f"evicted by Kueue ({entry.get('reason')}: {message})"
+            reason = entry.get("reason") or ""
+            return reason, f"evicted by Kueue ({reason}: {message})"
     return None
 
 
@@ -164,13 +162,15 @@ def assess(
     now: float,
     *,
     last_resort: bool,
-    infrastructure_exit_codes: Collection[int] = INFRASTRUCTURE_EXIT_CODES,
+    triggers: Triggers | None = None,
 ) -> Assessment:
-    """The state of one attempt and what to do about it.
+    """The state of one attempt and what to do about it, by the site's ``triggers``.
 
-    ``last_resort`` is true when the plan has no site left after this one: timeouts do not
-    apply there (waiting beats failing), but failures that cannot clear still end the job.
+    ``last_resort`` is true when the plan has no site left after this one. There, signals
+    that may clear (timeouts, a requeued eviction, the site down for a while) mean waiting,
+    which beats failing; failures that cannot clear still end the job.
     """
+    triggers = triggers or FallbackPolicy().for_site(site)
     raw = kueue_raw(workload)
     remote = remote_job_id(pods)
     if remote:
@@ -179,7 +179,7 @@ def assess(
         return Assessment(State.QUEUED, raw=raw)
     if is_true(job, "Complete"):
         return Assessment(State.SUCCEEDED, Verdict.SUCCEED, "completed", raw)
-    infra = _infrastructure_failure(pods, infrastructure_exit_codes)
+    infra = _infrastructure_failure(pods, triggers)
     if infra:
         text, pod_raw = infra
         return Assessment(State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw})
@@ -194,43 +194,53 @@ def assess(
             State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
         )
     eviction = _eviction(workload)
-    if eviction:
-        return Assessment(State.QUEUED, Verdict.FALL_BACK, eviction, raw)
+    if eviction and eviction[0] in triggers.eviction_reasons:
+        reason, text = eviction
+        if not last_resort or reason == "Deactivated":
+            return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+        return Assessment(State.QUEUED, reason=f"{text}; Kueue requeues it here", raw=raw)
     reserved = condition(workload, "QuotaReserved")
     if (
         reserved
         and reserved.get("status") == "False"
-        and reserved.get("reason") in HOPELESS_REASONS
+        and reserved.get("reason") in triggers.inadmissible_reasons
     ):
         text = f"cannot be admitted there ({reserved.get('reason')}: {reserved.get('message', '')})"
         return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
-    running = _running(pods)
-    if running:
+    if _running(pods):
         return Assessment(State.RUNNING, raw=raw)
-    if not health.usable:
-        text = f"became unavailable while the job waited there ({health.describe()})"
-        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
     suspended = (job.get("spec") or {}).get("suspend")
+    state = State.QUEUED if suspended else State.ADMITTED
+    if not health.usable and triggers.site_unhealthy:
+        text = f"became unavailable while the job waited there ({health.describe()})"
+        if not last_resort:
+            return Assessment(state, Verdict.FALL_BACK, text, raw)
+        return Assessment(state, reason=f"{text}; waiting, as no other site is left", raw=raw)
     created = parse_time((job.get("metadata") or {}).get("creationTimestamp")) or now
     if suspended:
-        deadline = created + site.timeouts.admission
-        if not last_resort and now >= deadline:
+        limit = None if last_resort else triggers.admission_timeout
+        if limit is None:
+            return Assessment(state, raw=raw)
+        deadline = created + limit
+        if now >= deadline:
             waiting = reserved.get("message") if reserved else "no answer from Kueue"
-            text = f"not admitted within {format_duration(site.timeouts.admission)} ({waiting})"
-            return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
-        return Assessment(State.QUEUED, raw=raw, check_at=None if last_resort else deadline)
+            text = f"not admitted within {format_duration(int(limit))} ({waiting})"
+            return Assessment(state, Verdict.FALL_BACK, text, raw)
+        return Assessment(state, raw=raw, check_at=deadline)
+    limit = None if last_resort else triggers.start_timeout
+    if limit is None:
+        return Assessment(state, raw=raw)
     admitted_cond = condition(workload, "Admitted")
     admitted = parse_time(admitted_cond.get("lastTransitionTime")) if admitted_cond else None
     started = admitted or parse_time((job.get("status") or {}).get("startTime")) or created
-    deadline = started + site.timeouts.start
-    if site.is_offload and not last_resort and now >= deadline:
+    deadline = started + limit
+    if now >= deadline:
         text = (
-            f"did not start within {format_duration(site.timeouts.start)} "
+            f"did not start within {format_duration(int(limit))} "
             "(still waiting in the remote batch queue)"
         )
-        return Assessment(State.ADMITTED, Verdict.FALL_BACK, text, raw)
-    check = deadline if site.is_offload and not last_resort else None
-    return Assessment(State.ADMITTED, raw=raw, check_at=check)
+        return Assessment(state, Verdict.FALL_BACK, text, raw)
+    return Assessment(state, raw=raw, check_at=deadline)
 
 
 def progress(job: Mapping[str, Any] | None, completions: int) -> dict[str, int]:
