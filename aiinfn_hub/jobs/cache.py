@@ -2,7 +2,8 @@
 
 A :class:`Reflector` lists once, then watches from the list's resourceVersion; a watch that
 ends resumes from the last version seen, and a 410 Gone (history compacted) relists. Each
-change calls ``on_change(kind, event_type, obj)``. No polling: the API server pushes.
+change calls ``on_change(kind, event_type, obj)``; a relist reports what changed meanwhile
+(deletions included) the same way. No polling: the API server pushes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -86,15 +88,19 @@ class Reflector:
 
     async def _run(self) -> None:
         delay = 0.1
-        need_list = True
+        need_list = not self.resource_version  # a restarted reflector resumes where it was
         while True:
             try:
                 if need_list:
                     await self._list()
                     need_list = False
-                gone = await self._watch()
-                need_list = gone
-                delay = 0.1
+                opened = time.monotonic()
+                need_list = await self._watch()
+                if time.monotonic() - opened < 1.0:  # ended at once: do not spin
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10)
+                else:
+                    delay = 0.1
             except asyncio.CancelledError:
                 raise
             except KubeError as exc:

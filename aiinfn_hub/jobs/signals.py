@@ -96,8 +96,12 @@ def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _infrastructure_failure(
     pods: Sequence[Mapping[str, Any]], triggers: Triggers
-) -> tuple[str, Mapping[str, Any]] | None:
-    """A pod the site failed (not the user's code), if the site's triggers count it."""
+) -> tuple[str, Mapping[str, Any], bool] | None:
+    """A pod the site failed, not the user's code: ``(words, raw, fall back?)``.
+
+    interLink's ``ProviderFailed`` always names the site; whether it moves the job on is the
+    site's ``provider_failed`` trigger. An exit code counts only if the site lists it.
+    """
     exit_codes = triggers.infrastructure_exit_codes
     for pod in pods:
         status = pod.get("status") or {}
@@ -115,10 +119,11 @@ def _infrastructure_failure(
                 "exitCode": code,
             }
         }
-        if reason == "ProviderFailed" and triggers.provider_failed:
-            return f"the remote submission failed: {message or 'no message from the site'}", raw
+        if reason == "ProviderFailed":
+            text = f"the remote submission failed: {message or 'no message from the site'}"
+            return text, raw, triggers.provider_failed
         if code in exit_codes or reason in {f"Error: {c}" for c in exit_codes}:
-            return f"the site lost the job (infrastructure exit code {code})", raw
+            return f"the site lost the job (infrastructure exit code {code})", raw, True
     return None
 
 
@@ -180,14 +185,17 @@ def assess(
     if is_true(job, "Complete"):
         return Assessment(State.SUCCEEDED, Verdict.SUCCEED, "completed", raw)
     infra = _infrastructure_failure(pods, triggers)
-    if infra:
-        text, pod_raw = infra
+    if infra and infra[2]:
+        text, pod_raw, _ = infra
         return Assessment(State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw})
     failed = condition(job, "Failed")
     if failed and failed.get("status") == "True":
         if failed.get("reason") == "DeadlineExceeded":
             limit = (job.get("spec") or {}).get("activeDeadlineSeconds") or 0
             text = f"ran past its walltime of {format_duration(int(limit))}"
+        elif infra:
+            text = f"{infra[0]} (this site does not fall back on it)"
+            raw = {**raw, **infra[1]}
         else:
             text = _user_failure(pods)
         return Assessment(
