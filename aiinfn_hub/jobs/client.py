@@ -131,13 +131,26 @@ def _kind(url: str) -> str:
     return "extension" if "/aiinfn-hub/api" in url else "service"
 
 
+def running_servers(runtime_dir: str | None = None) -> builtins.list[dict[str, Any]]:
+    """The Jupyter servers whose ``jpserver-<pid>.json`` is in the runtime directory and whose
+    process is alive (what ``jupyter server list`` shows, without importing the server)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    found = []
+    for path in sorted(Path(runtime_dir or jupyter_runtime_dir()).glob("jpserver-*.json")):
+        try:
+            info = json.loads(path.read_text())
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(info.get("url"), str):
+            found.append(info)
+    return found
+
+
 def _running_server(env: dict[str, str]) -> dict[str, Any] | None:
     """The Jupyter server that this process belongs to, from Jupyter's runtime directory."""
-    try:
-        from jupyter_server.serverapp import list_running_servers
-    except ImportError:  # pragma: no cover - jupyter-server is a dependency
-        return None
-    servers = builtins.list(list_running_servers(env.get("JUPYTER_RUNTIME_DIR")))
+    servers = running_servers(env.get("JUPYTER_RUNTIME_DIR"))
     if not servers:
         return None
     parent = env.get("JPY_PARENT_PID")
@@ -146,7 +159,7 @@ def _running_server(env: dict[str, str]) -> dict[str, Any] | None:
             return server
     wanted = env.get("JUPYTER_SERVER_URL", "").rstrip("/")
     for server in servers:
-        if wanted and server.get("url", "").rstrip("/") == wanted:
+        if wanted and server["url"].rstrip("/") == wanted:
             return server
     here = Path.cwd().resolve()
     for server in sorted(servers, key=lambda s: len(s.get("root_dir") or ""), reverse=True):

@@ -60,6 +60,18 @@ class ServiceBackend(Backend):
             f"minute, and if it persists {who}"
         )
 
+    def _refused(self) -> dict[str, Any]:
+        fix = (
+            "restart your server from the hub's control panel; if that does not help, ask "
+            "your hub admin"
+            if self.mode == "hub"
+            else "restart your Jupyter server"
+        )
+        return {
+            "error": f"the jobs service did not accept this server's token: {fix}",
+            "status": 403,
+        }
+
     async def call(self, method, path, body=None, query=None):
         query = {k: v for k, v in (query or {}).items() if v is not None}
         url = f"{self.url}/{path.lstrip('/')}" + (f"?{urlencode(query)}" if query else "")
@@ -79,6 +91,8 @@ class ServiceBackend(Backend):
         except HTTPClientError as exc:
             if exc.response is None or exc.code == 599:
                 raise self._unreachable(exc.message) from None
+            if exc.code == 401:  # the server's token, not the user's Jupyter login
+                return 403, self._refused()
             return exc.code, _json(exc.response.body, exc.code)
         except OSError as exc:
             raise self._unreachable(exc.strerror or exc) from None

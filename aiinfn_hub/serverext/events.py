@@ -1,7 +1,8 @@
 """The event schema of background jobs on the Jupyter Server event bus.
 
 A browser subscribes with JupyterLab's ``app.serviceManager.events.stream`` (the websocket
-``/api/events/subscribe``) and keeps events whose ``__schema__`` is :data:`SCHEMA_ID`:
+``/api/events/subscribe``, whose messages carry the data below plus ``schema_id``) and keeps
+those whose ``schema_id`` is :data:`SCHEMA_ID`:
 
 - ``type: "job"``: a job changed (state, site, attempts or progress); ``job`` is the whole
   view, as ``GET /aiinfn-hub/api/jobs/{id}`` returns it.

@@ -1,0 +1,164 @@
+"""Hub mode: the extension forwards to the hub's jobs service with the user's JupyterHub
+token and holds no Kubernetes credentials; the mode comes from the environment or config."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from traitlets.config import Config
+
+from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.jobs.kube import Kube
+from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.sandbox.testing import wait_until
+from aiinfn_hub.serverext import AiinfnHubExtension
+from aiinfn_hub.serverext.standalone import JobsServiceServer
+
+from .conftest import FAST_SITES, Api, extension_config, write_notebook
+
+TOKENS = {"alice-token": "alice", "bob-token": "bob"}
+SHORT = {"command": ["python", "-c", "print('hi')"], "local_only": True}
+
+
+@pytest.fixture
+async def service(sandbox):
+    """The hub's jobs service (here in the test's process) on the session's sandbox."""
+    config = Config()
+    config.PlacementConfig.site_overrides = FAST_SITES
+    api = await kube_client(str(sandbox.kubeconfig))
+    manager = JobsManager(Kube(api, "default"), config=config)
+    await manager.start()
+    server = JobsServiceServer(manager, TOKENS, set())
+    yield server, manager
+    server.server.stop()
+    await manager.stop()
+    await server.stop()
+    await api.close()
+
+
+@pytest.fixture
+def hub_env(request, service, monkeypatch):
+    """The environment AIInfnSpawner gives a user's server: no KUBECONFIG."""
+    server, _ = service
+    env = {
+        "AIINFN_JOBS_URL": server.url,
+        "JUPYTERHUB_API_TOKEN": "alice-token",
+        "JUPYTERHUB_USER": "alice",
+        **getattr(request, "param", {}),
+    }
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("AIINFN_HUB_MODE", raising=False)
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def jp_server_config(hub_env):
+    config = extension_config()
+    del config["AiinfnHubExtension"]["standalone_user"]
+    return config
+
+
+@pytest.fixture
+def unstarted_api(jp_fetch, jp_serverapp) -> Api:
+    """The API of a server whose backend starts on the first request."""
+    return Api(jp_fetch)
+
+
+async def test_hub_mode_forwards_with_the_users_token(api, ext, bus, service, jp_root_dir):
+    _, manager = service
+    assert "KUBECONFIG" not in os.environ
+    assert (ext.resolved_mode(), ext.standalone) == ("hub", None)
+    assert (ext.backend.mode, ext.backend.token) == ("hub", "alice-token")
+    status, me = await api("GET", "whoami")
+    assert (me["name"], me["mode"], me["admin"]) == ("alice", "hub", False)
+
+    write_notebook(jp_root_dir / "hub.ipynb", "print(6 * 7)")
+    status, job = await api("POST", "jobs", {"path": "hub.ipynb", "local_only": True})
+    assert status == 201, job
+    assert job["owner"] == "alice" and manager.jobs[job["id"]].owner == "alice"
+    done = await api.wait(job["id"])
+    assert done["state"] == "succeeded"
+    await wait_until(lambda: bus.of(job["id"], "notebook"), 60, message="the notebook event")
+    executed = nbformat.read(str(jp_root_dir / f"hub.{job['id']}.ipynb"), as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+    assert {e["state"] for e in bus.of(job["id"])} >= {"queued", "succeeded"}
+
+    # bob's job, submitted with bob's token, is invisible to alice's server
+    bobs, _ = await manager.submit("bob", SHORT)
+    status, body = await api("GET", f"jobs/{bobs['id']}")
+    assert status == 404 and "no job" in body["error"]
+    status, page = await api("GET", "jobs")
+    assert [j["id"] for j in page["jobs"]] == [job["id"]]
+    status, body = await api("GET", "jobs", params={"user": "bob"})
+    assert status == 403 and "admin" in body["error"]
+    assert not bus.of(bobs["id"])
+
+
+@pytest.mark.parametrize("hub_env", [{"JUPYTERHUB_API_TOKEN": "stolen"}], indirect=True)
+async def test_a_token_the_service_refuses_is_a_403_in_words(unstarted_api):
+    status, body = await unstarted_api("GET", "jobs")
+    assert status == 403 and "token" in body["error"]
+
+
+@pytest.mark.parametrize("hub_env", [{"AIINFN_JOBS_URL": "http://127.0.0.1:9/"}], indirect=True)
+async def test_an_unreachable_service_is_a_503_in_words(unstarted_api):
+    status, body = await unstarted_api("GET", "sites")
+    assert status == 503 and "cannot be reached" in body["error"]
+
+
+@pytest.mark.parametrize("hub_env", [{"JUPYTERHUB_API_TOKEN": None}], indirect=True)
+async def test_hub_mode_without_a_token_says_what_is_missing(unstarted_api):
+    status, body = await unstarted_api("GET", "jobs")
+    assert status == 503 and "JUPYTERHUB_API_TOKEN" in body["error"]
+
+
+def test_the_mode_comes_from_the_environment_and_configuration_wins(monkeypatch):
+    for key in ("AIINFN_JOBS_URL", "AIINFN_HUB_MODE", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    assert AiinfnHubExtension().resolved_mode() == "standalone"
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "t")  # Binder: a hub, but no jobs service
+    assert AiinfnHubExtension().resolved_mode() == "standalone"
+    monkeypatch.setenv("AIINFN_JOBS_URL", "http://hub:10101/services/aiinfn-jobs/")
+    assert AiinfnHubExtension().resolved_mode() == "hub"
+    assert AiinfnHubExtension(mode="standalone").resolved_mode() == "standalone"
+    monkeypatch.setenv("AIINFN_HUB_MODE", "standalone")
+    assert AiinfnHubExtension().resolved_mode() == "standalone"
+    config = Config()
+    config.AiinfnHubExtension.mode = "hub"
+    assert AiinfnHubExtension(config=config).resolved_mode() == "hub"
+
+
+async def test_the_cli_talks_to_the_jobs_service_directly_with_a_token(service, tmp_path):
+    """Outside any Jupyter server: the file is read here and shipped with the job."""
+    server, _ = service
+    (tmp_path / "direct.py").write_text("print('straight to the service')\n")
+    cli = Path(sys.executable).parent / "aiinfn-jobs"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "AIINFN"))}
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "no-servers")
+    process = await asyncio.create_subprocess_exec(
+        str(cli), "--url", server.url, "--token", "alice-token",
+        "submit", "direct.py", "--local-only", "--follow",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert "straight to the service" in out.decode()
+    assert "succeeded at Local resources" in out.decode()
+    process = await asyncio.create_subprocess_exec(
+        str(cli), "--url", server.url, "--token", "wrong", "list",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    [line] = err.decode().splitlines()
+    assert line.startswith("aiinfn-jobs list: error:") and "token" in line
