@@ -3,7 +3,9 @@
 Every call goes over HTTP through the typed client with ``_preload_content=False``; bodies
 stay dicts (no model round trips). Transient failures (connection errors, 429 and 5xx) are
 retried with exponential backoff; everything else raises :class:`KubeError` with the
-API server's own reason and message.
+API server's own reason and message. Retrying is safe for every call the service makes:
+creates use deterministic names (a repeat answers 409 and returns the existing object),
+patches are merge patches that set values, deletes accept 404.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class Kube:
         self.retries = retries
         self.backoff = backoff
         self.requests: Counter[str] = Counter()
+        #: Transient failures (no answer, 429, 5xx) seen, each retried or reported.
+        self.failures: Counter[str] = Counter()
 
     async def call(
         self, label: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
@@ -103,6 +107,7 @@ class Kube:
                 error = KubeError.from_body(status, body)
                 if status not in RETRIABLE:
                     raise error
+            self.failures[label] += 1
             if attempt + 1 == self.retries:
                 raise error
             log.info("retrying %s after %s", label, error)

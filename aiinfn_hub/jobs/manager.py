@@ -157,11 +157,17 @@ class JobsManager(LoggingConfigurable):
         self._tasks: list[asyncio.Task] = []
         self.reflectors: dict[str, Reflector] = {}
         self.started = False
+        self._initial: set[str] = set()
+        self._recovered = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """List and watch everything, then reconcile every job found (restart recovery)."""
+        """List and watch everything, then reconcile every job found (restart recovery).
+
+        Returns once every job found has been reconciled once, so the API never serves a
+        partial list after a restart.
+        """
         ns = self.namespace
         selector = f"{L.MANAGED_BY}={L.MANAGER}"
         kube = self.kube
@@ -188,8 +194,13 @@ class JobsManager(LoggingConfigurable):
             asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
         ]
         self.started = True
+        self._initial = set(self.jobs)
         for job_id in list(self.jobs):
             self._mark(job_id)
+        if self._initial:
+            await self._recovered.wait()
+        else:
+            self._recovered.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -294,21 +305,30 @@ class JobsManager(LoggingConfigurable):
         while True:
             job_id = await self._dirty.get()
             self._queued.discard(job_id)
-            tracked = self.jobs.get(job_id)
-            if tracked is None:
-                continue
             try:
-                async with tracked.lock:
-                    await self._reconcile(tracked)
-            except KubeError as exc:
-                if exc.transient:
-                    log.warning("job %s: %s; will retry", job_id, exc)
-                    self._schedule(tracked, time.time() + 2)
-                else:
-                    await self._refused(tracked, exc)
-            except Exception:
-                log.exception("job %s: reconcile failed", job_id)
-                self._schedule(tracked, time.time() + 5)
+                await self._reconcile_one(job_id)
+            finally:
+                if job_id in self._initial:
+                    self._initial.discard(job_id)
+                    if not self._initial:
+                        self._recovered.set()
+
+    async def _reconcile_one(self, job_id: str) -> None:
+        tracked = self.jobs.get(job_id)
+        if tracked is None:
+            return
+        try:
+            async with tracked.lock:
+                await self._reconcile(tracked)
+        except KubeError as exc:
+            if exc.transient:
+                log.warning("job %s: %s; will retry", job_id, exc)
+                self._schedule(tracked, time.time() + 2)
+            else:
+                await self._refused(tracked, exc)
+        except Exception:
+            log.exception("job %s: reconcile failed", job_id)
+            self._schedule(tracked, time.time() + 5)
 
     async def _refused(self, tracked: Tracked, exc: KubeError) -> None:
         """Kubernetes refused a step for good (invalid, forbidden): end the job and say why."""
@@ -437,7 +457,7 @@ class JobsManager(LoggingConfigurable):
         self.fallback_reactions.append(time.time() - signal_seen)
         await self.kube.delete("job", job["metadata"]["name"])
         tracked.attempts.pop(number, None)
-        tracked.attempts[number + 1] = created
+        _keep_newest(tracked.attempts, number + 1, created)
         self._publish(
             tracked,
             State.QUEUED,
@@ -456,7 +476,7 @@ class JobsManager(LoggingConfigurable):
             return
         site = self._site(name)
         created = await self._create_attempt(tracked, number, site, history)
-        tracked.attempts[number] = created
+        _keep_newest(tracked.attempts, number, created)
         self._publish(
             tracked,
             State.QUEUED,
@@ -906,6 +926,13 @@ def _newer(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> b
         )
     except (KeyError, ValueError):
         return True
+
+
+def _keep_newest(objects: dict[int, dict[str, Any]], key: int, obj: dict[str, Any]) -> None:
+    """Store an API answer unless the watch already brought a newer version of the object."""
+    current = objects.get(key)
+    if current is None or _newer(obj, current):
+        objects[key] = obj
 
 
 def _cpu(value: Any) -> float:
