@@ -603,6 +603,13 @@ class _Handler(RequestHandler):
                 f'container "{container}" in pod "{name}" is waiting to start: {state}'
             )
         follow = self._bool_arg("follow")
+        if self._bool_arg("previous"):
+            previous = path.with_suffix(".previous.log")
+            if not previous.exists():
+                raise errors.bad_request(
+                    f'previous terminated container "{container}" in pod "{name}" not found'
+                )
+            path, follow = previous, False
         self.set_status(200)
         self.set_header("Content-Type", "text/plain")
 

@@ -95,7 +95,16 @@ class PodWorker:
         self, phase: str | None = None, reason: str | None = None, message: str | None = None
     ) -> None:
         runs = list(self.containers.values())
-        ready = bool(runs) and all(r.ready for r in runs)
+        regular = [r for r in runs if not r.spec.get("_init")]
+        ready = bool(regular) and all(r.ready for r in regular)
+        new_phase = phase or self._phase()
+        if new_phase in ("Succeeded", "Failed"):
+            why, unready = "PodCompleted", ""
+        elif ready:
+            why = unready = ""
+        else:
+            names = " ".join(r.spec["name"] for r in regular if not r.ready)
+            why, unready = "ContainersNotReady", f"containers with unready status: [{names}]"
 
         def apply(pod: Obj) -> None:
             if pod["metadata"]["uid"] != self.uid:
@@ -103,32 +112,14 @@ class PodWorker:
             status = pod.setdefault("status", {})
             if self.ip:
                 status.update(podIP=self.ip, podIPs=[{"ip": self.ip}])
-            status["containerStatuses"] = [clone(r.status) for r in runs if not r.spec.get("_init")]
+            status["containerStatuses"] = [clone(r.status) for r in regular]
             init = [clone(r.status) for r in runs if r.spec.get("_init")]
             if init:
                 status["initContainerStatuses"] = init
             set_condition(status, "Initialized", self.init_done, probe_times=True)
-            set_condition(
-                status,
-                "Ready",
-                ready,
-                "" if ready else "ContainersNotReady",
-                ""
-                if ready
-                else "containers with unready status: ["
-                + " ".join(r.spec["name"] for r in runs if not r.ready and not r.spec.get("_init"))
-                + "]",
-                probe_times=True,
-            )
-            set_condition(
-                status,
-                "ContainersReady",
-                ready,
-                "" if ready else "ContainersNotReady",
-                "",
-                probe_times=True,
-            )
-            status["phase"] = phase or self._phase()
+            for ctype in ("Ready", "ContainersReady"):
+                set_condition(status, ctype, ready, why, unready, probe_times=True)
+            status["phase"] = new_phase
             if reason is not None:
                 status["reason"] = reason
             if message is not None:
@@ -394,10 +385,21 @@ class PodWorker:
         env = {k: mounts.rewrite(v) for k, v in env.items()}
         rewrite_service_url(env, self.ip)
         argv = [mounts.rewrite(a) for a in command_line(spec, env)]
-        cwd = Path(mounts.rewrite(spec["workingDir"])) if spec.get("workingDir") else home
-        if not cwd.is_dir():
-            cwd.mkdir(parents=True, exist_ok=True)
+        cwd = self._working_dir(spec.get("workingDir"), mounts, home)
         return env, argv, cwd
+
+    def _working_dir(self, path: str | None, mounts: Mounts, home: Path) -> Path:
+        """A mounted path's directory; else the host's directory standing in for the image's;
+        else one made in the pod's own directory (never a new directory on the host)."""
+        if not path:
+            return home
+        mounted = mounts.rewrite(path)
+        if mounted != path or Path(path).is_dir():
+            cwd = Path(mounted)
+        else:
+            cwd = self.dir / "fs" / path.lstrip("/")
+        cwd.mkdir(parents=True, exist_ok=True)
+        return cwd
 
     async def _wait_or_stop(self, run: ContainerRun) -> int | None:
         assert run.process is not None

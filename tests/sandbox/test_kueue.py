@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, watch
 
-from aiinfn_hub.sandbox.testing import wait_until
+from aiinfn_hub.sandbox import Sandbox
+from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
 from .util import KUEUE, condition, job_manifest, job_pods, wait_job, wait_workload
 
@@ -147,3 +148,81 @@ async def test_queue_statuses_count_workloads(kube: client.ApiClient) -> None:
     assert usage["cpu"] == "4"
     (pod,) = await wait_until(lambda: job_pods(kube, "sleeper"))
     assert pod.spec.node_name == "vk-tier1"
+
+
+async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> None:
+    """waitForPodsReady: a workload whose pods never get ready (the remote queue holds them)
+    is evicted, requeued after a backoff, and deactivated past the requeuing limit."""
+    slow = {
+        "namespaces": ["default"],
+        "kueue": {
+            "pods_ready_timeout": 1,
+            "requeue_backoff_base": 0.5,
+            "requeue_backoff_limit": 1,
+        },
+        "sites": [
+            {
+                "name": "slow",
+                "type": "interlink",
+                "remote_queue_delay": 300,
+                "nodes": [{"name": "vk-slow", "cpu": "8", "memory": "8Gi"}],
+            }
+        ],
+    }
+    async with Sandbox(slow) as sandbox:
+        api = await kube_client(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))
+        async with api:
+            batch = client.BatchV1Api(api)
+            custom = client.CustomObjectsApi(api)
+            since = (await custom.list_namespaced_custom_object(*KUEUE, "default", "workloads"))[
+                "metadata"
+            ]["resourceVersion"]
+            await batch.create_namespaced_job(
+                "default", job_manifest("stuck", ["true"], queue="slow")
+            )
+            history: list[dict] = []
+            async with watch.Watch() as stream:
+                async for event in stream.stream(
+                    custom.list_namespaced_custom_object,
+                    *KUEUE,
+                    "default",
+                    "workloads",
+                    resource_version=since,
+                    timeout_seconds=60,
+                ):
+                    history.append(event["object"])
+                    evicted = condition(event["object"], "Evicted") or {}
+                    if evicted.get("reason") == "Deactivated":
+                        break
+
+            def first(ctype: str, status: str, reason: str) -> dict:
+                return next(
+                    w
+                    for w in history
+                    if (c := condition(w, ctype))
+                    and (c["status"], c.get("reason")) == (status, reason)
+                )
+
+            evicted = first("Evicted", "True", "PodsReadyTimeout")
+            assert condition(evicted, "QuotaReserved")["status"] == "True"  # until pods stop
+            released = first("Requeued", "False", "PodsReadyTimeout")  # waiting out a backoff
+            assert condition(released, "QuotaReserved")["reason"] == "PodsReadyTimeout"
+            assert released["status"]["requeueState"]["count"] == 1
+            backoff_over = first("Requeued", "True", "BackoffFinished")
+            readmitted = history.index(backoff_over) + 1
+            assert any(condition(w, "Admitted")["status"] == "True" for w in history[readmitted:])
+            deactivated = history[-1]
+            assert deactivated["spec"]["active"] is False
+            assert condition(deactivated, "Evicted")["message"] == (
+                "The workload is deactivated due to exceeding the maximum number of re-queuing "
+                "retries"
+            )
+            assert deactivated["status"]["requeueState"]["count"] == 2
+            assert deactivated["status"]["schedulingStats"]["evictions"] == [
+                {"reason": "PodsReadyTimeout", "underlyingCause": "", "count": 2},
+                {"reason": "Deactivated", "underlyingCause": "RequeuingLimitExceeded", "count": 1},
+            ]
+            job = await batch.read_namespaced_job("stuck", "default")
+            assert job.spec.suspend is True
+            assert "kueue.x-k8s.io/workload" not in (job.spec.template.metadata.annotations or {})
+        assert sandbox.kubelet.running_processes() == 0

@@ -149,3 +149,13 @@ async def wait_pod(
 async def job_pods(kube: client.ApiClient, job_name: str) -> list:
     core = client.CoreV1Api(kube)
     return (await core.list_namespaced_pod("default", label_selector=f"job-name={job_name}")).items
+
+
+async def pod_log(kube: client.ApiClient, name: str, namespace: str = "default", **query) -> str:
+    """A pod's log as text (the typed client turns a log that looks like JSON into a dict)."""
+    core = client.CoreV1Api(kube)
+    response = await core.read_namespaced_pod_log(name, namespace, _preload_content=False, **query)
+    try:
+        return (await response.read()).decode()
+    finally:
+        response.release()

@@ -41,6 +41,9 @@ PODSET_LABEL = "kueue.x-k8s.io/podset"
 WORKLOAD_ANNOTATION = "kueue.x-k8s.io/workload"
 COMPONENT = "kueue-admission"
 CYCLE = ("cycle",)
+DEACTIVATED = (
+    "The workload is deactivated due to exceeding the maximum number of re-queuing retries"
+)
 Usage = dict[tuple[str, str, str], Decimal]  # (cluster queue, flavor, resource) -> amount
 
 
@@ -136,6 +139,14 @@ class KueueController(Controller):
 
     # -- the job side (Kueue's jobframework reconciler) -------------------------------------------
 
+    def _owner_job(self, wl: Obj) -> Obj | None:
+        for ref in wl["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "Job":
+                job = self.store.get(self.jobs, wl["metadata"]["namespace"], ref.get("name", ""))
+                if job is not None and job["metadata"]["uid"] == ref.get("uid"):
+                    return job
+        return None
+
     def _workload_of(self, job: Obj) -> Obj | None:
         for rt, obj in self.store.dependents(job["metadata"]["uid"]):
             if rt is self.workloads:
@@ -187,6 +198,9 @@ class KueueController(Controller):
                 f"Updated queue name of workload {ns}/{wl_name} to {queue}",
                 component=COMPONENT,
             )
+            return None
+        if condition_true(wl, "Evicted") and condition_true(wl, "QuotaReserved"):
+            self._finish_eviction(job, wl)
             return None
         admitted = condition_true(wl, "Admitted")
         if admitted and suspended:
@@ -278,6 +292,8 @@ class KueueController(Controller):
             for field in ("labels", "annotations"):
                 if field in (original.get("metadata") or {}):
                     tmeta[field] = clone(original["metadata"][field])
+                else:
+                    tmeta.pop(field, None)
             j["spec"]["suspend"] = True
 
         self.api.modify(self.jobs, job["metadata"]["namespace"], job["metadata"]["name"], stop)
@@ -327,31 +343,21 @@ class KueueController(Controller):
     def evict(
         self, namespace: str, name: str, reason: str, message: str, preempted_reason: str = ""
     ) -> bool:
-        """Revoke a workload's admission (the Job is then suspended) and schedule its requeue."""
+        """Evict an admitted workload, as Kueue does: ``Evicted`` now, the Job stopped, and only
+        once its pods are gone the quota released and the workload requeued."""
         wl = self.store.get(self.workloads, namespace, name)
-        if wl is None or not condition_true(wl, "QuotaReserved") or condition_true(wl, "Finished"):
+        if (
+            wl is None
+            or not condition_true(wl, "QuotaReserved")
+            or condition_true(wl, "Finished")
+            or condition_true(wl, "Evicted")
+        ):
             return False
-        requeue = dict((wl.get("status") or {}).get("requeueState") or {})
-        count = int(requeue.get("count") or 0) + 1
-        delay = self.settings.requeue_backoff_base * 2 ** (count - 1)
-        limit = self.settings.requeue_backoff_limit
-        deactivate = limit is not None and count > limit and reason == "PodsReadyTimeout"
 
         def apply(status: Obj) -> None:
-            status.pop("admission", None)
             set_condition(status, "Evicted", True, reason, message)
             if preempted_reason:
                 set_condition(status, "Preempted", True, preempted_reason, message)
-            set_condition(status, "QuotaReserved", False, reason, message)
-            set_condition(
-                status, "Admitted", False, "NoReservation", "The workload has no reservation"
-            )
-            status["requeueState"] = {
-                "count": count,
-                "requeueAt": timestamp(now() + timedelta(seconds=delay)),
-            }
-            requeued_now = reason in ("Preempted", "NodeFailures")
-            set_condition(status, "Requeued", requeued_now, reason, message)
             stats = status.setdefault("schedulingStats", {}).setdefault("evictions", [])
             entry = next((e for e in stats if e.get("reason") == reason), None)
             if entry is None:
@@ -360,13 +366,74 @@ class KueueController(Controller):
                 entry["count"] = int(entry.get("count") or 0) + 1
 
         self._set_status(wl, apply)
-        if deactivate:
-            self.api.modify(
-                self.workloads, namespace, name, lambda w: w["spec"].update(active=False)
-            )
         self.api.event(wl, f"EvictedDueTo{reason}", message, component=COMPONENT)
-        self.enqueue(CYCLE, delay if not deactivate else 0)
+        job = self._owner_job(wl)
+        if job is not None:
+            self.enqueue(("job", namespace, job["metadata"]["name"]))
+        else:
+            self._release(self.store.get(self.workloads, namespace, name) or wl)
         return True
+
+    def _finish_eviction(self, job: Obj, wl: Obj) -> None:
+        """Stop the evicted workload's Job; once no pod of it is left, release the quota."""
+        if not (job.get("spec") or {}).get("suspend"):
+            self._stop(job, wl)
+            return
+        status = job.get("status") or {}
+        if int(status.get("active") or 0) + int(status.get("terminating") or 0) > 0:
+            return  # woken again when the Job controller counts its pods gone
+        self._release(wl)
+
+    def _release(self, wl: Obj) -> None:
+        """Unset the quota reservation of an evicted workload and requeue it (with a backoff
+        after a PodsReady timeout; at once after a preemption or node failures)."""
+        evicted = get_condition(wl, "Evicted") or {}
+        reason, message = evicted.get("reason", ""), evicted.get("message", "")
+        backoff = reason == "PodsReadyTimeout"
+        requeue = dict((wl.get("status") or {}).get("requeueState") or {})
+        count = int(requeue.get("count") or 0) + 1
+        delay = self.settings.requeue_backoff_base * 2 ** (count - 1) if backoff else 0.0
+        limit = self.settings.requeue_backoff_limit
+        deactivate = backoff and limit is not None and count > limit
+
+        def apply(status: Obj) -> None:
+            status.pop("admission", None)
+            set_condition(status, "QuotaReserved", False, reason, message)
+            set_condition(
+                status, "Admitted", False, "NoReservation", "The workload has no reservation"
+            )
+            if backoff:
+                status["requeueState"] = {
+                    "count": count,
+                    "requeueAt": timestamp(now() + timedelta(seconds=delay)),
+                }
+            set_condition(status, "Requeued", not backoff, reason, message)
+
+        self._set_status(wl, apply)
+        if deactivate:
+            self._deactivate(wl)
+        self.enqueue(CYCLE, delay if not deactivate else 0)
+
+    def _deactivate(self, wl: Obj) -> None:
+        """Past the requeuing limit: ``spec.active`` false and evicted as ``Deactivated``."""
+        meta = wl["metadata"]
+        self.api.modify(
+            self.workloads,
+            meta["namespace"],
+            meta["name"],
+            lambda w: w["spec"].update(active=False),
+        )
+
+        def apply(status: Obj) -> None:
+            set_condition(status, "Evicted", True, "Deactivated", DEACTIVATED)
+            set_condition(status, "Requeued", False, "Deactivated", DEACTIVATED)
+            stats = status.setdefault("schedulingStats", {}).setdefault("evictions", [])
+            stats.append(
+                {"reason": "Deactivated", "underlyingCause": "RequeuingLimitExceeded", "count": 1}
+            )
+
+        self._set_status(wl, apply)
+        self.api.event(wl, "EvictedDueToDeactivated", DEACTIVATED, component=COMPONENT)
 
     # -- admission cycle --------------------------------------------------------------------------
 

@@ -1,0 +1,356 @@
+"""Faults on demand, each as a real cluster shows it, through the Python API and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client, watch
+
+from aiinfn_hub.sandbox import SandboxProcess
+from aiinfn_hub.sandbox.testing import wait_until
+
+from .util import (
+    KUEUE,
+    condition,
+    job_manifest,
+    job_pods,
+    wait_job,
+    wait_workload,
+)
+
+GPU_JOB = {"requests": {"cpu": "1", "nvidia.com/gpu": "1"}}
+
+
+def node_condition(node, ctype: str):
+    return next((c for c in node.status.conditions if c.type == ctype), None)
+
+
+def taint_keys(node) -> list[str]:
+    return [t.key for t in node.spec.taints or []]
+
+
+async def read_node(kube: client.ApiClient, name: str):
+    return await client.CoreV1Api(kube).read_node(name)
+
+
+async def wait_node(kube: client.ApiClient, name: str, predicate, message: str):
+    async def check():
+        node = await read_node(kube, name)
+        return node if predicate(node) else None
+
+    return await wait_until(check, message=message)
+
+
+def aiinfn_hub(*args: str, kubeconfig: Path) -> subprocess.CompletedProcess:
+    """The ``aiinfn-hub`` command as a user runs it."""
+    script = shutil.which("aiinfn-hub", path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "aiinfn_hub.cli"]
+    return subprocess.run(
+        [*command, "sandbox", *args, "--kubeconfig", str(kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_site_down(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    result = sandbox.faults.site_down("leonardo", message="Ping to InterLink API failed: 502")
+    assert result["state"]["site-down"] == ["leonardo"]
+    node = await read_node(kube, "vk-leonardo")
+    ready = node_condition(node, "Ready")
+    assert (ready.status, ready.reason) == ("False", "KubeletNotReady")
+    link = node_condition(node, "InterlinkConnectivity")
+    assert (link.status, link.reason) == ("False", "InterlinkPingFailed")
+    assert link.message == "Ping to InterLink API failed: 502"
+    assert "node.kubernetes.io/not-ready" in taint_keys(node)
+    # new work does not land on it: the not-ready taint keeps the scheduler away
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("waits", ["true"], queue="leonardo", **GPU_JOB)
+    )
+    await wait_workload(kube, "waits", "Admitted")
+
+    async def unschedulable():
+        pods = await job_pods(kube, "waits")
+        return any(
+            c.reason == "Unschedulable" and "node.kubernetes.io/not-ready" in c.message
+            for p in pods
+            for c in p.status.conditions or []
+        )
+
+    await wait_until(unschedulable, message="the pod to be unschedulable on the down site")
+    sandbox.faults.site_down("leonardo", on=False)
+    node = await wait_node(
+        kube,
+        "vk-leonardo",
+        lambda n: node_condition(n, "Ready").status == "True",
+        "the site to come back",
+    )
+    assert node_condition(node, "InterlinkConnectivity").reason == "InterlinkPingSuccessful"
+    assert "node.kubernetes.io/not-ready" not in taint_keys(node)
+    await wait_job(kube, "waits")
+
+
+async def test_maintenance(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    sandbox.faults.maintenance("leonardo")
+    node = await read_node(kube, "vk-leonardo")
+    taints = {(t.key, t.value, t.effect) for t in node.spec.taints}
+    assert ("slurm.interlink/maintenance", "scheduled", "NoSchedule") in taints
+    assert ("virtual-node.interlink/no-schedule", "true", "NoSchedule") in taints
+    assert node_condition(node, "Ready").status == "True"  # in maintenance, not down
+    sandbox.faults.maintenance("local")
+    for name in ("local-cpu-1", "local-gpu-t4-1"):
+        local = await read_node(kube, name)
+        assert local.spec.unschedulable is True
+        assert "node.kubernetes.io/unschedulable" in taint_keys(local)
+    sandbox.faults.maintenance("leonardo", on=False)
+    sandbox.faults.maintenance("local", on=False)
+    node = await read_node(kube, "vk-leonardo")
+    assert taint_keys(node) == ["virtual-node.interlink/no-schedule"]
+    local = await read_node(kube, "local-cpu-1")
+    assert not local.spec.unschedulable and not local.spec.taints
+
+
+async def test_stalled_admission(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    sandbox.faults.stall_admission("tier1")
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job("default", job_manifest("stalled", ["true"], queue="tier1"))
+    wl = await wait_workload(kube, "stalled", "QuotaReserved", "False", reason="WaitingForQuota")
+    assert "insufficient unused quota" in condition(wl, "QuotaReserved")["message"]
+    assert condition(wl, "Admitted") is None or condition(wl, "Admitted")["status"] == "False"
+    job = await batch.read_namespaced_job("stalled", "default")
+    assert job.spec.suspend is True and await job_pods(kube, "stalled") == []
+    sandbox.faults.stall_admission("tier1", on=False)
+    await wait_workload(kube, "stalled", "Admitted")
+    await wait_job(kube, "stalled")
+
+
+async def test_remote_submission_failing(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    sandbox.faults.provider_failure("leonardo")
+    batch = client.BatchV1Api(kube)
+    manifest = job_manifest("offload", ["true"], queue="leonardo", backoffLimit=0, **GPU_JOB)
+    await batch.create_namespaced_job("default", manifest)
+    job = await wait_job(kube, "offload", "Failed", timeout=30)
+    (pod,) = await job_pods(kube, "offload")
+    assert pod.status.phase == "Failed" and pod.status.reason == "ProviderFailed"
+    assert pod.status.message == "Error creating the remote job: HTTP 504 Gateway Timeout"
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason) == (1, "ProviderFailed")
+    assert terminated.message == pod.status.message
+    failed = next(c for c in job.status.conditions if c.type == "Failed")
+    assert failed.reason == "BackoffLimitExceeded"
+    wl = await wait_workload(kube, "offload", "Finished", reason="Failed")
+    assert condition(wl, "Finished")["status"] == "True"
+
+
+async def test_infrastructure_exit_codes(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    sandbox.faults.infra_exit_code("tier1", 502)
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("lost", ["true"], queue="tier1", backoffLimit=0)
+    )
+    await wait_job(kube, "lost", "Failed", timeout=30)
+    (pod,) = await job_pods(kube, "lost")
+    assert pod.status.reason == "Error: 502"
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason) == (502, "Error: 502")
+
+
+async def test_api_latency(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    core = client.CoreV1Api(kube)
+    sandbox.faults.api_latency(150)
+    started = time.monotonic()
+    for _ in range(3):
+        await core.list_namespaced_pod("default")
+    slowed = time.monotonic() - started
+    assert slowed >= 0.45  # at least the latency asked for (a lower bound, not a timing limit)
+    assert sandbox.faults.state()["api-latency"] == 150
+    sandbox.faults.api_latency(0)
+    assert sandbox.faults.state()["api-latency"] == 0
+
+
+async def test_api_errors(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    core = client.CoreV1Api(kube)
+    sandbox.faults.api_errors(1.0)
+    with pytest.raises(client.ApiException) as caught:
+        await core.list_namespaced_pod("default")
+    body = json.loads(caught.value.body)
+    assert caught.value.status == 503
+    assert (body["kind"], body["reason"], body["code"]) == ("Status", "ServiceUnavailable", 503)
+    assert sandbox.info()["faults"]["api-errors"] == 1.0  # admin endpoints still answer
+    sandbox.faults.api_errors(0.5)
+    codes = []
+    for _ in range(100):
+        try:
+            await core.read_namespace("default")
+            codes.append(200)
+        except client.ApiException as exc:
+            codes.append(exc.status)
+    assert set(codes) == {200, 503}
+    sandbox.faults.api_errors(0)
+    await core.list_namespaced_pod("default")
+
+
+async def test_dropped_watches(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    core = client.CoreV1Api(kube)
+    response = await core.list_namespaced_pod(
+        "default", watch=True, timeout_seconds=600, _preload_content=False
+    )
+    try:
+        await asyncio.sleep(0)  # the server has the watch once the headers are back
+        result = await asyncio.to_thread(sandbox.faults.drop_watches)
+        assert result["closed"] >= 1
+        ended = await asyncio.wait_for(response.content.read(), 30)
+        assert ended == b""  # the stream ended long before its timeout
+    finally:
+        response.close()
+
+
+async def test_preemption(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    batch = client.BatchV1Api(kube)
+    custom = client.CustomObjectsApi(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("victim", ["sleep", "60"], queue="tier1")
+    )
+    (first,) = await wait_until(lambda: job_pods(kube, "victim"), message="the victim's pod")
+    wl = await wait_workload(kube, "victim", "Admitted")
+    since = wl["metadata"]["resourceVersion"]
+    result = sandbox.faults.preempt("tier1")
+    assert result["evicted"] == 1
+    history = []
+    async with watch.Watch() as stream:
+        async for event in stream.stream(
+            custom.list_namespaced_custom_object,
+            *KUEUE,
+            "default",
+            "workloads",
+            resource_version=since,
+            field_selector=f"metadata.name={wl['metadata']['name']}",
+            timeout_seconds=30,
+        ):
+            history.append(event["object"])
+            if len(history) > 1 and condition(event["object"], "Admitted")["status"] == "True":
+                break
+    evicted = next(w for w in history if condition(w, "Evicted")["status"] == "True")
+    assert condition(evicted, "Evicted")["reason"] == "Preempted"
+    assert condition(evicted, "Preempted")["reason"] == "InClusterQueue"
+    # the quota stays reserved until the Job's pods are gone, then the workload is requeued
+    assert condition(evicted, "QuotaReserved")["status"] == "True"
+    released = next(w for w in history if condition(w, "QuotaReserved")["status"] == "False")
+    assert condition(released, "Evicted")["status"] == "True"
+    assert condition(released, "QuotaReserved")["reason"] == "Preempted"
+    assert condition(released, "Admitted")["reason"] == "NoReservation"
+    requeued = condition(released, "Requeued")
+    assert (requeued["status"], requeued["reason"]) == ("True", "Preempted")  # no backoff
+    assert "admission" not in released["status"]
+    readmitted = history[-1]
+    assert condition(readmitted, "Evicted")["status"] == "False"
+    assert condition(readmitted, "Evicted")["message"].startswith("Previously: Preempted")
+    assert readmitted["status"]["schedulingStats"]["evictions"] == [
+        {"reason": "Preempted", "underlyingCause": "", "count": 1}
+    ]
+    events = await client.CoreV1Api(kube).list_namespaced_event(
+        "default", field_selector="involvedObject.name=victim,reason=Stopped"
+    )
+    assert events.items  # the Job was suspended again, its pods stopped
+
+    async def replaced() -> bool:
+        pods = await job_pods(kube, "victim")
+        return bool(pods) and first.metadata.uid not in {p.metadata.uid for p in pods}
+
+    await wait_until(replaced, message="the preempted pod to be replaced")
+
+
+async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    config = sandbox.kubeconfig
+    down = aiinfn_hub(
+        "fault", "site-down", "tier1", "--message", "tunnel closed", kubeconfig=config
+    )
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout)["state"]["site-down"] == ["tier1"]
+    node = await read_node(kube, "vk-tier1")
+    assert node_condition(node, "InterlinkConnectivity").message == "tunnel closed"
+    assert node_condition(node, "Ready").status == "False"
+
+    steps = [
+        ("maintenance", "leonardo"),
+        ("stall-admission", "local"),
+        ("provider-failure", "leonardo", "--message", "sbatch: error: invalid account"),
+        ("exit-code", "tier1", "--code", "404"),
+        ("api-latency", "--ms", "5"),
+        ("api-errors", "--fraction", "0.01"),
+    ]
+    for args in steps:
+        done = aiinfn_hub("fault", *args, kubeconfig=config)
+        assert done.returncode == 0, (args, done.stderr)
+    state = sandbox.faults.state()
+    assert state["maintenance"] == ["leonardo"] and state["stall-admission"] == ["local"]
+    assert state["provider-failure"] == {"leonardo": "sbatch: error: invalid account"}
+    assert state["exit-code"] == {"tier1": 404}
+    assert (state["api-latency"], state["api-errors"]) == (5, 0.01)
+    leonardo = await read_node(kube, "vk-leonardo")
+    assert "slurm.interlink/maintenance" in taint_keys(leonardo)
+
+    dropped = aiinfn_hub("fault", "drop-watches", kubeconfig=config)
+    assert dropped.returncode == 0 and "closed" in json.loads(dropped.stdout)
+    off = aiinfn_hub("fault", "site-down", "tier1", "--off", kubeconfig=config)
+    assert off.returncode == 0 and json.loads(off.stdout)["state"]["site-down"] == []
+    cleared = aiinfn_hub("fault", "clear", kubeconfig=config)
+    assert cleared.returncode == 0
+    assert sandbox.faults.state() == {
+        "site-down": [],
+        "maintenance": [],
+        "stall-admission": [],
+        "provider-failure": {},
+        "exit-code": {},
+        "api-latency": 0.0,
+        "api-errors": 0.0,
+    }
+    leonardo = await read_node(kube, "vk-leonardo")
+    assert "slurm.interlink/maintenance" not in taint_keys(leonardo)
+
+    status = aiinfn_hub("status", kubeconfig=config)
+    info = json.loads(status.stdout)
+    assert {s["name"] for s in info["sites"]} == {"local", "leonardo", "tier1"}
+
+
+def test_the_cli_explains_bad_requests(sandbox: SandboxProcess) -> None:
+    config = sandbox.kubeconfig
+    for args, words in (
+        (("site-down",), "needs a site"),
+        (("site-down", "atlantis"), "unknown site 'atlantis'"),
+        (("api-latency", "leonardo"), "takes no site"),
+        (("api-errors", "--fraction", "2"), "between 0 and 1"),
+    ):
+        done = aiinfn_hub("fault", *args, kubeconfig=config)
+        assert done.returncode == 2, (args, done.stdout)
+        assert words in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    missing = aiinfn_hub("fault", "clear", kubeconfig=Path("/nonexistent/kubeconfig"))
+    assert missing.returncode == 2 and "cannot read kubeconfig" in missing.stderr
+
+
+async def test_reset_between_tests_clears_faults_and_objects(
+    kube: client.ApiClient, sandbox: SandboxProcess
+) -> None:
+    sandbox.faults.site_down("leonardo")
+    await client.CoreV1Api(kube).create_namespaced_config_map(
+        "default", {"metadata": {"name": "left-behind"}}
+    )
+    result = sandbox.reset()
+    assert result["removed"] > 0
+    node = await read_node(kube, "vk-leonardo")
+    assert node_condition(node, "Ready").status == "True"
+    names = await client.CoreV1Api(kube).list_namespaced_config_map("default")
+    assert "left-behind" not in {c.metadata.name for c in names.items}
+    queues = await client.CustomObjectsApi(kube).list_namespaced_custom_object(
+        *KUEUE, "default", "localqueues"
+    )
+    assert {q["metadata"]["name"] for q in queues["items"]} == {"local", "leonardo", "tier1"}

@@ -1,0 +1,274 @@
+"""Kubelets: each pod a local process on a loopback address of its own, with the pod's
+environment; logs kept; exit codes as container and pod status; processes ended on delete
+and when the sandbox stops."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+from kubernetes_asyncio import client
+
+from aiinfn_hub.sandbox import SandboxProcess
+from aiinfn_hub.sandbox.process import free_port
+from aiinfn_hub.sandbox.testing import kube_client, wait_until
+
+from .util import PY, pod_log, pod_manifest, wait_pod
+
+SERVE = """
+import http.server, os
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.environ["POD_NAME"].encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer((os.environ["POD_IP"], 8888), Hello).serve_forever()
+"""
+
+
+def field(path: str) -> dict:
+    return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def phase(*phases: str):
+    return lambda pod: pod.status.phase in phases
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an exited, unreaped child)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def test_each_pod_serves_on_its_own_address(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    for name in ("web-a", "web-b"):
+        container = {
+            "env": [{"name": "POD_NAME", **field("metadata.name")}],
+            "ports": [{"containerPort": 8888, "name": "http"}],
+            "readinessProbe": {"httpGet": {"port": "http", "path": "/"}, "periodSeconds": 1},
+        }
+        await core.create_namespaced_pod(
+            "default", pod_manifest(name, [PY, "-c", SERVE], container=container)
+        )
+    addresses = {}
+    for name in ("web-a", "web-b"):
+
+        def ready(pod) -> bool:
+            return any(
+                c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []
+            )
+
+        pod = await wait_pod(kube, name, ready, timeout=30, message=f"{name} to be ready")
+        ip = ipaddress.ip_address(pod.status.pod_ip)
+        assert ip in ipaddress.ip_network("127.0.0.0/8") and str(ip) != "127.0.0.1"
+        assert pod.status.pod_ips[0].ip == pod.status.pod_ip
+        assert pod.status.host_ip == "127.0.0.1"
+        assert pod.status.container_statuses[0].ready is True
+        addresses[name] = pod.status.pod_ip
+
+        def fetch(url: str = f"http://{pod.status.pod_ip}:8888/") -> str:
+            with urlopen(url, timeout=10) as response:
+                return response.read().decode()
+
+        assert await asyncio.to_thread(fetch) == name  # both on port 8888
+    assert addresses["web-a"] != addresses["web-b"]
+
+
+async def test_the_pod_environment(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "settings"}, "data": {"mode": "fast", "level": "3"}}
+    )
+    secret = base64.b64encode(b"s3cret").decode()
+    await core.create_namespaced_secret(
+        "default", {"metadata": {"name": "creds"}, "data": {"token": secret}}
+    )
+    env = [
+        {"name": "GREETING", "value": "hello"},
+        {"name": "EXPANDED", "value": "$(GREETING) world, $$(GREETING)"},
+        {"name": "MY_NAME", **field("metadata.name")},
+        {"name": "MY_NAMESPACE", **field("metadata.namespace")},
+        {"name": "MY_NODE", **field("spec.nodeName")},
+        {"name": "MY_IP", **field("status.podIP")},
+        {"name": "MY_LABEL", **field("metadata.labels['team']")},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+    ]
+    container = {
+        "env": env,
+        "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+        "workingDir": "/nonexistent-aiinfn/dir",
+    }
+    manifest = pod_manifest(
+        "env",
+        [PY, "-c", "import json, os; print(json.dumps(dict(os.environ, CWD=os.getcwd())))"],
+        container=container,
+    )
+    manifest["metadata"]["labels"] = {"team": "ml"}
+    await core.create_namespaced_pod("default", manifest)
+    pod = await wait_pod(kube, "env", phase("Succeeded", "Failed"), timeout=30)
+    assert pod.status.phase == "Succeeded"
+    seen = json.loads(await pod_log(kube, "env"))
+    assert seen["GREETING"] == "hello"
+    assert seen["EXPANDED"] == "hello world, $(GREETING)"
+    assert (seen["MY_NAME"], seen["MY_NAMESPACE"]) == ("env", "default")
+    assert seen["MY_NODE"] == pod.spec.node_name and seen["MY_IP"] == pod.status.pod_ip
+    assert seen["MY_LABEL"] == "ml"
+    assert (seen["MODE"], seen["TOKEN"]) == ("fast", "s3cret")
+    assert (seen["CFG_mode"], seen["CFG_level"]) == ("fast", "3")
+    assert seen["HOSTNAME"] == "env"
+    assert seen["KUBERNETES_SERVICE_HOST"] == "127.0.0.1"
+    assert Path(seen["HOME"]).name == "home"  # a directory of the pod's own
+    # a working directory the host lacks is made in the pod's own directory, not on the host
+    assert seen["CWD"].endswith("/fs/nonexistent-aiinfn/dir")
+    assert not Path("/nonexistent-aiinfn").exists()
+
+
+async def test_missing_config_is_a_waiting_reason(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "later", "key": "x"}}}]
+    await core.create_namespaced_pod(
+        "default",
+        pod_manifest(
+            "waits", [PY, "-c", "import os; print(os.environ['X'])"], container={"env": env}
+        ),
+    )
+
+    def config_error(pod) -> bool:
+        statuses = pod.status.container_statuses or []
+        return (
+            bool(statuses)
+            and statuses[0].state.waiting is not None
+            and (statuses[0].state.waiting.reason == "CreateContainerConfigError")
+        )
+
+    pod = await wait_pod(kube, "waits", config_error, message="CreateContainerConfigError")
+    assert pod.status.phase == "Pending"
+    assert pod.status.container_statuses[0].state.waiting.message == 'configmap "later" not found'
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "later"}, "data": {"x": "arrived"}}
+    )
+    await wait_pod(kube, "waits", phase("Succeeded"), timeout=30)
+    assert await core.read_namespaced_pod_log("waits", "default") == "arrived\n"
+
+
+async def test_exit_codes_set_container_and_pod_status(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_pod("default", pod_manifest("ok", ["sh", "-c", "echo fine"]))
+    await core.create_namespaced_pod("default", pod_manifest("bad", ["sh", "-c", "exit 7"]))
+    await core.create_namespaced_pod("default", pod_manifest("missing", ["no-such-binary-x"]))
+
+    ok = await wait_pod(kube, "ok", phase("Succeeded", "Failed"))
+    assert ok.status.phase == "Succeeded"
+    terminated = ok.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason) == (0, "Completed")
+    assert terminated.started_at and terminated.finished_at and terminated.container_id
+
+    bad = await wait_pod(kube, "bad", phase("Succeeded", "Failed"))
+    assert bad.status.phase == "Failed"
+    terminated = bad.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason) == (7, "Error")
+    ready = next(c for c in bad.status.conditions if c.type == "Ready")
+    assert ready.status == "False" and ready.reason == "PodCompleted"
+
+    missing = await wait_pod(kube, "missing", phase("Succeeded", "Failed"))
+    assert missing.status.phase == "Failed"
+    terminated = missing.status.container_statuses[0].state.terminated
+    assert (terminated.exit_code, terminated.reason) == (128, "StartError")
+    assert "no-such-binary-x" in terminated.message
+
+
+async def test_restart_on_failure_keeps_the_previous_log(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    script = "import os; print('run', os.getpid()); raise SystemExit(3)"
+    await core.create_namespaced_pod(
+        "default", pod_manifest("crash", [PY, "-c", script], restartPolicy="OnFailure")
+    )
+
+    def restarted(pod) -> bool:
+        statuses = pod.status.container_statuses or []
+        return bool(statuses) and statuses[0].restart_count >= 2
+
+    pod = await wait_pod(kube, "crash", restarted, timeout=30, message="two restarts")
+    status = pod.status.container_statuses[0]
+    assert status.last_state.terminated.exit_code == 3
+    assert pod.status.phase in ("Running", "Pending")
+    previous = await core.read_namespaced_pod_log("crash", "default", previous=True)
+    assert previous.startswith("run ")
+    with pytest.raises(client.ApiException) as caught:
+        await core.read_namespaced_pod_log("ok-never", "default", previous=True)
+    assert caught.value.status == 404
+
+
+async def test_deleting_a_pod_ends_its_processes(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    command = "sleep 300 & echo $! $$$$; wait"  # $$ is an escaped $ in k8s
+    await core.create_namespaced_pod(
+        "default", pod_manifest("victim", ["sh", "-c", command], terminationGracePeriodSeconds=5)
+    )
+    await wait_pod(kube, "victim", phase("Running"))
+
+    async def pids() -> list[int] | None:
+        text = await core.read_namespaced_pod_log("victim", "default")
+        return [int(p) for p in text.split()] if text.strip() else None
+
+    child, shell = await wait_until(pids, message="the pod to print its process ids")
+    assert alive(child) and alive(shell)
+    deleted = await core.delete_namespaced_pod("victim", "default")
+    assert deleted.metadata.deletion_timestamp is not None
+
+    async def gone() -> bool:
+        try:
+            await core.read_namespaced_pod("victim", "default")
+            return False
+        except client.ApiException as exc:
+            return exc.status == 404
+
+    await wait_until(gone, timeout=30, message="the pod to be deleted")
+    assert not alive(shell) and not alive(child)  # the whole process group, reaped
+
+
+async def test_nothing_is_left_running_when_the_sandbox_stops(tmp_path: Path) -> None:
+    own = SandboxProcess(port=free_port(), state_dir=tmp_path)
+    own.start()
+    try:
+        api = await kube_client(own.kubeconfig)
+        async with api:
+            core = client.CoreV1Api(api)
+            commands = {
+                "plain": "echo $$$$; exec sleep 300",
+                "stubborn": "trap '' TERM; sleep 300 & echo $! $$$$; wait",
+            }
+            for name, command in commands.items():
+                await core.create_namespaced_pod(
+                    "default", pod_manifest(name, ["sh", "-c", command])
+                )
+            pids: list[int] = []
+            for name in commands:
+
+                async def printed(n: str = name) -> list[int] | None:
+                    try:
+                        text = await core.read_namespaced_pod_log(n, "default")
+                    except client.ApiException:
+                        return None
+                    return [int(p) for p in text.split()] if text.strip() else None
+
+                pids += await wait_until(printed, timeout=30, message=f"{name} to start")
+        assert own.info()["running_processes"] == 2
+        assert all(alive(pid) for pid in pids)
+    finally:
+        code = own.stop()
+    assert code == 0
+    assert [pid for pid in pids if alive(pid)] == []
