@@ -9,7 +9,7 @@ SYSTEM_PACKAGES ?=
 # Re-install when the dependency list or the pins change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install system-deps demo test lint bench format clean
+.PHONY: help install system-deps chp demo test lint bench format clean
 
 help:
 	@echo "make demo   start the whole system on the sandbox and print the URL to open"
@@ -36,6 +36,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# configurable-http-proxy 5.3.0 for the hub on the sandbox (demo, tests, benchmarks): npm ci from
+# tools/chp's lockfile, again whenever the lockfile changes.
+CHP_STAMP := tools/chp/node_modules/.installed-$(shell cat tools/chp/package-lock.json | sha1sum | cut -c1-12)
+
+$(CHP_STAMP): tools/chp/package.json tools/chp/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node 20) is needed for configurable-http-proxy"; exit 1; }
+	cd tools/chp && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+chp: $(CHP_STAMP)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,13 +55,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint
+test: install lint chp
 	$(BIN)/python -m pytest
 
-demo: install
+demo: install chp
 	$(BIN)/aiinfn-hub demo
 
-bench: install
+bench: install chp
 	$(BIN)/python -m benchmarks
 
 clean:

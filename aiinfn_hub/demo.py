@@ -1,16 +1,24 @@
-"""``aiinfn-hub demo``: show the system at work.
+"""``aiinfn-hub demo``: the whole hub on the sandbox, for a newcomer's browser.
 
-For now it walks through the placement table: one job for each row, and an offloadable
-GPU job while CINECA Leonardo is down, each with its plan and reasons.
+It starts the sandbox (one-machine Kubernetes with the AI_INFN sites), JupyterHub with
+configurable-http-proxy, AIInfnSpawner and the jobs service as a managed service, and a
+shared-password authenticator with named demo users; prints the URL and the logins; and on
+Ctrl-C stops everything it started. ``--plans`` prints placement plans instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import signal
+import threading
+from pathlib import Path
+from typing import Any
 
 from .placement import Placer, SiteHealth
+from .usage import UsageError
 
-#: (title, request, health overrides) for each scenario the demo prints.
+#: (title, request, health overrides) for each scenario ``--plans`` prints.
 SCENARIOS = (
     ("CPU job that needs the home volume", {"cpu": 2, "volumes": ["pvc"]}, {}),
     ("CPU job that can be offloaded", {"cpu": 8, "memory": "16Gi", "walltime": "12h"}, {}),
@@ -26,19 +34,76 @@ SCENARIOS = (
         },
     ),
 )
+SITE_FAULTS = ("site-down", "maintenance", "stall-admission", "provider-failure", "exit-code")
+VALUE_FAULTS = {"api-latency": "ms", "api-errors": "fraction"}
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="show the placement of typical jobs",
-        description="Print the placement plan, with reasons, for one job per row of the "
-        "placement table and for a job whose first-choice site is down.",
+        help="run the whole hub on the sandbox and print the URL to open",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Start the sandbox (a one-machine Kubernetes with the AI_INFN sites: local CPU and GPU nodes,
+CINECA Leonardo and the CNAF Tier-1 as interLink virtual nodes), JupyterHub with
+configurable-http-proxy, AIInfnSpawner and the jobs service, then print the URL and the demo
+logins. Log in, pick a profile (CPU, a GPU model with its live free/total GPUs, or Automatic)
+and get JupyterLab. Ctrl-C stops everything.
+
+Faults (--fault, repeatable; switch more while it runs with `aiinfn-hub sandbox fault`):
+  site-down:SITE          the site's nodes NotReady (interLink: connection lost)
+  maintenance:SITE        the site's maintenance taint (a local site: nodes cordoned)
+  stall-admission:SITE    Kueue admits nothing at the site
+  provider-failure:SITE   remote submissions fail (ProviderFailed)
+  exit-code:SITE          remote jobs end with an infrastructure exit code (404)
+  api-latency:MS          every Kubernetes request waits MS milliseconds
+  api-errors:FRACTION     a fraction of Kubernetes requests answer 503
+SITE is local, leonardo or tier1 (or a site of --sites).""",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port of the hub's URL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--ip",
+        default="127.0.0.1",
+        help="address the proxy listens on; 0.0.0.0 to reach it from elsewhere "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sites",
+        metavar="FILE",
+        help="sites YAML replacing the built-in topology (see `aiinfn-hub sandbox config`)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAULT:ARG",
+        help="a fault to start with, e.g. site-down:leonardo (repeatable; see the list above)",
+    )
+    parser.add_argument(
+        "--interactive-offload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let the Automatic profile start GPU servers at CINECA Leonardo (the sandbox's "
+        "remote pods are reachable, as with interLink's VPN) (default: on)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=".demo",
+        help="logs, the hub's database and the sandbox's files; emptied at start "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--plans",
+        action="store_true",
+        help="only print the placement plans of typical jobs (no hub)",
     )
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def print_plans() -> int:
+    """One plan, with reasons, per row of the table and for a job whose first site is down."""
     placer = Placer()
     for number, (title, data, health) in enumerate(SCENARIOS, 1):
         plan = placer.plan(placer.parse(data), health)
@@ -46,3 +111,133 @@ def run(args: argparse.Namespace) -> int:
         print(plan.explain())
         print()
     return 0
+
+
+def parse_fault(text: str) -> dict[str, Any]:
+    """``site-down:leonardo`` or ``api-latency:200`` as a sandbox fault request."""
+    name, _, arg = text.partition(":")
+    if name in SITE_FAULTS:
+        if not arg:
+            raise UsageError(f"--fault {text}: name the site, e.g. {name}:leonardo")
+        return {"fault": name, "site": arg, "on": True}
+    if name in VALUE_FAULTS:
+        try:
+            value = float(arg)
+        except ValueError:
+            raise UsageError(f"--fault {text}: {name} takes a number, e.g. {name}:0.2") from None
+        return {"fault": name, VALUE_FAULTS[name]: value, "on": True}
+    known = ", ".join([*SITE_FAULTS, *VALUE_FAULTS])
+    raise UsageError(f"--fault {text}: unknown fault {name!r}; known: {known}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.plans:
+        return print_plans()
+    from .hubconfig import CHP, DEMO_ADMIN, DEMO_ADMIN_PASSWORD, DEMO_PASSWORD, SandboxHub
+    from .hubprocess import HubError, HubProcess
+    from .sandbox import SandboxProcess
+    from .sandbox.process import free_port
+
+    faults = [parse_fault(f) for f in args.fault]
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a port number")
+    if args.sites and not Path(args.sites).is_file():
+        raise UsageError(f"--sites {args.sites}: no such file")
+    if not CHP.exists():
+        raise UsageError(
+            "configurable-http-proxy is not installed: run `make demo` (it runs "
+            "`npm ci --prefix tools/chp`)"
+        )
+    state = Path(args.state_dir).resolve()
+    for part in ("hub", "sandbox"):
+        shutil.rmtree(state / part, ignore_errors=True)
+
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    sandbox = SandboxProcess(port=free_port(), config=args.sites, state_dir=state / "sandbox")
+    hub: HubProcess | None = None
+    try:
+        print("starting the sandbox ...", flush=True)
+        sandbox.start()
+        for fault in faults:
+            try:
+                sandbox.admin.request("POST", "faults", fault)
+            except RuntimeError as exc:
+                raise UsageError(f"--fault: {exc}") from None
+        print("starting JupyterHub, configurable-http-proxy and the jobs service ...", flush=True)
+        hub = HubProcess(
+            SandboxHub(
+                kubeconfig=sandbox.kubeconfig,
+                state_dir=state / "hub",
+                ip=args.ip,
+                port=args.port,
+                hub_port=free_port(),
+                proxy_api_port=free_port(),
+                jobs_port=free_port(),
+                spawner={"interactive_offload": args.interactive_offload},
+            )
+        )
+        try:
+            hub.start()
+        except HubError as exc:
+            print(f"aiinfn-hub demo: {exc}", flush=True)
+            return 1
+        print(banner(hub.url, sandbox, faults, args, DEMO_PASSWORD, DEMO_ADMIN,
+                     DEMO_ADMIN_PASSWORD), flush=True)  # fmt: skip
+        while not stop.wait(0.5):
+            if not hub.running():
+                print(f"JupyterHub exited; its log ends with:\n{hub.log_tail()}", flush=True)
+                return 1
+        return 0
+    finally:
+        print("\nstopping: users' servers, JupyterHub, the proxy, the jobs service, the sandbox",
+              flush=True)  # fmt: skip
+        if hub is not None:
+            hub.stop()
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("stopped; nothing is left running", flush=True)
+
+
+def banner(
+    url: str,
+    sandbox: Any,
+    faults: list[dict[str, Any]],
+    args: argparse.Namespace,
+    password: str,
+    admin: str,
+    admin_password: str,
+) -> str:
+    from .hubconfig import DEMO_USERS
+
+    sites = ", ".join(
+        f"{s['name']} ({len(s['nodes'])} node{'s' * (len(s['nodes']) > 1)})"
+        for s in sandbox.info()["sites"]
+    )
+    switched = ", ".join(
+        f"{f['fault']} {f.get('site') or f.get('ms') or f.get('fraction')}" for f in faults
+    )
+    offload = "on" if args.interactive_offload else "off (--interactive-offload to turn on)"
+    lines = [
+        "",
+        "aiinfn_hub demo is running.",
+        "",
+        f"  Open {url}/ in your browser.",
+        f"  Log in as {', '.join(DEMO_USERS[:-1])} or {DEMO_USERS[-1]}, password: {password}",
+        f"  (the admin page: {admin} / {admin_password})",
+        "",
+        "  Pick a profile: CPU, a GPU model (live free/total GPUs) or Automatic; you get",
+        "  JupyterLab in a sandbox pod. Run a notebook as a background job from its panel.",
+        f"  Sites: {sites}.",
+        f"  Automatic GPU servers at CINECA Leonardo: {offload}.",
+        f"  Faults: {switched or 'none'}. Switch one now, e.g.:",
+        f"    KUBECONFIG={sandbox.kubeconfig} aiinfn-hub sandbox fault site-down leonardo",
+        f"  Logs: {Path(args.state_dir) / 'hub' / 'jupyterhub.log'}, "
+        f"{Path(args.state_dir) / 'sandbox' / 'sandbox.log'}",
+        "",
+        "Press Ctrl-C to stop everything.",
+    ]
+    return "\n".join(lines)

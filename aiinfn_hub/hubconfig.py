@@ -1,14 +1,21 @@
-"""The JupyterHub configuration of a hub on the sandbox (demo and tests).
+"""The JupyterHub configuration of a hub on the sandbox (demo, tests, benchmarks).
 
-It starts from the ``hub.config`` sections of ``helm-values/values.yaml``, the configuration a
-real cluster gets, and changes only what the sandbox needs: where the Kubernetes API is,
-loopback addresses, the demo authenticator and the jobs service as a local managed service.
+It is the configuration a real cluster gets from ``helm-values/values.yaml`` (the ``hub.config``
+sections, the jobs service from ``hub.services``, its config file from ``hub.extraFiles``, the
+roles from ``hub.loadRoles``, ``singleuser.startTimeout``), with only what the sandbox needs
+changed: the keys listed in :data:`SANDBOX_KEYS` (loopback addresses, files in a state
+directory, the host's Python standing in for images, an authenticator for named demo users).
+Scenario knobs the caller chooses (interactive offloading, per-site start timeouts) are listed
+in :data:`SCENARIO_KEYS`. ``tests/helm`` checks that nothing else differs from the values.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,124 +23,237 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 VALUES = ROOT / "helm-values" / "values.yaml"
-#: configurable-http-proxy as `make` installs it (tools/chp); else the one on PATH.
+#: configurable-http-proxy as `make` installs it (npm ci in tools/chp).
 CHP = ROOT / "tools" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
 SERVICE = "aiinfn-jobs"
+DEMO_USERS = ("alice", "bob", "carol")
+DEMO_PASSWORD = "aiinfn-demo"
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD = "aiinfn-demo-admin-password-change-me"
+
+#: Keys of the values' config sections that the sandbox replaces, and why.
+SANDBOX_KEYS: dict[str, set[str]] = {
+    # loopback addresses and ports, files in the state directory, the demo authenticator
+    "JupyterHub": {
+        "bind_url",
+        "hub_bind_url",
+        "authenticator_class",
+        "db_url",
+        "cookie_secret_file",
+        "pid_file",
+        "cleanup_servers",
+        "load_roles",
+        "services",
+        "tornado_settings",
+    },
+    # the host's Python stands in for images; the sandbox's namespace; a home claim per user
+    "KubeSpawner": {
+        "namespace",
+        "image",
+        "cmd",
+        "args",
+        "start_timeout",
+        "http_timeout",
+        "storage_pvc_ensure",
+        "storage_capacity",
+        "pvc_name_template",
+        "volumes",
+        "volume_mounts",
+        "notebook_dir",
+    },
+    # the jobs service's loopback address; timeouts that fit the sandbox's start_timeout
+    "AIInfnSpawner": {"jobs_service_url", "session_start_timeouts"},
+}
+#: Keys the caller sets for a scenario (e.g. a test of interactive offloading).
+SCENARIO_KEYS: dict[str, set[str]] = {
+    "AIInfnSpawner": {"interactive_offload", "session_start_timeouts"},
+}
 
 
-def values_hub_config(path: Path = VALUES) -> dict[str, Any]:
-    """The ``hub.config`` sections and the roles of the helm values (empty if not shipped)."""
-    if not path.exists():
-        return {}
-    values = yaml.safe_load(path.read_text())
-    hub = values.get("hub") or {}
-    return {"config": hub.get("config") or {}, "roles": hub.get("loadRoles") or {}}
+def load_values(path: Path = VALUES) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        return yaml.safe_load(stream) or {}
 
 
-def hub_config(
-    *,
-    kubeconfig: str,
-    state_dir: Path,
-    port: int = 8000,
-    hub_port: int = 8081,
-    jobs_port: int = 10101,
-    users: tuple[str, ...] = ("alice", "bob", "carol"),
-    admins: tuple[str, ...] = ("admin",),
-    password: str = "demo",
-    interactive_offload: bool = False,
-    site_start_timeouts: dict[str, int] | None = None,
-    namespace: str = "default",
-) -> dict[str, dict[str, Any]]:
-    """Config sections (``{"JupyterHub": {...}, ...}``) for a hub on the sandbox."""
-    from_values = values_hub_config()
-    sections: dict[str, dict[str, Any]] = {
-        name: dict(body) for name, body in from_values.get("config", {}).items()
-    }
+@dataclass
+class SandboxHub:
+    """Where and how a hub on the sandbox runs."""
+
+    kubeconfig: Path
+    state_dir: Path
+    ip: str = "127.0.0.1"  # where the proxy listens (0.0.0.0: every interface)
+    port: int = 8000
+    hub_port: int = 8081
+    proxy_api_port: int = 8001
+    jobs_port: int = 10101
+    namespace: str = "default"
+    users: tuple[str, ...] = DEMO_USERS
+    admins: tuple[str, ...] = (DEMO_ADMIN,)
+    password: str = DEMO_PASSWORD
+    admin_password: str = DEMO_ADMIN_PASSWORD
+    #: a token for a service with admin scopes (tests and benchmarks drive the REST API)
+    api_token: str | None = None
+    start_timeout: int = 180
+    slow_spawn_timeout: float | None = None
+    spawner: dict[str, Any] = field(default_factory=dict)  # scenario keys (SCENARIO_KEYS)
+
+    @property
+    def url(self) -> str:
+        """Where to open the hub (on this machine)."""
+        host = "127.0.0.1" if self.ip in ("0.0.0.0", "") else self.ip
+        return f"http://{host}:{self.port}"
+
+    @property
+    def jobs_url(self) -> str:
+        return f"http://127.0.0.1:{self.jobs_port}/services/{SERVICE}/"
+
+
+def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Config sections (``{"JupyterHub": {...}, ...}``) for ``hub``, from the helm values."""
+    values = load_values() if values is None else values
+    unknown = {k for k in hub.spawner if k not in SCENARIO_KEYS["AIInfnSpawner"]}
+    if unknown:
+        raise ValueError(f"not scenario keys of AIInfnSpawner: {sorted(unknown)}")
+    hub_values = values.get("hub") or {}
+    sections: dict[str, dict[str, Any]] = copy.deepcopy(hub_values.get("config") or {})
     placement = sections.get("PlacementConfig", {})
-    jobs_url = f"http://127.0.0.1:{jobs_port}/services/{SERVICE}/"
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    roles = [
-        {"name": name, **{k: v for k, v in role.items()}}
-        for name, role in from_values.get("roles", {}).items()
-    ]
-    jobs_config = state_dir / "jobs_config.json"
-    import json
+    root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
-    jobs_config.write_text(
-        json.dumps({"JobsManager": {"namespace": namespace}, "PlacementConfig": placement})
-    )
     sections.setdefault("JupyterHub", {}).update(
         {
-            "bind_url": f"http://127.0.0.1:{port}",
-            "hub_bind_url": f"http://127.0.0.1:{hub_port}",
-            "authenticator_class": "dummy",
-            "db_url": f"sqlite:///{state_dir / 'jupyterhub.sqlite'}",
-            "cookie_secret_file": str(state_dir / "cookie_secret"),
-            "pid_file": str(state_dir / "jupyterhub.pid"),
+            "bind_url": f"http://{hub.ip}:{hub.port}",
+            "hub_bind_url": f"http://127.0.0.1:{hub.hub_port}",
+            "authenticator_class": "shared-password",
+            "db_url": f"sqlite:///{hub.state_dir / 'jupyterhub.sqlite'}",
+            "cookie_secret_file": str(hub.state_dir / "jupyterhub_cookie_secret"),
+            "pid_file": str(hub.state_dir / "jupyterhub.pid"),
             "cleanup_servers": True,
-            "load_roles": roles,
-            "services": [
-                {
-                    "name": SERVICE,
-                    "url": f"http://127.0.0.1:{jobs_port}",
-                    "command": [
-                        sys.executable,
-                        "-m",
-                        "aiinfn_hub.jobs",
-                        "--port",
-                        str(jobs_port),
-                        "--ip",
-                        "127.0.0.1",
-                        "--kubeconfig",
-                        kubeconfig,
-                        "--config",
-                        str(jobs_config),
-                    ],
-                    "oauth_no_confirm": True,
-                    "display": True,
-                }
-            ],
+            "load_roles": _roles(hub_values, hub),
+            "services": _services(hub_values, hub, placement),
         }
     )
-    sections.setdefault("ConfigurableHTTPProxy", {}).update(
+    if hub.slow_spawn_timeout is not None:
+        # how long a spawn request waits before answering 202 and leaving the rest to the
+        # progress API (a tornado setting of the hub, not a config trait)
+        sections["JupyterHub"].setdefault("tornado_settings", {})["slow_spawn_timeout"] = (
+            hub.slow_spawn_timeout
+        )
+    sections["ConfigurableHTTPProxy"] = {
+        "api_url": f"http://127.0.0.1:{hub.proxy_api_port}",
+        "should_start": True,
+        "command": [str(CHP)],
+        "pid_file": str(hub.state_dir / "jupyterhub-proxy.pid"),
+    }
+    sections["Authenticator"] = {
+        "allowed_users": set(hub.users),
+        "admin_users": set(hub.admins),
+    }
+    sections["SharedPasswordAuthenticator"] = {
+        "user_password": hub.password,
+        "admin_password": hub.admin_password,
+    }
+    sections.setdefault("KubeSpawner", {}).update(
         {
-            "api_url": f"http://127.0.0.1:{hub_port + 1}",
-            "should_start": True,
-            "command": [str(CHP) if CHP.exists() else "configurable-http-proxy"],
-        }
-    )
-    sections.setdefault("Authenticator", {}).update(
-        {"allowed_users": set(users), "admin_users": set(admins)}
-    )
-    sections.setdefault("DummyAuthenticator", {})["password"] = password
-    spawner = sections.setdefault("KubeSpawner", {})
-    spawner.update(
-        {
-            "namespace": namespace,
+            "namespace": hub.namespace,
+            # no images in the sandbox: pods run this venv's jupyterhub-singleuser
             "image": "aiinfn-hub/singleuser:sandbox",
             "cmd": ["jupyterhub-singleuser"],
-            "args": ["--ServerApp.allow_root=True"] if as_root else [],
-            "start_timeout": 120,
-            "http_timeout": 60,
+            "args": ["--ServerApp.allow_root=True"] if root else [],
+            "start_timeout": hub.start_timeout,
+            "http_timeout": 90,
+            # z2jh's singleuser.storage (type dynamic): a home claim per user
             "storage_pvc_ensure": True,
             "storage_capacity": "1Gi",
+            "pvc_name_template": "claim-{username}{servername}",
             "volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
             "volume_mounts": [{"name": "home", "mountPath": "/home/jovyan"}],
             "notebook_dir": "/home/jovyan",
-            "environment": {"AIINFN_INSTALL_EXAMPLES": "1"},
         }
     )
     aiinfn = sections.setdefault("AIInfnSpawner", {})
-    aiinfn.update(
-        {
-            "jobs_service_url": jobs_url,
-            "interactive_offload": interactive_offload,
-        }
-    )
-    if site_start_timeouts:
-        aiinfn["site_start_timeouts"] = site_start_timeouts
-    sections["PlacementConfig"] = placement
+    aiinfn["jobs_service_url"] = hub.jobs_url
+    # the sandbox's sites start servers in seconds; keep the fallback within start_timeout
+    aiinfn["session_start_timeouts"] = {
+        name: min(float(seconds), hub.start_timeout / 3)
+        for name, seconds in (aiinfn.get("session_start_timeouts") or {}).items()
+    }
+    aiinfn.update(copy.deepcopy(hub.spawner))
     return sections
+
+
+def _roles(hub_values: dict[str, Any], hub: SandboxHub) -> list[dict[str, Any]]:
+    roles = [{"name": name, **copy.deepcopy(role)} for name, role in _load_roles(hub_values)]
+    if hub.api_token:
+        roles.append(
+            {
+                "name": "sandbox-admin",
+                "description": "Tests and benchmarks drive the hub's REST API",
+                "scopes": [
+                    *("admin:users", "admin:servers", "admin:server_state", "tokens"),
+                    *("list:users", "read:users", "read:metrics"),
+                ],
+                "services": ["sandbox-admin"],
+            }
+        )
+    return roles
+
+
+def _load_roles(hub_values: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return list((hub_values.get("loadRoles") or {}).items())
+
+
+def _services(
+    hub_values: dict[str, Any], hub: SandboxHub, placement: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The managed services of the values, run from this venv against the sandbox."""
+    services = []
+    files = hub_values.get("extraFiles") or {}
+    for name, service in (hub_values.get("services") or {}).items():
+        service = copy.deepcopy(service)
+        command = list(service["command"])
+        if command[0] in ("python", "python3"):
+            command[0] = sys.executable
+        _set_option(command, "--port", str(hub.jobs_port))
+        _set_option(command, "--ip", "127.0.0.1")
+        config_path = _option(command, "--config")
+        if config_path is not None:
+            data = next(
+                copy.deepcopy(f["data"]) for f in files.values() if f["mountPath"] == config_path
+            )
+            data.setdefault("JobsManager", {})["namespace"] = hub.namespace
+            data["PlacementConfig"] = copy.deepcopy(placement)
+            local = hub.state_dir / f"{name}_config.json"
+            local.write_text(json.dumps(data, indent=2), encoding="utf-8")
+            _set_option(command, "--config", str(local))
+        command += ["--kubeconfig", str(hub.kubeconfig)]
+        environment = {
+            k: v
+            for k, v in (service.get("environment") or {}).items()
+            if not k.startswith("KUBERNETES_SERVICE_")  # in-cluster only
+        }
+        services.append(
+            {
+                **{k: v for k, v in service.items() if k not in ("command", "environment")},
+                "name": name,
+                "url": f"http://127.0.0.1:{hub.jobs_port}",
+                "command": command,
+                "environment": environment,
+            }
+        )
+    if hub.api_token:
+        services.append({"name": "sandbox-admin", "api_token": hub.api_token})
+    return services
+
+
+def _option(command: list[str], name: str) -> str | None:
+    return command[command.index(name) + 1] if name in command else None
+
+
+def _set_option(command: list[str], name: str, value: str) -> None:
+    if name in command:
+        command[command.index(name) + 1] = value
+    else:
+        command += [name, value]
 
 
 def write_config(sections: dict[str, dict[str, Any]], path: Path) -> Path:
@@ -142,5 +262,5 @@ def write_config(sections: dict[str, dict[str, Any]], path: Path) -> Path:
     for section, body in sections.items():
         for key, value in body.items():
             lines.append(f"c.{section}.{key} = {value!r}")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

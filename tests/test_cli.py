@@ -60,7 +60,7 @@ def test_console_entry_point_exit_code():
 def test_demo_prints_the_five_plans(capsys):
     from aiinfn_hub import demo
 
-    assert demo.run(None) == 0
+    assert demo.print_plans() == 0
     out = capsys.readouterr().out
     for number in range(1, 6):
         assert f"\n{number}. " in "\n" + out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -13,18 +14,46 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 HELM_VALUES = REPO / "helm-values"
-#: Public schemas shared by every project machine and CI; never copied into the repo.
-SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "schemas"
+#: Set to a directory holding z2jh/ and kueue/ to use schemas from elsewhere.
+SCHEMAS_ENV = "AIINFN_SHARED_SCHEMAS"
+#: Set to 1 to skip (rather than fail) the schema checks where the schemas cannot be had.
+OPT_OUT_ENV = "AIINFN_SKIP_SHARED_SCHEMAS"
 
 NAMESPACE = "jhub"
 INTERLINK_TAINT_KEY = "virtual-node.interlink/no-schedule"
 
 
+def schema_candidates() -> list[Path]:
+    """Where the public schemas may be: $AIINFN_SHARED_SCHEMAS, ../shared/schemas next to the
+    checkout (every project machine and CI), /work/shared/schemas. Never copied into the repo."""
+    found = [Path(os.environ[SCHEMAS_ENV])] if os.environ.get(SCHEMAS_ENV) else []
+    return [*found, REPO.parent / "shared" / "schemas", Path("/work/shared/schemas")]
+
+
+def find_schemas() -> Path | None:
+    for path in schema_candidates():
+        if (path / "z2jh" / "values.schema.yaml").is_file() and (path / "kueue").is_dir():
+            return path
+    return None
+
+
+SCHEMAS = find_schemas()
+
+
 def need_schemas() -> Path:
-    """The shared schemas directory, or skip the calling test with a plain reason."""
-    if not SCHEMAS.is_dir():
-        pytest.skip(f"the shared schemas are absent ({SCHEMAS} does not exist)")
-    return SCHEMAS
+    """The shared schemas directory; a test that needs them FAILS without them, saying where it
+    looked, unless $AIINFN_SKIP_SHARED_SCHEMAS=1 explicitly opts out (then it skips)."""
+    if SCHEMAS is not None:
+        return SCHEMAS
+    where = ", ".join(str(p) for p in schema_candidates())
+    message = (
+        f"the shared z2jh and Kueue schemas are not in any of: {where}. Point "
+        f"{SCHEMAS_ENV} at the directory holding z2jh/ and kueue/, or set {OPT_OUT_ENV}=1 to "
+        "skip the schema checks knowingly"
+    )
+    if os.environ.get(OPT_OUT_ENV) == "1":
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 def load_yaml(path: Path) -> Any:

@@ -1,0 +1,149 @@
+"""One node watch and one pod watch, shared by every spawner of the hub process.
+
+The spawn form shows live free/total GPUs per model and the automatic profile needs each site's
+health. Both are answered from these caches, so rendering the form makes no Kubernetes request
+(the AI_INFN hub listed every node and pod twice per render). The watches are the jobs
+service's :class:`~aiinfn_hub.jobs.cache.Reflector`: list once, then watch, resume, relist on
+410 Gone, retry with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..jobs.cache import Reflector
+from ..jobs.kube import Kube
+from ..jobs.signals import condition, site_health
+from ..placement import GpuPool, Site, SiteHealth
+from .kuberequests import run_detached
+
+GPU_RESOURCE = "nvidia.com/gpu"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class GpuCount:
+    """GPUs of one model: free now on nodes that take new pods, and installed in total."""
+
+    model: str
+    free: int
+    total: int
+
+    def describe(self) -> str:
+        return f"{self.free} of {self.total} {self.model} free"
+
+
+def pod_gpus(pod: Mapping[str, Any]) -> int:
+    """GPUs a pod holds (limits, else requests, summed over its containers)."""
+    count = 0.0
+    for container in (pod.get("spec") or {}).get("containers") or ():
+        resources = container.get("resources") or {}
+        value = (resources.get("limits") or {}).get(GPU_RESOURCE) or (
+            resources.get("requests") or {}
+        ).get(GPU_RESOURCE)
+        count += float(value or 0)
+    return int(count)
+
+
+def takes_new_pods(node: Mapping[str, Any]) -> bool:
+    """Ready, not cordoned, and without a NoSchedule/NoExecute taint other than interLink's."""
+    ready = condition(node, "Ready")
+    if not ready or ready.get("status") != "True":
+        return False
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        return False
+    return not any(
+        taint.get("effect") in ("NoSchedule", "NoExecute")
+        and taint.get("key") != "virtual-node.interlink/no-schedule"
+        for taint in spec.get("taints") or ()
+    )
+
+
+def count_gpus(
+    nodes: list[Mapping[str, Any]], pods: list[Mapping[str, Any]], label: str, pool: GpuPool
+) -> GpuCount:
+    """Free and total GPUs of ``pool`` on the nodes labelled ``label=pool.product``."""
+    used: dict[str, int] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+            used[node] = used.get(node, 0) + pod_gpus(pod)
+    free = total = 0
+    for node in nodes:
+        meta = node.get("metadata") or {}
+        if (meta.get("labels") or {}).get(label) != (pool.product or pool.model):
+            continue
+        allocatable = ((node.get("status") or {}).get("allocatable") or {}).get(GPU_RESOURCE, 0)
+        capacity = int(float(allocatable))
+        total += capacity
+        if takes_new_pods(node):
+            free += max(0, capacity - used.get(meta.get("name", ""), 0))
+    return GpuCount(pool.model, free, total)
+
+
+class ClusterView:
+    """Nodes, and pods of the hub's namespace, watched once per event loop and API server."""
+
+    _views: dict[tuple[int, str, str], ClusterView] = {}
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.nodes = Reflector(kube, "node", kube.core.list_node)
+        self.pods = Reflector(kube, "pod", kube.core.list_namespaced_pod, (kube.namespace,))
+        run_detached("watch", self.nodes.start)
+        run_detached("watch", self.pods.start)
+
+    @classmethod
+    def shared(cls, api_client: Any, namespace: str) -> ClusterView:
+        """The view for this loop, API server and namespace; started on first use."""
+        key = (id(asyncio.get_running_loop()), api_client.configuration.host, namespace)
+        view = cls._views.get(key)
+        if view is None:
+            view = cls._views[key] = cls(Kube(api_client, namespace))
+        return view
+
+    @classmethod
+    async def stop_all(cls) -> None:
+        """Stop every view's watches (tests, and a hub shutting down)."""
+        views, cls._views = list(cls._views.values()), {}
+        for view in views:
+            await view.nodes.stop()
+            await view.pods.stop()
+
+    @property
+    def synced(self) -> bool:
+        return self.nodes.synced.is_set() and self.pods.synced.is_set()
+
+    async def ready(self, timeout: float) -> bool:
+        """Wait until both caches hold a first list; False if that takes over ``timeout`` s."""
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(self.nodes.synced.wait(), self.pods.synced.wait()), timeout
+            )
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def gpus(self, site: Site, pool: GpuPool) -> GpuCount | None:
+        """Free/total GPUs of a pool at a site; None before the first list arrives."""
+        if not self.synced:
+            return None
+        return count_gpus(
+            list(self.nodes.objects.values()),
+            list(self.pods.objects.values()),
+            site.wiring.gpu_selector_key,
+            pool,
+        )
+
+    def health(self, site: Site) -> SiteHealth | None:
+        """A site's health from its nodes; None before the first list arrives."""
+        if not self.nodes.synced.is_set():
+            return None
+        return site_health(site, list(self.nodes.objects.values()))
+
+    def pod(self, name: str) -> dict[str, Any] | None:
+        return self.pods.objects.get(f"{self.kube.namespace}/{name}")
