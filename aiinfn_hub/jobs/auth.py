@@ -12,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado.httputil import url_concat
@@ -113,4 +114,5 @@ class HubAuthenticator(Authenticator):
             secret = secrets.token_bytes(32)
         app_settings["cookie_secret"] = secret
         app_settings["hub_auth"] = self.hub_auth
-        return [(self.hub_auth.oauth_callback_url, HubOAuthCallbackHandler)]
+        # HubOAuth knows the callback as a URL (JUPYTERHUB_OAUTH_CALLBACK_URL); route its path
+        return [(urlsplit(self.hub_auth.oauth_redirect_uri).path, HubOAuthCallbackHandler)]
