@@ -180,7 +180,13 @@ def run(path: Path, output_dir: Path, parameters: dict[str, Any], timeout: int |
     if parameters:
         inject_parameters(nb, parameters)
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    client = EchoingClient(nb, timeout=timeout, kernel_name=_kernel_name(nb), allow_errors=False)
+    client = EchoingClient(
+        nb,
+        timeout=timeout,
+        kernel_name=_kernel_name(nb),
+        allow_errors=False,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up chatter
+    )
     status = 0
     log(f"running {path.name}: {len(code_cells)} code cells")
     try:

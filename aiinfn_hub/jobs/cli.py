@@ -107,17 +107,20 @@ def follow(
     out: TextIO = sys.stdout,
     interval: float = 1.0,
     completion_index: int | None = None,
+    shown: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Print state changes and the log, or a progress bar for array jobs, until the job ends
-    (``completion_index`` follows one task of an array job instead)."""
-    last_state = last_bar = None
+    (``completion_index`` follows one task of an array job instead). ``shown``: the job as
+    already printed."""
+    last_state = _state(shown) if shown else None
+    last_bar = None
     cursor = client.LogCursor(job_id, completion_index)
     while True:
         job = client.get(job_id)
         progress = job.get("progress") or {}
         array = progress.get("completions", 1) > 1 and completion_index is None
         ended = job["state"] in client.TERMINAL
-        state = (job["state"], job.get("site"), len(job.get("attempts") or []))
+        state = _state(job)
         if state != last_state and not ended:
             print(f"-- {summary(job)}", file=out, flush=True)
             last_state = state
@@ -133,7 +136,7 @@ def follow(
             print(f"-- {summary(job)}", file=out)
             if job["state"] != "succeeded":
                 print(f"-- {job.get('reason', '')}", file=out)
-            saved = _executed_notebook(job)
+            saved = client.executed_notebook(job)
             if saved:
                 print(f"-- executed notebook: {saved}", file=out)
             out.flush()
@@ -141,20 +144,8 @@ def follow(
         time.sleep(interval)
 
 
-def _executed_notebook(job: dict[str, Any], wait: float = 15.0) -> str | None:
-    """Where the server saved the ended notebook job's executed notebook (it comes back a
-    moment after the job ends); None for other jobs or without the server extension."""
-    spec = job.get("spec") or {}
-    is_notebook = (spec.get("script") or {}).get("kind") == "notebook" or (
-        "AIINFN_NOTEBOOK_PATH" in (spec.get("env") or {})
-    )
-    if not is_notebook or job["state"] == "cancelled" or "executed_notebook" not in job:
-        return None
-    deadline = time.monotonic() + wait
-    while not job.get("executed_notebook") and time.monotonic() < deadline:
-        time.sleep(0.5)
-        job = client.get(job["id"])
-    return job.get("executed_notebook")
+def _state(job: dict[str, Any]) -> tuple:
+    return job["state"], job.get("site"), len(job.get("attempts") or [])
 
 
 def _resources(parser: argparse.ArgumentParser) -> None:
@@ -280,7 +271,7 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
         job = client.submit(target, **options)
         print(summary(job), flush=True)
         if args.follow:
-            job = follow(job["id"])
+            job = follow(job["id"], shown=job)
             return 0 if job["state"] == "succeeded" else 1
         return 0
     if rest:

@@ -390,12 +390,34 @@ def logs(job_id: str, completion_index: int | None = None) -> str:
 
 
 def wait(job_id: str, timeout: float | None = None, interval: float = 1.0) -> dict[str, Any]:
-    """Block until the job ends (or ``timeout`` seconds pass: TimeoutError); returns the job."""
+    """Block until the job ends (or ``timeout`` seconds pass: TimeoutError); returns the job,
+    for a notebook with ``executed_notebook``: where the executed notebook was saved."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         job = get(job_id)
         if job["state"] in TERMINAL:
+            if "executed_notebook" in job:
+                job["executed_notebook"] = executed_notebook(job)
             return job
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"job {job_id} is still {job['state']} after {timeout} s")
         time.sleep(interval)
+
+
+def executed_notebook(job: dict[str, Any], within: float = 15.0) -> str | None:
+    """Where the server saved an ended notebook job's executed notebook (it is saved a moment
+    after the job ends; this waits up to ``within`` s), or None: not a notebook job, or no
+    server extension to save it."""
+    spec = job.get("spec") or {}
+    notebook = (spec.get("script") or {}).get("kind") == "notebook" or (
+        "AIINFN_NOTEBOOK_PATH" in (spec.get("env") or {})
+    )
+    if not notebook or job["state"] not in ("succeeded", "failed"):
+        return None
+    if "executed_notebook" not in job:  # straight to the jobs service: nobody saves it
+        return None
+    deadline = time.monotonic() + within
+    while not job.get("executed_notebook") and time.monotonic() < deadline:
+        time.sleep(0.3)
+        job = get(job["id"])
+    return job.get("executed_notebook")

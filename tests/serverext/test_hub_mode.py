@@ -162,3 +162,26 @@ async def test_the_cli_talks_to_the_jobs_service_directly_with_a_token(service, 
     assert process.returncode == 2
     [line] = err.decode().splitlines()
     assert line.startswith("aiinfn-jobs list: error:") and "token" in line
+
+
+async def test_a_notebook_that_ended_while_the_server_was_down_comes_back_at_start(
+    service, jp_configurable_serverapp, jp_server_config, jp_root_dir
+):
+    """The culled-server case: the job ends first, the user's server starts afterwards."""
+    _, manager = service
+    write_notebook(jp_root_dir / "night.ipynb", "print('ran overnight')")
+    content = (jp_root_dir / "night.ipynb").read_text()
+    job, _ = await manager.submit(
+        "alice", {"script": {"path": "night.ipynb", "content": content}, "local_only": True}
+    )
+    await wait_until(
+        lambda: manager.jobs[job["id"]].view["state"] == "succeeded", 90, message="the job"
+    )
+    serverapp = jp_configurable_serverapp(config=jp_server_config)
+    from .conftest import extension_of
+
+    await extension_of(serverapp)._start_jupyter_server_extension(serverapp)
+    target = jp_root_dir / f"night.{job['id']}.ipynb"
+    await wait_until(target.exists, 60, message="the executed notebook")
+    executed = nbformat.read(str(target), as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "ran overnight\n"
