@@ -67,6 +67,14 @@ class TokenAuthenticator(Authenticator):
         return Caller(name, name in self.admin_users)
 
 
+class OAuthCallbackHandler(HubOAuthCallbackHandler):
+    """JupyterHub's OAuth callback, bound to our ``HubOAuth`` (which holds the OAuth states)
+    rather than to a process-wide default instance."""
+
+    def initialize(self, hub_auth: HubOAuth) -> None:
+        self.hub_auth = hub_auth
+
+
 class HubAuthenticator(Authenticator):
     """JupyterHub tokens and OAuth cookies, checked with the hub (cached by ``HubOAuth``)."""
 
@@ -115,4 +123,5 @@ class HubAuthenticator(Authenticator):
         app_settings["cookie_secret"] = secret
         app_settings["hub_auth"] = self.hub_auth
         # HubOAuth knows the callback as a URL (JUPYTERHUB_OAUTH_CALLBACK_URL); route its path
-        return [(urlsplit(self.hub_auth.oauth_redirect_uri).path, HubOAuthCallbackHandler)]
+        path = urlsplit(self.hub_auth.oauth_redirect_uri).path
+        return [(path, OAuthCallbackHandler, {"hub_auth": self.hub_auth})]

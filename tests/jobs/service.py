@@ -3,6 +3,7 @@ it, restart it or call it from another client library."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -109,3 +110,44 @@ async def call(
     finally:
         if owned:
             await session.close()
+
+
+class EventStream:
+    """A client of GET /events that collects the jobs it hears about."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.events: list[dict] = []
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> EventStream:
+        self._task = asyncio.create_task(self._read())
+        await asyncio.wait_for(self.connected.wait(), 15)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _read(self) -> None:
+        headers = {"Authorization": f"token {self.token}"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(self.url + "events", headers=headers) as response,
+        ):
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                while b"\n\n" in buffer:
+                    block, buffer = buffer.split(b"\n\n", 1)
+                    if block.startswith(b": connected"):
+                        self.connected.set()
+                    elif block.startswith(b"data: "):
+                        self.events.append(json.loads(block[6:]))
+
+    def states(self, job_id: str) -> list[str]:
+        return [e["job"]["state"] for e in self.events if e["job"]["id"] == job_id]
