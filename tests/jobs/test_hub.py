@@ -132,9 +132,7 @@ async def test_oauth_cookie_login_and_xsrf(hub):
             assert page.status == 200
         xsrf = next(c.value for c in jar if c.key == "_xsrf")
         form = {"username": "bob", "password": DEMO_PASSWORD, "_xsrf": xsrf}
-        async with browser.post(
-            f"{hub.url}/hub/login", data=form, allow_redirects=False
-        ) as login:
+        async with browser.post(f"{hub.url}/hub/login", data=form, allow_redirects=False) as login:
             assert login.status == 302, await login.text()
 
         # the browser opens the service: OAuth with the hub, then back to the page it asked for
