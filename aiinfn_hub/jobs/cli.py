@@ -66,7 +66,7 @@ def show(job: dict[str, Any]) -> str:
                 attempt.get("site_display") or attempt["site"],
                 attempt.get("started") or "",
                 attempt.get("ended") or "",
-                attempt.get("outcome") or "in progress",
+                (attempt.get("outcome") or "in progress").replace("_", " "),
                 attempt.get("reason", ""),
                 kueue.get("reason") or "",
                 attempt.get("remote_job_id") or "",
