@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kubernetes_asyncio import client, watch
+from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
@@ -19,6 +19,7 @@ from aiinfn_hub.sandbox.testing import wait_until
 from .util import (
     KUEUE,
     condition,
+    history,
     job_manifest,
     job_pods,
     wait_job,
@@ -224,33 +225,28 @@ async def test_preemption(kube: client.ApiClient, sandbox: SandboxProcess) -> No
     since = wl["metadata"]["resourceVersion"]
     result = sandbox.faults.preempt("tier1")
     assert result["evicted"] == 1
-    history = []
-    async with watch.Watch() as stream:
-        async for event in stream.stream(
-            custom.list_namespaced_custom_object,
-            *KUEUE,
-            "default",
-            "workloads",
-            resource_version=since,
-            field_selector=f"metadata.name={wl['metadata']['name']}",
-            timeout_seconds=30,
-        ):
-            history.append(event["object"])
-            if len(history) > 1 and condition(event["object"], "Admitted")["status"] == "True":
-                break
-    evicted = next(w for w in history if condition(w, "Evicted")["status"] == "True")
+    seen = await history(
+        custom.list_namespaced_custom_object,
+        *KUEUE,
+        "default",
+        "workloads",
+        resource_version=since,
+        field_selector=f"metadata.name={wl['metadata']['name']}",
+        until=lambda w: (condition(w, "Evicted") or {}).get("status") == "False",
+    )
+    evicted = next(w for w in seen if condition(w, "Evicted")["status"] == "True")
     assert condition(evicted, "Evicted")["reason"] == "Preempted"
     assert condition(evicted, "Preempted")["reason"] == "InClusterQueue"
     # the quota stays reserved until the Job's pods are gone, then the workload is requeued
     assert condition(evicted, "QuotaReserved")["status"] == "True"
-    released = next(w for w in history if condition(w, "QuotaReserved")["status"] == "False")
+    released = next(w for w in seen if condition(w, "QuotaReserved")["status"] == "False")
     assert condition(released, "Evicted")["status"] == "True"
     assert condition(released, "QuotaReserved")["reason"] == "Preempted"
     assert condition(released, "Admitted")["reason"] == "NoReservation"
     requeued = condition(released, "Requeued")
     assert (requeued["status"], requeued["reason"]) == ("True", "Preempted")  # no backoff
     assert "admission" not in released["status"]
-    readmitted = history[-1]
+    readmitted = seen[-1]
     assert condition(readmitted, "Evicted")["status"] == "False"
     assert condition(readmitted, "Evicted")["message"].startswith("Previously: Preempted")
     assert readmitted["status"]["schedulingStats"]["evictions"] == [

@@ -3,11 +3,11 @@ batch system queues them, runs them and fails them."""
 
 from __future__ import annotations
 
-from kubernetes_asyncio import client, watch
+from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox.testing import wait_until
 
-from .util import PY, pod_log, pod_manifest, wait_pod
+from .util import PY, history, pod_gone, pod_log, pod_manifest, wait_pod
 
 TOLERATION = {
     "key": "virtual-node.interlink/no-schedule",
@@ -72,19 +72,16 @@ async def test_a_remote_pod_waits_in_the_remote_queue_then_runs(kube: client.Api
     assert await pod_log(kube, "remote") == "ran remotely\n"
 
     # the whole history, as a watch saw it: Pending and scheduled while remotely queued
-    history = []
-    async with watch.Watch() as stream:
-        async for event in stream.stream(
-            core.list_namespaced_pod,
-            "default",
-            resource_version=since,
-            field_selector="metadata.name=remote",
-            timeout_seconds=2,
-        ):
-            history.append(event["raw_object"])
+    seen = await history(
+        core.list_namespaced_pod,
+        "default",
+        resource_version=since,
+        field_selector="metadata.name=remote",
+        timeout_seconds=2,
+    )
     queued = [
         p
-        for p in history
+        for p in seen
         if p["status"].get("phase") == "Pending"
         and any(
             (cs.get("state") or {}).get("waiting", {}).get("reason") == "Remote pod submitted"
@@ -95,7 +92,7 @@ async def test_a_remote_pod_waits_in_the_remote_queue_then_runs(kube: client.Api
     scheduled = {c["type"]: c["status"] for c in queued[-1]["status"]["conditions"]}
     assert scheduled["PodScheduled"] == "True" and scheduled["Ready"] == "False"
     assert "JobID" in queued[-1]["metadata"]["annotations"]
-    phases = [p["status"].get("phase") for p in history]
+    phases = [p["status"].get("phase") for p in seen]
     assert phases.index("Pending") < phases.index("Running") < phases.index("Succeeded")
 
 
@@ -132,12 +129,5 @@ async def test_deleting_a_pod_in_the_remote_queue(kube: client.ApiClient, sandbo
     assert pod.status.container_statuses[0].state.waiting.reason == "Remote pod submitted"
     await core.delete_namespaced_pod("queued", "default")
 
-    async def gone() -> bool:
-        try:
-            await core.read_namespaced_pod("queued", "default")
-            return False
-        except client.ApiException as exc:
-            return exc.status == 404
-
-    await wait_until(gone, timeout=30, message="the queued pod to be deleted")
+    await wait_until(lambda: pod_gone(kube, "queued"), message="the queued pod to be deleted")
     assert sandbox.info()["running_processes"] == 0

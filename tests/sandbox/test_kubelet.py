@@ -18,7 +18,7 @@ from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.process import free_port
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
-from .util import PY, pod_log, pod_manifest, wait_pod
+from .util import PY, pod_gone, pod_log, pod_manifest, wait_pod
 
 SERVE = """
 import http.server, os
@@ -229,14 +229,7 @@ async def test_deleting_a_pod_ends_its_processes(kube: client.ApiClient) -> None
     deleted = await core.delete_namespaced_pod("victim", "default")
     assert deleted.metadata.deletion_timestamp is not None
 
-    async def gone() -> bool:
-        try:
-            await core.read_namespaced_pod("victim", "default")
-            return False
-        except client.ApiException as exc:
-            return exc.status == 404
-
-    await wait_until(gone, timeout=30, message="the pod to be deleted")
+    await wait_until(lambda: pod_gone(kube, "victim"), message="the pod to be deleted")
     assert not alive(shell) and not alive(child)  # the whole process group, reaped
 
 

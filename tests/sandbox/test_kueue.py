@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from kubernetes_asyncio import client, watch
+from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox import Sandbox
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
-from .util import KUEUE, condition, job_manifest, job_pods, wait_job, wait_workload
+from .util import KUEUE, condition, history, job_manifest, job_pods, wait_job, wait_workload
 
 
 async def test_local_job_is_admitted_placed_and_finished(kube: client.ApiClient) -> None:
@@ -180,25 +180,20 @@ async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> N
             await batch.create_namespaced_job(
                 "default", job_manifest("stuck", ["true"], queue="slow")
             )
-            history: list[dict] = []
-            async with watch.Watch() as stream:
-                async for event in stream.stream(
-                    custom.list_namespaced_custom_object,
-                    *KUEUE,
-                    "default",
-                    "workloads",
-                    resource_version=since,
-                    timeout_seconds=60,
-                ):
-                    history.append(event["object"])
-                    evicted = condition(event["object"], "Evicted") or {}
-                    if evicted.get("reason") == "Deactivated":
-                        break
+            seen = await history(
+                custom.list_namespaced_custom_object,
+                *KUEUE,
+                "default",
+                "workloads",
+                resource_version=since,
+                until=lambda w: (condition(w, "Evicted") or {}).get("reason") == "Deactivated",
+                timeout_seconds=60,
+            )
 
             def first(ctype: str, status: str, reason: str) -> dict:
                 return next(
                     w
-                    for w in history
+                    for w in seen
                     if (c := condition(w, ctype))
                     and (c["status"], c.get("reason")) == (status, reason)
                 )
@@ -209,9 +204,9 @@ async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> N
             assert condition(released, "QuotaReserved")["reason"] == "PodsReadyTimeout"
             assert released["status"]["requeueState"]["count"] == 1
             backoff_over = first("Requeued", "True", "BackoffFinished")
-            readmitted = history.index(backoff_over) + 1
-            assert any(condition(w, "Admitted")["status"] == "True" for w in history[readmitted:])
-            deactivated = history[-1]
+            readmitted = seen.index(backoff_over) + 1
+            assert any(condition(w, "Admitted")["status"] == "True" for w in seen[readmitted:])
+            deactivated = seen[-1]
             assert deactivated["spec"]["active"] is False
             assert condition(deactivated, "Evicted")["message"] == (
                 "The workload is deactivated due to exceeding the maximum number of re-queuing "

