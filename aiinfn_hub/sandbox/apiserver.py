@@ -156,6 +156,13 @@ class _Handler(RequestHandler):
         self.set_header("Cache-Control", "no-cache, private")
         self.finish(body if isinstance(body, bytes | str) else _json(body))
 
+    def _stream_now(self) -> None:
+        """No Nagle delay on a stream of small writes (watch events, followed logs), as Go's
+        net/http serves them."""
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)
+
     def _send_error(self, error: ApiError) -> None:
         self._send(error.code, error.status())
 
@@ -480,6 +487,7 @@ class _Handler(RequestHandler):
         timeout = self._int_arg("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT
         bookmarks = self._bool_arg("allowWatchBookmarks")
         table = wants_table(self.request.headers.get("Accept", ""))
+        self._stream_now()
         self.set_status(200)
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-cache, private")
@@ -610,6 +618,8 @@ class _Handler(RequestHandler):
                     f'previous terminated container "{container}" in pod "{name}" not found'
                 )
             path, follow = previous, False
+        if follow:
+            self._stream_now()
         self.set_status(200)
         self.set_header("Content-Type", "text/plain")
 
