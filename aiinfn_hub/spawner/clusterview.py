@@ -10,6 +10,7 @@ service's :class:`~aiinfn_hub.jobs.cache.Reflector`: list once, then watch, resu
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,9 @@ def count_gpus(
 class ClusterView:
     """Nodes, and pods of the hub's namespace, watched once per event loop and API server."""
 
-    _views: dict[tuple[int, str, str], ClusterView] = {}
+    #: loop -> (API server, namespace) -> view; a closed loop's views go with it
+    _views: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], ClusterView]]
+    _views = weakref.WeakKeyDictionary()
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
@@ -100,17 +103,18 @@ class ClusterView:
     @classmethod
     def shared(cls, api_client: Any, namespace: str) -> ClusterView:
         """The view for this loop, API server and namespace; started on first use."""
-        key = (id(asyncio.get_running_loop()), api_client.configuration.host, namespace)
-        view = cls._views.get(key)
+        views = cls._views.setdefault(asyncio.get_running_loop(), {})
+        key = (api_client.configuration.host, namespace)
+        view = views.get(key)
         if view is None:
-            view = cls._views[key] = cls(Kube(api_client, namespace))
+            view = views[key] = cls(Kube(api_client, namespace))
         return view
 
     @classmethod
     async def stop_all(cls) -> None:
-        """Stop every view's watches (tests, and a hub shutting down)."""
-        views, cls._views = list(cls._views.values()), {}
-        for view in views:
+        """Stop the watches of every view of this loop (tests, a hub shutting down)."""
+        views = cls._views.pop(asyncio.get_running_loop(), {})
+        for view in views.values():
             await view.nodes.stop()
             await view.pods.stop()
 

@@ -85,15 +85,20 @@ def _plural(n: int) -> str:
 def gpu_count_option(counts: Iterable[int]) -> dict[str, Any]:
     """The ``gpus`` option: one choice per count, each setting the GPU resources."""
     choices: dict[str, Any] = {}
-    for n in counts:
+    for index, n in enumerate(counts):
         env = {"AIINFN_DEFAULT_GPUS": str(n)}
         override: dict[str, Any] = {"environment": env}
         if n:
             override["extra_resource_limits"] = {GPU_RESOURCE: str(n)}
             override["extra_resource_guarantees"] = {GPU_RESOURCE: str(n)}
         name = _plural(n) if n else "no GPU"
-        choices[str(n)] = {"display_name": name, "kubespawner_override": override}
-    return {"display_name": "GPUs", "choices": choices}
+        choices[str(n)] = {
+            "display_name": name,
+            "default": index == 0,
+            "kubespawner_override": override,
+        }
+    # complete as KubeSpawner's form and override machinery expect (no free-text value)
+    return {"display_name": "GPUs", "choices": choices, "unlisted_choice": {"enabled": False}}
 
 
 def build_profiles(

@@ -184,6 +184,7 @@ class AIInfnSpawner(KubeSpawner):
         self._notes: list[str] = []
         self._gpu: tuple[Site, GpuPool] | None = None
         self._session: tuple[Site, GpuPool | None] | None = None
+        self._start_profiles: list[dict[str, Any]] | None = None
         self.cluster  # noqa: B018 - start the shared watches now, not on the first form
 
     # ---------------------------------------------------------------------------- the catalogue
@@ -207,7 +208,9 @@ class AIInfnSpawner(KubeSpawner):
             )
             for slug, spec in self.cpu_profiles.items()
         }
+        # admins' own profiles (c.KubeSpawner.profile_list as a list), normalised by KubeSpawner
         extra = self.profile_list if isinstance(self.profile_list, list) else []
+        extra = self._get_initialized_profile_list(extra) if extra else []
         return ProfileSettings(
             cpu_profiles=cpu,
             gpu_resources=Resources.parse(self.gpu_profile_cpu, self.gpu_profile_memory, "GPU"),
@@ -235,8 +238,7 @@ class AIInfnSpawner(KubeSpawner):
 
     def profiles(self) -> list[dict[str, Any]]:
         """The profile list now: from the catalogue and the watch caches, no API request."""
-        built = build_profiles(self.profile_settings(), self.local_sites(), self.count_gpus)
-        return self._get_initialized_profile_list(built)
+        return build_profiles(self.profile_settings(), self.local_sites(), self.count_gpus)
 
     async def _render_profiles_form(self, _spawner: Any = None) -> str:
         with activity("options_form"):
@@ -254,27 +256,27 @@ class AIInfnSpawner(KubeSpawner):
     def _apply_user_options_hook(spawner: AIInfnSpawner, user_options: Any) -> None:
         spawner.check_user_options(user_options)
 
-    def check_user_options(self, user_options: Any) -> dict[str, str]:
+    def check_user_options(
+        self, user_options: Any, profiles: list[dict[str, Any]] | None = None
+    ) -> dict[str, str]:
         """Validate (HTTP 400 naming what is wrong) and normalise ``user_options``."""
         with activity("validate"):
             try:
-                options = validate_options(user_options, self.profiles())
+                options = validate_options(user_options, profiles or self.profiles())
             except OptionsError as exc:
                 raise web.HTTPError(400, str(exc)) from None
         self.user_options = options
         return options
 
-    def chosen_profile(self) -> dict[str, Any]:
-        profiles = self.profiles()
-        slug = self.check_user_options(self.user_options).get("profile")
+    def chosen_profile(self, profiles: list[dict[str, Any]]) -> dict[str, Any]:
+        slug = self.check_user_options(self.user_options, profiles).get("profile")
         return self._get_profile(slug, profiles)
 
     async def load_user_options(self) -> None:
         """Apply the chosen profile's overrides (KubeSpawner's machinery, our profile list)."""
-        profiles = self.profiles()
-        slug = self.check_user_options(self.user_options).get("profile")
-        self._load_profile(slug, profiles)
-        profile = self._get_profile(slug, profiles)
+        profiles = self._start_profiles or self.profiles()
+        profile = self.chosen_profile(profiles)
+        self._load_profile(profile["slug"], profiles)
         gpu = profile.get("gpu")
         if gpu:
             site = self.placer.sites[gpu["site"]]
@@ -333,13 +335,18 @@ class AIInfnSpawner(KubeSpawner):
     async def _start(self) -> str:
         with activity("start"):
             self._notes, self.attempts, self._gpu, self._session = [], [], None, None
-            profile = self.chosen_profile()
-            if profile["slug"] != AUTOMATIC:
-                self.site_name = (profile.get("gpu") or {}).get("site") or self.local_sites()[
-                    0
-                ].name
+            # one profile list for the whole start (options check, overrides, placement)
+            self._start_profiles = self.profiles()
+            try:
+                profile = self.chosen_profile(self._start_profiles)
+                if profile["slug"] == AUTOMATIC:
+                    return await self._start_automatic()
+                self.site_name = (profile.get("gpu") or {}).get("site") or (
+                    self.local_sites()[0].name
+                )
                 return await super()._start()
-            return await self._start_automatic()
+            finally:
+                self._start_profiles = None
 
     # ---------------------------------------------------------------------------- automatic
 

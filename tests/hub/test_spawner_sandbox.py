@@ -1,0 +1,121 @@
+"""AIInfnSpawner in this process against the sandbox: the form is rendered from the shared watch
+cache with no Kubernetes request, its counts follow the cluster, and pods carry no credentials
+or privileges whatever the configuration asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from aiinfn_hub.sandbox.testing import kube_client, wait_until
+from aiinfn_hub.spawner import AIInfnSpawner, ClusterView, kuberequests
+
+
+@pytest.fixture
+async def spawner(sandbox):
+    made = []
+
+    def make(**config) -> AIInfnSpawner:
+        c = Config()
+        c.KubeSpawner.namespace = "default"
+        for key, value in config.items():
+            setattr(c.AIInfnSpawner, key, value)
+        made.append(AIInfnSpawner(_mock=True, config=c))
+        return made[-1]
+
+    yield make
+    await ClusterView.stop_all()
+
+
+def gpu_pod(name: str, node: str, gpus: int) -> dict:
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "work",
+                    "image": "busy",
+                    "command": ["python", "-c", "import time; time.sleep(600)"],
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
+                }
+            ],
+        },
+    }
+
+
+async def test_rendering_the_form_makes_no_kubernetes_request(spawner, sandbox):
+    s = spawner()
+    assert await s.cluster.ready(30)
+    before = kuberequests.total("options_form", watches=True)
+    watches = kuberequests.total("watch", watches=True)
+    for _ in range(20):
+        form = await s._render_profiles_form()
+    assert "4 of 4 A100 free now" in form and "2 of 2 T4 free now" in form
+    assert kuberequests.total("options_form", watches=True) == before
+    # the counter counts: the shared watches' own list and watch requests were seen
+    assert watches >= 4
+
+    api = await kube_client(sandbox.kubeconfig)
+    try:
+        from kubernetes_asyncio.client import CoreV1Api
+
+        await CoreV1Api(api).create_namespaced_pod(
+            "default", gpu_pod("a100-job", "local-gpu-a100-1", 3)
+        )
+
+        async def shows_it() -> bool:
+            return "1 of 4 A100 free now" in await s._render_profiles_form()
+
+        await wait_until(shows_it, 30, 0.2, "the form to count the A100s in use")
+    finally:
+        await api.close()
+    assert kuberequests.total("options_form", watches=True) == before
+    # a second spawner shares the same watches
+    assert spawner().cluster is s.cluster
+
+
+async def test_pods_carry_no_credentials_or_privileges_whatever_is_configured(spawner):
+    s = spawner(
+        privileged=True,
+        allow_privilege_escalation=True,
+        service_account="powerful",
+        automount_service_account_token=True,
+        jobs_service_url="http://hub:10101/services/aiinfn-jobs/",
+    )
+    s.user_options = {"profile": "gpu-t4", "gpus": "2"}
+    await s.load_user_options()
+    s.site_name = "local"
+    pod = await s.get_pod_manifest()
+    assert pod.spec.automount_service_account_token is False
+    context = pod.spec.containers[0].security_context
+    assert context["privileged"] is False and context["allowPrivilegeEscalation"] is False
+    env = {e.name: e.value for e in pod.spec.containers[0].env}
+    assert env["AIINFN_JOBS_URL"] == "http://hub:10101/services/aiinfn-jobs/"
+    assert env["AIINFN_HUB_MODE"] == "hub"
+    assert env["AIINFN_SITE"] == "local"
+    assert env["AIINFN_DEFAULT_GPUS"] == "2" and env["AIINFN_DEFAULT_GPU_MODEL"] == "T4"
+    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "2"
+    term = pod.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    assert term.node_selector_terms[0].match_expressions[0]["values"] == ["Tesla-T4"]
+
+
+async def test_every_option_is_a_documented_trait():
+    own = set(AIInfnSpawner.class_own_traits(config=True))
+    assert own >= {
+        "cpu_profiles",
+        "gpu_counts",
+        "automatic_profile",
+        "interactive_offload",
+        "session_start_timeouts",
+        "jobs_service_url",
+        "server_mode",
+    }
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    reference = readme.split("### Spawner configuration reference", 1)[1].split("\n## ", 1)[0]
+    for name, trait in AIInfnSpawner.class_own_traits(config=True).items():
+        assert len((trait.help or "").split()) >= 5, f"{name} has no real help text"
+        assert f"| `{name}` |" in reference, f"{name} is missing from the README's reference"
