@@ -221,3 +221,109 @@ async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> N
             assert job.spec.suspend is True
             assert "kueue.x-k8s.io/workload" not in (job.spec.template.metadata.annotations or {})
         assert sandbox.kubelet.running_processes() == 0
+
+
+async def _queues(kube: client.ApiClient, *cluster_queues: dict) -> None:
+    """Two flavors pinned to one node each, and the given ClusterQueues with LocalQueues."""
+    custom = client.CustomObjectsApi(kube)
+    for flavor, node in (("first", "local-cpu-1"), ("second", "local-cpu-2")):
+        body = {
+            "metadata": {"name": flavor},
+            "spec": {"nodeLabels": {"kubernetes.io/hostname": node}},
+        }
+        await custom.create_cluster_custom_object(*KUEUE, "resourceflavors", body)
+    for cq in cluster_queues:
+        await custom.create_cluster_custom_object(*KUEUE, "clusterqueues", cq)
+        lq = {
+            "metadata": {"name": cq["metadata"]["name"]},
+            "spec": {"clusterQueue": cq["metadata"]["name"]},
+        }
+        await custom.create_namespaced_custom_object(*KUEUE, "default", "localqueues", lq)
+
+
+def _cq(name: str, flavors: list[tuple[str, str, str | None]], cohort: str | None = None) -> dict:
+    spec: dict = {
+        "namespaceSelector": {},
+        "resourceGroups": [
+            {
+                "coveredResources": ["cpu", "memory"],
+                "flavors": [
+                    {
+                        "name": flavor,
+                        "resources": [
+                            {"name": "cpu", "nominalQuota": cpu}
+                            | ({"borrowingLimit": limit} if limit else {}),
+                            {"name": "memory", "nominalQuota": "64Gi"},
+                        ],
+                    }
+                    for flavor, cpu, limit in flavors
+                ],
+            }
+        ],
+    }
+    if cohort:
+        spec["cohortName"] = cohort
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+async def test_flavors_are_tried_in_order(kube: client.ApiClient) -> None:
+    await _queues(kube, _cq("ordered", [("first", "2", None), ("second", "8", None)]))
+    batch = client.BatchV1Api(kube)
+    for name, cpu in (("fits-first", "2"), ("spills", "2"), ("too-big-for-first", "4")):
+        await batch.create_namespaced_job(
+            "default",
+            job_manifest(name, ["sleep", "20"], queue="ordered", requests={"cpu": cpu}),
+        )
+        wl = await wait_workload(kube, name, "Admitted")
+        flavor = wl["status"]["admission"]["podSetAssignments"][0]["flavors"]["cpu"]
+        expected = "first" if name == "fits-first" else "second"
+        assert flavor == expected, name
+        job = await batch.read_namespaced_job(name, "default")
+        hostname = job.spec.template.spec.node_selector["kubernetes.io/hostname"]
+        assert hostname == {"first": "local-cpu-1", "second": "local-cpu-2"}[flavor]
+        (pod,) = await wait_until(lambda n=name: job_pods(kube, n))
+        await wait_until(
+            lambda p=pod: _bound(kube, p.metadata.name), message=f"{name}'s pod to be bound"
+        )
+        bound = await client.CoreV1Api(kube).read_namespaced_pod(pod.metadata.name, "default")
+        assert bound.spec.node_name == hostname
+
+
+async def _bound(kube: client.ApiClient, name: str) -> bool:
+    pod = await client.CoreV1Api(kube).read_namespaced_pod(name, "default")
+    return bool(pod.spec.node_name)
+
+
+async def test_borrowing_within_a_cohort(kube: client.ApiClient) -> None:
+    await _queues(
+        kube,
+        _cq("lender", [("first", "6", None)], cohort="lab"),
+        _cq("borrower", [("first", "2", "3")], cohort="lab"),
+    )
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("borrows", ["sleep", "20"], queue="borrower", requests={"cpu": "5"})
+    )
+    await wait_workload(kube, "borrows", "Admitted")
+    custom = client.CustomObjectsApi(kube)
+
+    async def borrowed() -> dict | None:
+        cq = await custom.get_cluster_custom_object(*KUEUE, "clusterqueues", "borrower")
+        usage = ((cq.get("status") or {}).get("flavorsReservation") or [{}])[0]
+        cpu = next((r for r in usage.get("resources") or [] if r["name"] == "cpu"), None)
+        return cpu if cpu and cpu["total"] == "5" else None
+
+    assert (await wait_until(borrowed, message="the borrower's usage"))["borrowed"] == "3"
+    # beyond nominal + borrowingLimit (2 + 3): never admissible
+    await batch.create_namespaced_job(
+        "default", job_manifest("greedy", ["true"], queue="borrower", requests={"cpu": "6"})
+    )
+    wl = await wait_workload(kube, "greedy", "QuotaReserved", "False", reason="ExceedsMaxQuota")
+    assert "request > maximum capacity (6 > 5)" in condition(wl, "QuotaReserved")["message"]
+    # the lender has 6 - 3 lent = 3 left: a 4-cpu job waits for quota
+    await batch.create_namespaced_job(
+        "default", job_manifest("lender-job", ["true"], queue="lender", requests={"cpu": "4"})
+    )
+    wl = await wait_workload(kube, "lender-job", "QuotaReserved", "False", reason="WaitingForQuota")
+    await batch.delete_namespaced_job("borrows", "default", propagation_policy="Background")
+    await wait_workload(kube, "lender-job", "Admitted")  # reclaimed once the borrower is done

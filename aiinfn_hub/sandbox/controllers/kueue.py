@@ -677,8 +677,6 @@ class KueueController(Controller):
                     "WaitingForQuota",
                     f"insufficient unused quota for {res} in flavor {flavor}, {shown} more needed",
                 )
-            if used + amount <= nominal:
-                continue
             limit = (
                 parse_quantity(quota["borrowingLimit"])
                 if quota and quota.get("borrowingLimit") is not None
@@ -872,16 +870,17 @@ class KueueController(Controller):
         out = []
         for group in (cq.get("spec") or {}).get("resourceGroups") or []:
             for fq in group.get("flavors") or []:
-                resources = [
-                    {
-                        "name": r["name"],
-                        "total": format_quantity(
-                            reserved.get((fq["name"], r["name"]), Decimal(0)), r["name"]
-                        ),
-                        "borrowed": "0",
-                    }
-                    for r in fq.get("resources") or []
-                ]
+                resources = []
+                for r in fq.get("resources") or []:
+                    total = reserved.get((fq["name"], r["name"]), Decimal(0))
+                    borrowed = max(total - parse_quantity(r.get("nominalQuota", 0)), Decimal(0))
+                    resources.append(
+                        {
+                            "name": r["name"],
+                            "total": format_quantity(total, r["name"]),
+                            "borrowed": format_quantity(borrowed, r["name"]),
+                        }
+                    )
                 out.append({"name": fq["name"], "resources": resources})
         return out
 
