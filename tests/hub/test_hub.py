@@ -117,6 +117,13 @@ async def test_each_profile_gives_jupyterlab_through_the_proxy(
         assert lab.status_code == 200
         assert str(lab.url).endswith(f"/user/{user}/lab")
         assert "<title>JupyterLab</title>" in lab.text
+        # the server extension reaches the jobs service with what the spawner gave the server
+        token = await hub.user_token(user)
+        sites = await browser.get(
+            f"/user/{user}/aiinfn-hub/api/sites", headers={"Authorization": f"token {token}"}
+        )
+        assert sites.status_code == 200, sites.text
+        assert {s["name"] for s in sites.json()["sites"]} == {"local", "leonardo", "tier1"}
 
     pod = hub.pod(user)
     spec = pod["spec"]

@@ -1,0 +1,119 @@
+"""``aiinfn-hub demo`` as a newcomer runs it: it prints the URL and the logins, the hub answers
+there, and Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from aiinfn_hub.cli import main
+from aiinfn_hub.hubconfig import DEMO_PASSWORD, DEMO_USERS
+from aiinfn_hub.hubprocess import descendants
+from aiinfn_hub.sandbox.process import PACKAGE_ROOT, free_port
+
+
+def test_help_documents_port_sites_and_faults(capsys):
+    try:
+        main(["demo", "--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    out = capsys.readouterr().out
+    for option in ("--port", "--sites", "--fault", "--interactive-offload", "--plans"):
+        assert option in out
+    for fault in ("site-down:SITE", "maintenance:SITE", "api-latency:MS"):
+        assert fault in out
+
+
+def test_a_bad_fault_is_one_line_and_exit_2(capsys):
+    assert main(["demo", "--fault", "meteor:leonardo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aiinfn-hub demo: error: --fault meteor:leonardo: unknown fault")
+    assert main(["demo", "--fault", "site-down"]) == 2
+    assert "name the site, e.g. site-down:leonardo" in capsys.readouterr().err
+
+
+class Output:
+    """The demo's output, read by a thread as it comes."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.text:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise AssertionError(f"no {text!r} in the demo's output:\n{self.text}")
+            time.sleep(0.1)
+        return self.text
+
+
+def test_the_demo_serves_the_hub_and_ctrl_c_leaves_nothing_behind(tmp_path: Path):
+    port = free_port()
+    state = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiinfn_hub", "demo", "--port", str(port),
+         "--state-dir", str(state), "--fault", "site-down:tier1"],
+        cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    output = Output(proc)
+    started: list[tuple[int, str]] = []
+    try:
+        banner = output.wait_for("Press Ctrl-C to stop everything.", 120)
+        url = f"http://127.0.0.1:{port}"
+        assert f"Open {url}/ in your browser." in banner
+        assert f"Log in as {', '.join(DEMO_USERS[:-1])} or {DEMO_USERS[-1]}" in banner
+        assert f"password: {DEMO_PASSWORD}" in banner
+        assert "Faults: site-down tier1." in banner
+        started = descendants(proc.pid)
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in started]
+        assert any(b"aiinfn_hub.sandbox" in c for c in commands)
+        assert any(b"jupyterhub" in c for c in commands)
+        assert any(b"configurable-http-proxy" in c for c in commands)
+        assert any(b"aiinfn_hub.jobs" in c for c in commands)
+
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=30) as browser:
+            page = browser.get("/hub/login")
+            xsrf = browser.cookies.get("_xsrf")
+            form = browser.post(
+                "/hub/login",
+                data={"username": "alice", "password": DEMO_PASSWORD, "_xsrf": xsrf},
+            )
+            assert page.status_code == 200 and form.status_code == 200
+            assert 'id="profile-item-automatic"' in form.text  # the spawn form
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the demo's terminal
+        try:
+            code = proc.wait(120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    output.thread.join(10)
+    assert code == 0, output.text
+    assert "stopped; nothing is left running" in output.text
+    alive = [pid for pid, _ in started if Path(f"/proc/{pid}").exists()]
+    zombies = []
+    for pid in alive:
+        try:
+            zombies.append(Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z")
+        except OSError:
+            zombies.append(True)
+    assert all(zombies), f"left running: {alive}"
