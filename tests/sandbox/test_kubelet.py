@@ -265,3 +265,52 @@ async def test_nothing_is_left_running_when_the_sandbox_stops(tmp_path: Path) ->
         code = own.stop()
     assert code == 0
     assert [pid for pid in pids if alive(pid)] == []
+
+
+async def test_volumes_config_maps_and_claims(kube: client.ApiClient) -> None:
+    """A ConfigMap volume's keys as files, and a PersistentVolumeClaim that outlives its pods;
+    paths under a mountPath in the command are pointed at the volume's directory."""
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "script"}, "data": {"run.py": "print('from a volume')"}}
+    )
+    claim = {
+        "metadata": {"name": "home"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    await core.create_namespaced_persistent_volume_claim("default", claim)
+
+    async def bound():
+        pvc = await core.read_namespaced_persistent_volume_claim("home", "default")
+        return pvc if pvc.status.phase == "Bound" else None
+
+    pvc = await wait_until(bound, message="the claim to be bound")
+    assert pvc.spec.volume_name and pvc.status.capacity == {"storage": "1Gi"}
+
+    def pod(name: str, command: list[str]) -> dict:
+        manifest = pod_manifest(
+            name,
+            command,
+            container={
+                "volumeMounts": [
+                    {"name": "code", "mountPath": "/opt/code"},
+                    {"name": "data", "mountPath": "/home/user"},
+                ]
+            },
+            volumes=[
+                {"name": "code", "configMap": {"name": "script"}},
+                {"name": "data", "persistentVolumeClaim": {"claimName": "home"}},
+            ],
+        )
+        return manifest
+
+    await core.create_namespaced_pod("default", pod("writer", [PY, "/opt/code/run.py"]))
+    await wait_pod(kube, "writer", phase("Succeeded", "Failed"), timeout=30)
+    assert await pod_log(kube, "writer") == "from a volume\n"
+    write = [PY, "-c", "import sys; open(sys.argv[1], 'w').write('kept')", "/home/user/note"]
+    await core.create_namespaced_pod("default", pod("saver", write))
+    assert (await wait_pod(kube, "saver", phase("Succeeded", "Failed"))).status.phase == "Succeeded"
+    read = [PY, "-c", "import sys; print(open(sys.argv[1]).read())", "/home/user/note"]
+    await core.create_namespaced_pod("default", pod("reader", read))
+    await wait_pod(kube, "reader", phase("Succeeded", "Failed"), timeout=30)
+    assert await pod_log(kube, "reader") == "kept\n"
