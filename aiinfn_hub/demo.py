@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -234,10 +235,21 @@ def banner(
         f"  Sites: {sites}.",
         f"  Automatic GPU servers at CINECA Leonardo: {offload}.",
         f"  Faults: {switched or 'none'}. Switch one now, e.g.:",
-        f"    KUBECONFIG={sandbox.kubeconfig} aiinfn-hub sandbox fault site-down leonardo",
+        f"    KUBECONFIG={sandbox.kubeconfig} {_command()} sandbox fault site-down leonardo",
         f"  Logs: {Path(args.state_dir) / 'hub' / 'jupyterhub.log'}, "
         f"{Path(args.state_dir) / 'sandbox' / 'sandbox.log'}",
         "",
         "Press Ctrl-C to stop everything.",
     ]
     return "\n".join(lines)
+
+
+def _command() -> str:
+    """How to call aiinfn-hub from this shell: by name if it is on PATH, else this venv's."""
+    if shutil.which("aiinfn-hub"):
+        return "aiinfn-hub"
+    script = Path(sys.executable).parent / "aiinfn-hub"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

@@ -429,17 +429,20 @@ class AIInfnSpawner(KubeSpawner):
         """KubeSpawner's start at ``site``; FallBack if the site fails or exceeds ``wait``."""
         task = asyncio.ensure_future(super()._start())
         deadline = time.monotonic() + wait
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=CHECK_INTERVAL)
-            if task in done:
-                return task.result()
-            problem = self._site_problem(site, wait, deadline) if watch else None
-            if problem is None:
-                continue
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await self.stop(now=True)
-            raise FallBack(problem)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=CHECK_INTERVAL)
+                if task in done:
+                    return task.result()
+                problem = self._site_problem(site, wait, deadline) if watch else None
+                if problem is not None:
+                    break
+        finally:
+            if not task.done():  # a fallback, or the spawn itself cancelled (hub timeout, user)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await self.stop(now=True)
+        raise FallBack(problem)
 
     def _site_problem(self, site: Site, wait: float, deadline: float) -> str | None:
         health = self.cluster.health(site)

@@ -109,3 +109,27 @@ def test_the_jobs_service_runs_as_the_values_say(sections, tmp_path):
     roles = {r["name"]: r for r in sections["JupyterHub"]["load_roles"]}
     for name, role in VALUES["hub"]["loadRoles"].items():
         assert roles[name]["scopes"] == role["scopes"]
+
+
+def test_missing_schemas_fail_loudly_unless_opted_out(monkeypatch):
+    from . import helpers
+
+    monkeypatch.setattr(helpers, "SCHEMAS", None)
+    monkeypatch.delenv(helpers.OPT_OUT_ENV, raising=False)
+    with pytest.raises(pytest.fail.Exception, match="AIINFN_SHARED_SCHEMAS"):
+        helpers.need_schemas()
+    monkeypatch.setenv(helpers.OPT_OUT_ENV, "1")
+    with pytest.raises(pytest.skip.Exception, match="not in any of"):
+        helpers.need_schemas()
+
+
+def test_schemas_are_found_from_the_environment(monkeypatch, tmp_path):
+    from . import helpers
+
+    (tmp_path / "z2jh").mkdir()
+    (tmp_path / "z2jh" / "values.schema.yaml").write_text("{}")
+    (tmp_path / "kueue").mkdir()
+    monkeypatch.setenv(helpers.SCHEMAS_ENV, str(tmp_path))
+    assert helpers.find_schemas() == tmp_path
+    # then ../shared/schemas beside the checkout, then /work/shared/schemas
+    assert helpers.schema_candidates()[1] == helpers.REPO.parent / "shared" / "schemas"
