@@ -158,6 +158,27 @@ class HubClient:
             return json.loads(response.read())
 
 
+def gpu_pod(name: str, node: str, gpus: int) -> dict[str, Any]:
+    """A pod bound to ``node`` that holds ``gpus`` of its GPUs (someone else's work)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "work",
+                    "image": "busy",
+                    "command": ["python", "-c", "import time; time.sleep(600)"],
+                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
+                }
+            ],
+        },
+    }
+
+
 def _xsrf(response: httpx.Response) -> str:
     match = re.search(r'name="_xsrf" value="([^"]+)"', response.text)
     assert match, "no _xsrf field in the login page"

@@ -17,7 +17,7 @@ from aiinfn_hub.placement import default_catalogue
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.spawner import gpu_slug
 
-from .conftest import HubClient, spawn_form_profiles
+from .conftest import HubClient, gpu_pod, spawn_form_profiles
 
 LOCAL = next(s for s in default_catalogue() if s.name == "local")
 POOLS = {gpu_slug(p.model): p for p in LOCAL.capabilities.gpus}
@@ -50,27 +50,6 @@ def sandbox_request(hub: HubClient, method: str, path: str, body: Any = None) ->
     request.add_header("Content-Type", "application/json")
     with urlopen(request, timeout=30) as response:
         return json.loads(response.read())
-
-
-def filler_pod(node: str, gpus: int) -> dict[str, Any]:
-    """A pod that holds ``gpus`` GPUs of ``node`` (someone else's work)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": f"gpu-filler-{node}", "namespace": "default"},
-        "spec": {
-            "nodeName": node,
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "work",
-                    "image": "busy",
-                    "command": ["python", "-c", "import time; time.sleep(600)"],
-                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
-                }
-            ],
-        },
-    }
 
 
 # --------------------------------------------------------------------------- the spawn form
@@ -210,7 +189,12 @@ async def test_a_bad_choice_on_the_form_is_400_with_the_message(hub: HubClient):
 
 async def test_counts_follow_the_cluster_and_a_full_model_says_so_in_plain_words(hub: HubClient):
     # someone else's work holds both T4s; alice's server takes 2 of the 4 A100s
-    sandbox_request(hub, "POST", "/api/v1/namespaces/default/pods", filler_pod("local-gpu-t4-1", 2))
+    sandbox_request(
+        hub,
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        gpu_pod("gpu-filler", "local-gpu-t4-1", 2),
+    )
     try:
         assert (await hub.spawn("alice", {"profile": "gpu-a100", "gpus": "2"})).status_code == 202
         await hub.wait_ready("alice")
@@ -235,7 +219,7 @@ async def test_counts_follow_the_cluster_and_a_full_model_says_so_in_plain_words
         assert not any("Insufficient nvidia.com/gpu" in m for m in messages), messages
         await hub.stop("bob")
     finally:
-        sandbox_request(hub, "DELETE", "/api/v1/namespaces/default/pods/gpu-filler-local-gpu-t4-1")
+        sandbox_request(hub, "DELETE", "/api/v1/namespaces/default/pods/gpu-filler")
         await hub.stop("alice")
 
 

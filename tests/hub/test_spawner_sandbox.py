@@ -12,6 +12,8 @@ from traitlets.config import Config
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 from aiinfn_hub.spawner import AIInfnSpawner, ClusterView, kuberequests
 
+from .conftest import gpu_pod
+
 
 @pytest.fixture
 async def spawner(sandbox):
@@ -27,24 +29,6 @@ async def spawner(sandbox):
 
     yield make
     await ClusterView.stop_all()
-
-
-def gpu_pod(name: str, node: str, gpus: int) -> dict:
-    return {
-        "metadata": {"name": name},
-        "spec": {
-            "nodeName": node,
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "work",
-                    "image": "busy",
-                    "command": ["python", "-c", "import time; time.sleep(600)"],
-                    "resources": {"limits": {"nvidia.com/gpu": str(gpus)}},
-                }
-            ],
-        },
-    }
 
 
 async def test_rendering_the_form_makes_no_kubernetes_request(spawner, sandbox):
