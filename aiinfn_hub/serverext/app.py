@@ -213,8 +213,11 @@ class AiinfnHubExtension(ExtensionApp):
         job = event.get("job")
         if not isinstance(job, dict) or "id" not in job:
             return
-        self.emit(job_event(job))
         self.returns_for(job)
+        try:
+            self.emit(job_event(job))
+        except Exception:
+            self.log.exception("aiinfn-hub: job %s's event was not published", job["id"])
 
     def returns_for(self, job: dict[str, Any]) -> None:
         """Bring back the job's executed notebook if it is an ended notebook job of ours."""
