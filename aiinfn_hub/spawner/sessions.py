@@ -98,8 +98,13 @@ def place_pod(
     pool: GpuPool | None,
     annotations: Mapping[str, str],
     scratch_claims: bool,
+    gpu_tolerations: Sequence[Mapping[str, Any]] = (),
 ) -> list[str]:
-    """Send ``pod`` (a V1Pod) to ``site``; returns notes for the user (e.g. scratch volumes)."""
+    """Send ``pod`` (a V1Pod) to ``site``; returns notes for the user (e.g. scratch volumes).
+
+    ``annotations`` go on pods sent to remote sites; ``gpu_tolerations`` on pods given a GPU
+    model of a local site (where GPU nodes may be tainted).
+    """
     notes: list[str] = []
     spec, meta = pod.spec, pod.metadata
     selector = dict(spec.node_selector or {})
@@ -118,7 +123,8 @@ def place_pod(
         )
         _require_node_term(spec, term)
     tolerations = list(spec.tolerations or [])
-    for toleration in site.wiring.tolerations:
+    extra = [*site.wiring.tolerations, *(gpu_tolerations if pool and not site.is_offload else ())]
+    for toleration in extra:
         tolerations.append(V1Toleration(**{_snake(k): v for k, v in toleration.items()}))
     spec.tolerations = tolerations or None
     meta.annotations = {

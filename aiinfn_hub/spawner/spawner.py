@@ -231,10 +231,7 @@ class AIInfnSpawner(KubeSpawner):
             return ", else ".join(s.display_name for s in self.placer.table[key])
 
         suffix = "-offloadable" if self.interactive_offload else ""
-        return (
-            f"the hub chooses where it runs: with GPUs {row('gpu' + suffix)}; "
-            f"without, {row('cpu' + suffix)}"
-        )
+        return f"GPU servers: {row('gpu' + suffix)}; CPU servers: {row('cpu' + suffix)}"
 
     def profiles(self) -> list[dict[str, Any]]:
         """The profile list now: from the catalogue and the watch caches, no API request."""
@@ -308,9 +305,15 @@ class AIInfnSpawner(KubeSpawner):
                 )
         if self._session is not None:
             site, pool = self._session
-            for note in place_pod(
-                pod, site, pool, self.offload_annotations, self.offload_scratch_claims
-            ):
+            notes = place_pod(
+                pod,
+                site,
+                pool,
+                self.offload_annotations,
+                self.offload_scratch_claims,
+                self.gpu_tolerations,
+            )
+            for note in notes:
                 self._note(note)
         return pod
 

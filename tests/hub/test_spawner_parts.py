@@ -290,11 +290,12 @@ def test_a_remote_site_gets_its_wiring_and_scratch_instead_of_claims():
     ]
     assert claim_volumes(volumes) == ("home",)
     pod = _pod(volumes)
-    notes = place_pod(
-        pod, LEONARDO, LEONARDO.capabilities.gpus[0], {"interlink.eu/pod-vpn": "true"}, True
-    )
+    gpu_taint = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    pool = LEONARDO.capabilities.gpus[0]
+    notes = place_pod(pod, LEONARDO, pool, {"interlink.eu/pod-vpn": "true"}, True, [gpu_taint])
     assert pod.spec.node_selector == {"kubernetes.io/hostname": "vk-leonardo"}
-    assert pod.spec.tolerations[0].key == "virtual-node.interlink/no-schedule"
+    # interLink's toleration only: local GPU taints are no business of a remote site
+    assert [t.key for t in pod.spec.tolerations] == ["virtual-node.interlink/no-schedule"]
     assert pod.metadata.annotations == {
         "slurm-job.vk.io/flags": "--partition=boost_usr_prod",
         "interlink.eu/pod-vpn": "true",
@@ -314,7 +315,9 @@ def test_a_remote_site_gets_its_wiring_and_scratch_instead_of_claims():
 def test_a_local_site_keeps_claims_and_gets_no_offload_annotations():
     volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-bob"}}]
     pod = _pod(volumes)
-    assert place_pod(pod, LOCAL, POOLS["T4"], {"interlink.eu/pod-vpn": "true"}, True) == []
+    taint = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    assert place_pod(pod, LOCAL, POOLS["T4"], {"interlink.eu/pod-vpn": "true"}, True, [taint]) == []
+    assert [t.key for t in pod.spec.tolerations] == ["nvidia.com/gpu"]
     assert pod.metadata.annotations == {}
     assert pod.spec.volumes == [
         {"name": "home", "persistentVolumeClaim": {"claimName": "claim-bob"}}
