@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the demo need (installed with apt when root and missing).
-SYSTEM_PACKAGES ?=
+SYSTEM_PACKAGES ?= chromium
 # Re-install when the dependency list or the pins change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install system-deps chp demo test lint bench format clean
+.PHONY: help install system-deps chp labextension test-js test-ui screenshots demo test lint bench format clean
 
 help:
 	@echo "make demo   start the whole system on the sandbox and print the URL to open"
@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)
+install: $(STAMP) labextension
 
 # configurable-http-proxy 5.3.0 for the hub on the sandbox (demo, tests, benchmarks): npm ci from
 # tools/chp's lockfile, again whenever the lockfile changes.
@@ -47,16 +47,54 @@ $(CHP_STAMP): tools/chp/package.json tools/chp/package-lock.json
 
 chp: $(CHP_STAMP)
 
+# The JupyterLab panel (labextension/): yarn through jlpm from the installed JupyterLab, exactly
+# the committed yarn.lock; built into aiinfn_hub/labextension (what the wheel ships) and copied
+# into the venv's labextensions, which the editable install does not keep up to date.
+LABEXT := labextension
+LABEXT_OUT := aiinfn_hub/labextension
+LABEXT_BUILT := $(LABEXT_OUT)/static/style.js
+LABEXT_DEPS := $(LABEXT)/node_modules/.installed-$(shell cat $(LABEXT)/package.json $(LABEXT)/yarn.lock | sha1sum | cut -c1-12)
+LABEXT_SOURCES := $(shell find $(LABEXT)/src $(LABEXT)/style $(LABEXT)/schema -type f) $(LABEXT)/package.json $(LABEXT)/tsconfig.json
+LABEXT_INSTALLED := $(VENV)/share/jupyter/labextensions/aiinfn-hub/.installed
+JLPM := PATH="$(CURDIR)/$(BIN):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(CURDIR)/$(BIN)/jlpm
+
+$(LABEXT_DEPS): $(LABEXT)/package.json $(LABEXT)/yarn.lock | $(STAMP)
+	cd $(LABEXT) && $(JLPM) install --immutable
+	@rm -f $(LABEXT)/node_modules/.installed-*
+	@touch $@
+
+$(LABEXT_BUILT): $(LABEXT_SOURCES) $(LABEXT_DEPS)
+	cd $(LABEXT) && $(JLPM) build:prod
+
+$(LABEXT_INSTALLED): $(LABEXT_BUILT) $(STAMP)
+	@rm -rf $(@D) && mkdir -p $(@D) && cp -r $(LABEXT_OUT)/. $(@D) && touch $@
+
+labextension: $(LABEXT_INSTALLED)
+
+# jest for the panel's logic; galata (Playwright) in Debian's headless Chromium for its flows.
+test-js: install
+	cd $(LABEXT) && $(JLPM) jest
+
+test-ui: install
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python $(JLPM) test:ui
+
+# Retake the README's screenshots (labextension/ui-tests/screenshots/) with the browser tests.
+screenshots: install
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python AIINFN_SCREENSHOTS_DIR=ui-tests/screenshots $(JLPM) test:ui
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd $(LABEXT) && $(JLPM) lint:check
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+	cd $(LABEXT) && $(JLPM) prettier
 
 test: install lint chp
 	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory test-js test-ui
 
 demo: install chp
 	$(BIN)/aiinfn-hub demo
@@ -65,4 +103,5 @@ bench: install chp
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist tools/chp/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist tools/chp/node_modules \
+	  $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/ui-tests/test-results $(LABEXT_OUT)

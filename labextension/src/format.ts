@@ -1,0 +1,245 @@
+/**
+ * Pure formatting of jobs, attempts and sites for people: labels, times, progress.
+ */
+import {
+  AttemptOutcome,
+  IAttempt,
+  IJob,
+  IKueueRaw,
+  IPodRaw,
+  IProgress,
+  ISite,
+  JobState
+} from './api';
+
+/** Short badge labels of the known sites; others use the server's display name. */
+export const SITE_BADGES: Record<string, string> = {
+  leonardo: 'CINECA Leonardo',
+  tier1: 'CNAF Tier-1',
+  local: 'Local'
+};
+
+const STATE_LABELS: Record<JobState, string> = {
+  queued: 'Queued',
+  admitted: 'Admitted',
+  running: 'Running',
+  falling_back: 'Falling back',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+  cancelled: 'Cancelled'
+};
+
+const OUTCOME_LABELS: Record<string, string> = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  fell_back: 'fell back',
+  cancelled: 'cancelled'
+};
+
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled'
+]);
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+export function stateLabel(state: JobState): string {
+  return STATE_LABELS[state] ?? state;
+}
+
+/** The badge text and a CSS modifier for a site (`null`: not placed yet). */
+export function siteBadge(
+  site: string | null | undefined,
+  display?: string | null
+): { label: string; modifier: string } {
+  if (!site) {
+    return { label: 'Not placed', modifier: 'none' };
+  }
+  const label = SITE_BADGES[site] ?? display ?? site;
+  const modifier = site in SITE_BADGES ? site : 'other';
+  return { label, modifier };
+}
+
+export function siteName(
+  site: ISite | { name: string; display_name?: string }
+): string {
+  return SITE_BADGES[site.name] ?? site.display_name ?? site.name;
+}
+
+/** `45s`, `3m 12s`, `1h 04m`, `2d 3h`; negative or unknown spans read `0s`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const days = Math.floor(total / 86400);
+  const hours = Math.floor((total % 86400) / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  if (days) {
+    return `${days}d ${hours}h`;
+  }
+  if (hours) {
+    return `${hours}h ${String(minutes).padStart(2, '0')}m`;
+  }
+  if (minutes) {
+    return `${minutes}m ${String(seconds).padStart(2, '0')}s`;
+  }
+  return `${seconds}s`;
+}
+
+function parseTime(iso: string | null | undefined): number | null {
+  if (!iso) {
+    return null;
+  }
+  const value = Date.parse(iso);
+  return Number.isNaN(value) ? null : value;
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** A time of day (`14:03:09`), with the date when it is not the day of `now`. */
+export function formatClock(
+  iso: string | null | undefined,
+  now: number
+): string {
+  const value = parseTime(iso);
+  if (value === null) {
+    return '-';
+  }
+  const at = new Date(value);
+  const today = new Date(now);
+  const clock = `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+  if (at.toDateString() === today.toDateString()) {
+    return clock;
+  }
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${clock}`;
+}
+
+/** Elapsed time of an active job, or its end time and run time once it ended. */
+export function timeSummary(job: IJob, now: number): string {
+  const submitted = parseTime(job.submitted);
+  const started = parseTime(job.started) ?? submitted;
+  if (isTerminal(job.state)) {
+    const ended = parseTime(job.ended);
+    if (ended === null) {
+      return 'ended';
+    }
+    const took =
+      started !== null ? `, took ${formatDuration(ended - started)}` : '';
+    return `ended ${formatClock(job.ended, now)}${took}`;
+  }
+  if (job.state === 'running' && started !== null) {
+    return `running for ${formatDuration(now - started)}`;
+  }
+  if (submitted !== null) {
+    return `waiting for ${formatDuration(now - submitted)}`;
+  }
+  return '';
+}
+
+/** `3/10 done, 2 running, 1 failed` for array jobs; empty for single ones. */
+export function progressText(progress: IProgress | undefined): string {
+  const completions = progress?.completions ?? 1;
+  if (!progress || completions <= 1) {
+    return '';
+  }
+  const parts = [`${progress.succeeded ?? 0}/${completions} done`];
+  if (progress.active) {
+    parts.push(`${progress.active} running`);
+  }
+  if (progress.failed) {
+    parts.push(`${progress.failed} failed`);
+  }
+  return parts.join(', ');
+}
+
+/** The fraction of an array job done, from 0 to 1 (`null` for single jobs). */
+export function progressFraction(
+  progress: IProgress | undefined
+): number | null {
+  const completions = progress?.completions ?? 1;
+  if (!progress || completions <= 1) {
+    return null;
+  }
+  return Math.min(1, (progress.succeeded ?? 0) / completions);
+}
+
+/** The one-line summary under a job: how it fell back, else where it stands. */
+export function summaryLine(job: IJob): string {
+  if (job.fallback) {
+    return job.fallback;
+  }
+  return job.reason ?? '';
+}
+
+export function outcomeLabel(attempt: IAttempt): string {
+  const outcome: AttemptOutcome | undefined = attempt.outcome;
+  if (!outcome) {
+    return 'in progress';
+  }
+  return OUTCOME_LABELS[outcome] ?? outcome;
+}
+
+/** Kueue's raw words for an attempt, e.g. `QuotaReserved=False: Pending: couldn't assign`. */
+export function kueueText(kueue: IKueueRaw | undefined): string {
+  if (!kueue || !Object.keys(kueue).length) {
+    return '';
+  }
+  const head = kueue.condition
+    ? `${kueue.condition}${kueue.status ? `=${kueue.status}` : ''}`
+    : '';
+  return [head, kueue.reason, kueue.message].filter(Boolean).join(': ');
+}
+
+/** The pod's raw failure, e.g. `pod p-1: ProviderFailed: schedd down (exit code 1)`. */
+export function podText(pod: string | IPodRaw | null | undefined): string {
+  if (!pod || typeof pod === 'string') {
+    return '';
+  }
+  const words = [pod.reason, pod.message].filter(Boolean).join(': ');
+  if (!words) {
+    return '';
+  }
+  const code =
+    pod.exitCode !== undefined && pod.exitCode !== null
+      ? ` (exit code ${pod.exitCode})`
+      : '';
+  return `${pod.name ? `pod ${pod.name}: ` : ''}${words}${code}`;
+}
+
+/** `2 of 4 free` style capacity text; `none` when the site has none of it. */
+export function capacityText(
+  free: number,
+  total: number,
+  unit: string
+): string {
+  if (!total) {
+    return `no ${unit}`;
+  }
+  return `${free} of ${total} ${unit} free`;
+}
+
+/** `no job waiting`, `1 job waiting`, `3 jobs waiting`. */
+export function queueText(pending: number): string {
+  if (!pending) {
+    return 'no job waiting';
+  }
+  return `${pending} job${pending === 1 ? '' : 's'} waiting`;
+}
+
+/** Accessible name of a job row: everything the row shows, in one sentence. */
+export function jobAriaLabel(job: IJob, now: number): string {
+  const badge = siteBadge(job.site, job.site_display);
+  const parts = [
+    job.name,
+    stateLabel(job.state),
+    badge.label,
+    timeSummary(job, now),
+    progressText(job.progress),
+    job.fallback ?? ''
+  ];
+  return parts.filter(Boolean).join(', ');
+}

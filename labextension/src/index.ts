@@ -1,0 +1,339 @@
+/**
+ * aiinfn-hub: background jobs in JupyterLab. The sidebar panel, "Run as background job"
+ * (notebook toolbar, file browser, command palette), live updates and notifications.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  showDialog,
+  showErrorMessage,
+  Dialog
+} from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { IJob, JobsClient } from './api';
+import { LaunchBody, LaunchDialog } from './components/launchdialog';
+import { IPanelActions, JobsPanel } from './components/panel';
+import { jobsIcon } from './icons';
+import { formDefaults, notebookHints, scriptKind } from './launch';
+import { LiveUpdates, refreshAll } from './live';
+import { LogTails } from './logtail';
+import { JobsModel } from './model';
+import { notifyNotebook, notifyTransition } from './notify';
+
+const PLUGIN_ID = 'aiinfn-hub:plugin';
+
+export namespace CommandIDs {
+  export const open = 'aiinfn-hub:open';
+  export const run = 'aiinfn-hub:run-as-job';
+  export const runFile = 'aiinfn-hub:run-file-as-job';
+  export const openJob = 'aiinfn-hub:open-job';
+}
+
+interface ISettings {
+  pollInterval: number;
+  notify: boolean;
+}
+
+const DEFAULT_SETTINGS: ISettings = { pollInterval: 10, notify: true };
+
+function readSettings(settings: ISettingRegistry.ISettings | null): ISettings {
+  if (!settings) {
+    return DEFAULT_SETTINGS;
+  }
+  return {
+    pollInterval: Number(
+      settings.composite.pollInterval ?? DEFAULT_SETTINGS.pollInterval
+    ),
+    notify: settings.composite.notify !== false
+  };
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Background jobs: where they run, why, their fallbacks and logs.',
+  autoStart: true,
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    INotebookTracker,
+    IDefaultFileBrowser,
+    ISettingRegistry
+  ],
+  activate: async (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null,
+    fileBrowser: IDefaultFileBrowser | null,
+    registry: ISettingRegistry | null
+  ) => {
+    const { commands, shell, serviceManager } = app;
+    const client = new JobsClient(serviceManager.serverSettings);
+    const model = new JobsModel();
+    let settings = DEFAULT_SETTINGS;
+    if (registry) {
+      try {
+        settings = readSettings(await registry.load(PLUGIN_ID));
+      } catch (error) {
+        console.warn('aiinfn-hub: settings not loaded, using defaults', error);
+      }
+    }
+
+    let panel: JobsPanel;
+    const isShown = () => !!panel && panel.isVisible;
+    const tails = new LogTails(client, isShown);
+    const live = new LiveUpdates({
+      model,
+      client,
+      events: serviceManager.events ?? null,
+      isVisible: isShown,
+      connectionLost: serviceManager.connectionFailure,
+      interval: Math.max(1, settings.pollInterval) * 1000
+    });
+    live.stopped.connect(() => tails.pauseAll());
+
+    const report = (error: unknown): string => {
+      const message = error instanceof Error ? error.message : String(error);
+      model.setError(message);
+      return message;
+    };
+
+    const actions: IPanelActions = {
+      refresh: async () => {
+        model.setError('');
+        if (!live.running) {
+          live.start();
+          return;
+        }
+        try {
+          await refreshAll(model, client);
+        } catch (error) {
+          report(error);
+        }
+      },
+      reconnect: () => {
+        model.setError('');
+        live.start();
+      },
+      cancel: async (job: IJob) => {
+        const answer = await showDialog({
+          title: 'Cancel background job',
+          body: `Cancel ${job.name}? It stops wherever it runs now and will not fall back.`,
+          buttons: [
+            Dialog.cancelButton({ label: 'Keep running' }),
+            Dialog.warnButton({ label: 'Cancel job' })
+          ]
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+        try {
+          model.upsert(await client.cancel(job.id));
+          model.setError('');
+        } catch (error) {
+          await showErrorMessage('Job not cancelled', report(error));
+        }
+      },
+      rerun: async (job: IJob, site: string | null) => {
+        try {
+          const fresh = await client.rerun(job.id, site);
+          model.upsert(fresh);
+          model.select(fresh.id);
+          model.setError('');
+        } catch (error) {
+          await showErrorMessage('Job not rerun', report(error));
+        }
+      },
+      setUserFilter: (user: string) => {
+        model.setUserFilter(user);
+        void actions.refresh();
+      },
+      openFile: (path: string) => {
+        void commands.execute('docmanager:open', { path });
+      },
+      loadJob: async (id: string) => {
+        try {
+          const job = await client.getJob(id);
+          model.upsert(job);
+          if (job.executed_notebook) {
+            model.setExecutedNotebook(job, job.executed_notebook, false);
+          }
+        } catch (error) {
+          report(error);
+        }
+      }
+    };
+
+    panel = new JobsPanel(model, actions, tails);
+    panel.onShown(() => {
+      if (live.running) {
+        void live.refresh();
+      }
+    });
+    shell.add(panel, 'left', { rank: 650 });
+    restorer?.add(panel, 'aiinfn-hub-jobs');
+
+    const openJob = (id: string) => {
+      model.select(id);
+      shell.activateById(panel.id);
+    };
+    model.transition.connect((_, transition) => {
+      if (settings.notify) {
+        notifyTransition(transition, openJob);
+      }
+    });
+    model.notebookSaved.connect((_, { job, path }) => {
+      if (settings.notify) {
+        notifyNotebook(job, path, actions.openFile);
+      }
+    });
+
+    const launch = async (path: string): Promise<void> => {
+      if (!scriptKind(path)) {
+        await showErrorMessage(
+          'Cannot run as a background job',
+          `${path} is not a notebook (.ipynb), Python script (.py) or shell script (.sh).`
+        );
+        return;
+      }
+      let hints = null;
+      const open = notebooks?.find(nb => nb.context.path === path);
+      if (open) {
+        if (open.context.model.dirty) {
+          await open.context.save();
+        }
+        hints = notebookHints(open.context.model.metadata);
+      } else if (scriptKind(path) === 'notebook') {
+        try {
+          const file = await serviceManager.contents.get(path, {
+            content: true
+          });
+          hints = notebookHints(file.content?.metadata);
+        } catch {
+          hints = null;
+        }
+      }
+      try {
+        if (!model.whoami) {
+          model.setWhoami(await client.whoami());
+        }
+      } catch (error) {
+        await showErrorMessage(
+          'Background jobs are not available',
+          report(error)
+        );
+        return;
+      }
+      const gpuModels = [
+        ...new Set(model.sites.flatMap(s => s.gpu_models ?? []))
+      ];
+      const body = new LaunchBody(
+        client,
+        path,
+        formDefaults(model.whoami?.defaults, hints),
+        gpuModels
+      );
+      const dialog = new LaunchDialog(body);
+      const result = await dialog.launch();
+      if (result.button.accept && dialog.submitted) {
+        model.upsert(dialog.submitted);
+        openJob(dialog.submitted.id);
+      }
+    };
+
+    const currentPath = (): string | null => {
+      const widget = shell.currentWidget;
+      const context =
+        widget && (widget as { context?: { path?: string } }).context;
+      if (context?.path && scriptKind(context.path)) {
+        return context.path;
+      }
+      const notebook = notebooks?.currentWidget;
+      return notebook ? notebook.context.path : null;
+    };
+
+    const selectedFiles = (): string[] => {
+      if (!fileBrowser) {
+        return [];
+      }
+      return [...fileBrowser.selectedItems()]
+        .filter(item => item.type !== 'directory')
+        .map(item => item.path);
+    };
+
+    commands.addCommand(CommandIDs.open, {
+      label: 'Show Background Jobs',
+      caption: 'Open the background jobs panel',
+      icon: jobsIcon,
+      execute: () => shell.activateById(panel.id)
+    });
+
+    commands.addCommand(CommandIDs.openJob, {
+      label: 'Open Background Job',
+      execute: args => openJob(String(args.id ?? ''))
+    });
+
+    commands.addCommand(CommandIDs.run, {
+      label: args =>
+        args.isPalette ? 'Run as Background Job' : 'Run as background job',
+      caption:
+        'Run this notebook or script as a background job on the best site',
+      icon: jobsIcon,
+      isEnabled: () =>
+        !!currentPath() || selectedFiles().some(p => scriptKind(p)),
+      execute: async args => {
+        const path =
+          (args.path as string | undefined) ??
+          currentPath() ??
+          selectedFiles().find(p => scriptKind(p)) ??
+          null;
+        if (path) {
+          await launch(path);
+        }
+      }
+    });
+
+    commands.addCommand(CommandIDs.runFile, {
+      label: 'Run as background job',
+      caption: 'Run the selected notebook or script as a background job',
+      icon: jobsIcon,
+      isVisible: () => {
+        const files = selectedFiles();
+        return files.length === 1 && !!scriptKind(files[0]);
+      },
+      execute: async () => {
+        const [path] = selectedFiles();
+        if (path) {
+          await launch(path);
+        }
+      }
+    });
+
+    if (palette) {
+      const category = 'Background Jobs';
+      palette.addItem({
+        command: CommandIDs.run,
+        category,
+        args: { isPalette: true }
+      });
+      palette.addItem({ command: CommandIDs.open, category });
+    }
+
+    notebooks?.currentChanged.connect(() =>
+      commands.notifyCommandChanged(CommandIDs.run)
+    );
+
+    void app.restored.then(() => live.start());
+    console.log('aiinfn-hub: background jobs panel is active');
+  }
+};
+
+export default plugin;

@@ -1,0 +1,355 @@
+/**
+ * The background jobs panel in a real JupyterLab, on the sandbox cluster (standalone mode).
+ */
+import { expect, galata, test } from '@jupyterlab/galata';
+
+import {
+  api,
+  jobRow,
+  notebook,
+  openPanel,
+  runFromFileBrowser,
+  sandboxFault,
+  screenshot,
+  showFile,
+  submit
+} from './helpers';
+
+const GPU_NOTEBOOK = notebook(
+  "import os\nprint('training on', os.environ.get('HOSTNAME', 'a node'))\nprint('epoch 1 loss 0.42')"
+);
+const CPU_NOTEBOOK = notebook(
+  "for i in range(3):\n    print('analysis step', i)"
+);
+const LONG_SCRIPT = 'echo "started the long job"\nsleep 600\n';
+
+test.describe('background jobs', () => {
+  test('a GPU notebook submitted from the file browser runs on CINECA Leonardo', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    await page.contents.uploadContent(
+      GPU_NOTEBOOK,
+      'text',
+      `${tmpPath}/train-gpu.ipynb`
+    );
+    const dialog = await runFromFileBrowser(page, 'train-gpu.ipynb');
+
+    // The profile asks for no GPU: the preview says so, and why.
+    await expect(dialog.locator('[data-detected="gpu"]')).toContainText(
+      'GPU: no'
+    );
+    await dialog.getByLabel('GPUs').fill('1');
+    await expect(dialog.locator('[data-detected="gpu"]')).toContainText(
+      'GPU: yes (requires a GPU: asks for 1 GPU)'
+    );
+    await expect(dialog.locator('[data-detected="offloadable"]')).toContainText(
+      'Offloadable: yes'
+    );
+    const preview = dialog.locator('.aiinfn-PlanSites li');
+    await expect(preview.first()).toHaveAttribute('data-site', 'leonardo');
+    await expect(preview.nth(1)).toHaveAttribute('data-site', 'local');
+    await expect(
+      dialog.locator('.aiinfn-RuledOut li[data-site="tier1"]')
+    ).toContainText('has no GPUs');
+
+    const id = await submit(page, dialog);
+    const panel = await openPanel(page);
+    const detail = panel.locator('.aiinfn-Detail');
+    await expect(detail.locator('.aiinfn-Detail-title')).toHaveText(
+      'train-gpu.ipynb'
+    );
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-SiteBadge')
+    ).toHaveText('CINECA Leonardo');
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+    ).toHaveText('Succeeded', { timeout: 180000 });
+    const attempts = detail.locator('.aiinfn-Attempt');
+    await expect(attempts).toHaveCount(1);
+    await expect(attempts.first()).toHaveAttribute('data-site', 'leonardo');
+    await expect(attempts.first()).toHaveAttribute('data-outcome', 'succeeded');
+    await expect(detail.locator('.aiinfn-LogText')).toContainText(
+      'epoch 1 loss 0.42'
+    );
+    await screenshot(panel, 'detail.png', testInfo.outputDir);
+
+    await detail.getByRole('button', { name: 'Back to all jobs' }).click();
+    const row = jobRow(panel, id);
+    await expect(row).toHaveAttribute('data-state', 'succeeded');
+    await expect(row.locator('.aiinfn-SiteBadge')).toHaveText(
+      'CINECA Leonardo'
+    );
+    await expect(row.locator('.aiinfn-JobRow-time')).toContainText('ended');
+  });
+
+  test('a fault on CNAF Tier-1 makes a job fall back to Local, and the timeline says why', async ({
+    page,
+    tmpPath
+  }, testInfo) => {
+    sandboxFault(
+      'provider-failure',
+      'tier1',
+      '--message',
+      'HTCondor schedd unreachable: connection refused'
+    );
+    try {
+      await page.contents.uploadContent(
+        CPU_NOTEBOOK,
+        'text',
+        `${tmpPath}/analysis.ipynb`
+      );
+      // From the notebook toolbar this time.
+      await page.notebook.openByPath(`${tmpPath}/analysis.ipynb`);
+      const panel = await openPanel(page);
+      await page
+        .locator(
+          '.jp-NotebookPanel-toolbar [data-command="aiinfn-hub:run-as-job"]'
+        )
+        .click();
+      const dialog = page.locator('.aiinfn-LaunchDialog');
+      await expect(
+        dialog.locator('.aiinfn-PlanSites li').first()
+      ).toHaveAttribute('data-site', 'tier1');
+      const id = await submit(page, dialog);
+
+      const detail = panel.locator('.aiinfn-Detail');
+      const first = detail.locator('.aiinfn-Attempt[data-site="tier1"]');
+      await expect(first).toHaveAttribute('data-outcome', 'fell_back', {
+        timeout: 180000
+      });
+      await expect(first.locator('.aiinfn-Attempt-reason')).toContainText(
+        'the remote submission failed: HTCondor schedd unreachable'
+      );
+      // Kueue's and the site's own words, on demand.
+      const raw = first.locator('.aiinfn-Attempt-raw');
+      await expect(raw.locator('code').first()).toBeHidden();
+      await raw.locator('summary').click();
+      await expect(raw.locator('code[data-raw="kueue"]')).toContainText(
+        'Kueue: Admitted=True'
+      );
+      await expect(raw.locator('code[data-raw="pod"]')).toContainText(
+        'ProviderFailed: HTCondor schedd unreachable: connection refused (exit code 1)'
+      );
+
+      await expect(
+        detail.locator('.aiinfn-Attempt[data-site="local"]')
+      ).toBeVisible();
+      await expect(
+        detail.locator('.aiinfn-Detail-meta .aiinfn-SiteBadge')
+      ).toHaveText('Local');
+      await expect(detail.locator('.aiinfn-Detail-fallback')).toContainText(
+        'CNAF Tier-1: the remote submission failed'
+      );
+      await expect(detail.locator('.aiinfn-Detail-fallback')).toContainText(
+        'now on Local'
+      );
+      // A notification tells about the fallback, with an action that opens the job.
+      const toast = page
+        .locator('.Toastify__toast')
+        .filter({ hasText: 'fell back' });
+      await expect(toast.first()).toBeVisible();
+
+      await expect(
+        detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+      ).toHaveText('Succeeded', { timeout: 180000 });
+      await expect(detail.locator('.aiinfn-LogText')).toContainText(
+        'analysis step 2'
+      );
+      await screenshot(panel, 'fallback.png', testInfo.outputDir);
+
+      await detail.getByRole('button', { name: 'Back to all jobs' }).click();
+      await expect(
+        jobRow(panel, id).locator('.aiinfn-JobRow-summary')
+      ).toContainText('now on Local');
+      await screenshot(panel, 'panel.png', testInfo.outputDir);
+    } finally {
+      sandboxFault('provider-failure', 'tier1', '--off');
+    }
+  });
+
+  test('a running job can be cancelled from the palette-launched detail view', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.contents.uploadContent(
+      LONG_SCRIPT,
+      'text',
+      `${tmpPath}/long-run.sh`
+    );
+    await (await showFile(page, 'long-run.sh')).click();
+    // From the command palette.
+    await page.keyboard.press('Control+Shift+C');
+    await page
+      .locator('.lm-CommandPalette-input')
+      .fill('Run as Background Job');
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('.aiinfn-LaunchDialog');
+    await expect(dialog).toContainText('long-run.sh');
+    await dialog.getByLabel('Keep it on local resources').check();
+    await expect(dialog.locator('.aiinfn-PlanSites li')).toHaveCount(1);
+    await expect(
+      dialog.locator('.aiinfn-PlanSites li').first()
+    ).toHaveAttribute('data-site', 'local');
+    await submit(page, dialog);
+
+    const panel = await openPanel(page);
+    const detail = panel.locator('.aiinfn-Detail');
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+    ).toHaveText('Running', {
+      timeout: 120000
+    });
+    await expect(detail.locator('.aiinfn-LogText')).toContainText(
+      'started the long job'
+    );
+    await detail
+      .getByRole('button', { name: 'Cancel job long-run.sh' })
+      .click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Cancel job' })
+      .click();
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+    ).toHaveText('Cancelled');
+    await expect(detail.locator('.aiinfn-Detail-reason')).toContainText(
+      'cancelled by you'
+    );
+    await expect(
+      detail.getByRole('button', { name: 'Cancel job long-run.sh' })
+    ).toHaveCount(0);
+  });
+
+  test('server errors are shown in the server words', async ({
+    page,
+    request,
+    tmpPath
+  }) => {
+    await page.contents.uploadContent(
+      CPU_NOTEBOOK,
+      'text',
+      `${tmpPath}/bad.ipynb`
+    );
+    const dialog = await runFromFileBrowser(page, 'bad.ipynb');
+    await dialog.getByLabel('CPUs').fill('lots');
+    const expected = await api(request, 'POST', 'plan', {
+      path: `${tmpPath}/bad.ipynb`,
+      resources: { cpu: 'lots', memory: '2Gi', gpus: 0 }
+    });
+    expect(expected.status).toBe(400);
+    await expect(
+      dialog.locator('.aiinfn-Launch-preview [role="alert"]')
+    ).toHaveText(expected.data.error);
+    // Submitting keeps the dialog open with the server's refusal.
+    await dialog
+      .getByRole('button', { name: 'Submit the background job' })
+      .click();
+    await expect(dialog.locator('.aiinfn-Launch-error')).toHaveText(
+      expected.data.error
+    );
+    await expect(dialog).toBeVisible();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+});
+
+test.describe('live updates and the site overview', () => {
+  // Poll so rarely that only the event stream can bring changes during the test.
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'aiinfn-hub:plugin': { pollInterval: 3600, notify: true }
+    }
+  });
+
+  test('a job submitted elsewhere appears and progresses from the event stream', async ({
+    page,
+    request,
+    tmpPath
+  }) => {
+    const panel = await openPanel(page);
+    await expect(panel.locator('.aiinfn-Site')).toHaveCount(3);
+    await page.contents.uploadContent(
+      CPU_NOTEBOOK,
+      'text',
+      `${tmpPath}/elsewhere.ipynb`
+    );
+    const submitted = await api(request, 'POST', 'jobs', {
+      path: `${tmpPath}/elsewhere.ipynb`,
+      local_only: true
+    });
+    expect(submitted.status).toBe(201);
+    const row = jobRow(panel, submitted.data.id);
+    await expect(row).toBeVisible();
+    await expect(row).toHaveAttribute('data-state', 'succeeded', {
+      timeout: 180000
+    });
+    await expect(row.locator('.aiinfn-SiteBadge')).toHaveText('Local');
+    const toast = page
+      .locator('.Toastify__toast')
+      .filter({ hasText: 'Job elsewhere.ipynb finished on Local' });
+    await toast.first().getByRole('button', { name: 'Open job' }).click();
+    await expect(
+      panel.locator(`.aiinfn-Detail[data-job-id="${submitted.data.id}"]`)
+    ).toBeVisible();
+  });
+
+  test('the site overview shows health, capacity and queues; the keyboard reaches jobs', async ({
+    page
+  }, testInfo) => {
+    const panel = await openPanel(page);
+    const leonardo = panel.locator('.aiinfn-Site[data-site="leonardo"]');
+    await expect(leonardo.locator('.aiinfn-Site-name')).toHaveText(
+      'CINECA Leonardo'
+    );
+    await expect(leonardo.locator('.aiinfn-Site-health')).toHaveText('OK');
+    await expect(leonardo.locator('.aiinfn-Site-capacity')).toContainText(
+      'GPUs free'
+    );
+    sandboxFault(
+      'site-down',
+      'leonardo',
+      '--message',
+      'Slurm maintenance until 18:00'
+    );
+    try {
+      await panel
+        .getByRole('button', { name: 'Refresh jobs and sites' })
+        .click();
+      await expect(leonardo.locator('.aiinfn-Site-health')).toContainText(
+        'down:'
+      );
+      await expect(leonardo.locator('.aiinfn-Site-queue')).toContainText(
+        'waiting'
+      );
+    } finally {
+      sandboxFault('site-down', 'leonardo', '--off');
+    }
+    await panel.getByRole('button', { name: 'Refresh jobs and sites' }).click();
+    await expect(leonardo.locator('.aiinfn-Site-health')).toHaveText('OK');
+
+    // Keyboard: focus the first job and open it with Enter; Shift+Tab reaches the way back.
+    const first = panel.locator('.aiinfn-JobRow-button').first();
+    await first.focus();
+    await page.keyboard.press('Enter');
+    const detail = panel.locator('.aiinfn-Detail');
+    await expect(detail).toBeVisible();
+    await expect(detail.locator('.aiinfn-Detail-title')).toBeFocused();
+    await page.keyboard.press('Shift+Tab');
+    await expect(
+      detail.getByRole('button', { name: 'Back to all jobs' })
+    ).toBeFocused();
+
+    // Dark theme.
+    await page.evaluate(() =>
+      (window as any).jupyterapp.commands.execute('apputils:change-theme', {
+        theme: 'JupyterLab Dark'
+      })
+    );
+    await expect(page.locator('body')).toHaveAttribute(
+      'data-jp-theme-light',
+      'false'
+    );
+    await screenshot(panel, 'detail-dark.png', testInfo.outputDir);
+  });
+});
