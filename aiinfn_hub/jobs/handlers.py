@@ -308,6 +308,7 @@ class NotFoundHandler(APIHandler):
 
 def routes(prefix: str) -> list:
     """URL patterns under ``prefix`` (e.g. ``/services/aiinfn-jobs/``)."""
+    openapi.warm()
     prefix = prefix.rstrip("/")
     job = r"/jobs/(?P<job_id>[^/]+)"
     return [

@@ -672,14 +672,10 @@ class JobsManager(LoggingConfigurable):
                 self.by_request[(user, L.label_value(spec.client_request_id))] = job_id
             self._parse_record(tracked)
             self.counters["submitted"] += 1
-            if 1 not in tracked.attempts:
-                try:
-                    await self._next_attempt(tracked, 1, [], reason="")
-                except KubeError as exc:
-                    log.warning("job %s: first attempt not created yet: %s", job_id, exc)
-                    self._schedule(tracked, time.time() + 1)
             if tracked.view is None:
-                self._publish(tracked, State.QUEUED, None, None, None, "")
+                first = self._choose(self._remaining(tracked, []))
+                self._publish(tracked, State.QUEUED, None, self._site(first), None, "")
+        self._mark(job_id)  # the controller creates the first attempt
         return tracked.view, is_new
 
     def list(

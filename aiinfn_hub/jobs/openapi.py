@@ -118,6 +118,16 @@ def _raise_first(validator: jsonschema.Draft7Validator, body: Any, name: str) ->
         raise BadRequest(message, field)
 
 
+def warm() -> None:
+    """Load the document and compile its validators now, not on the first request."""
+    for name in ("JobRequest", "RerunRequest"):
+        _validator(name)
+    for path, item in document()["paths"].items():
+        for method in item:
+            if method in ("get", "post", "delete"):
+                _parameters(path, method)
+
+
 def validate(name: str, body: Any) -> None:
     """Raise :class:`BadRequest` naming the first place where ``body`` breaks schema ``name``."""
     _raise_first(_validator(name), body, name)

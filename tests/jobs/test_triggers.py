@@ -36,6 +36,11 @@ async def run_one(kubeconfig, config, body=GPU_JOB, states=("succeeded", "failed
         await stop_manager(manager)
 
 
+def kueue_reason(view):
+    """Kueue's reason on the job's current attempt (none before the attempt exists)."""
+    return view["attempts"][-1]["kueue"].get("reason") if view["attempts"] else None
+
+
 def fell_back_to_local(done, site="leonardo"):
     assert done["state"] == "succeeded", done
     first, second = done["attempts"]
@@ -74,10 +79,7 @@ async def test_node_not_ready_while_waiting_falls_back(sandbox):
     try:
         view, _ = await manager.submit("alice", GPU_JOB)
         await wait_until(
-            lambda: (
-                manager.jobs[view["id"]].view["attempts"][-1]["kueue"].get("reason")
-                == "WaitingForQuota"
-            ),
+            lambda: kueue_reason(manager.jobs[view["id"]].view) == "WaitingForQuota",
             message="the job waiting for quota at Leonardo",
         )
         core = client.CoreV1Api(manager.kube.api_client)
@@ -153,7 +155,7 @@ async def test_an_eviction_reason_a_site_does_not_list_keeps_the_job_there(slow_
 
         def evicted():
             current = manager.jobs[view["id"]].view
-            return current["attempts"][-1]["kueue"].get("reason") == "PodsReadyTimeout" and current
+            return kueue_reason(current) == "PodsReadyTimeout" and current
 
         seen = await wait_until(evicted, timeout=30, message="the PodsReadyTimeout eviction")
     finally:
