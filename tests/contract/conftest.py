@@ -46,6 +46,8 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     if kubeconfig is None:
         sandbox = request.getfixturevalue("sandbox")
         kubeconfig = str(sandbox.kubeconfig)
+    elif not os.path.isfile(kubeconfig):
+        pytest.fail(f"the contract suite's kubeconfig {kubeconfig} does not exist")
     api = await kube_client(kubeconfig)
     namespace = f"contract-{secrets.token_hex(3)}"
     core = client.CoreV1Api(api)

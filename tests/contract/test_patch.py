@@ -144,15 +144,11 @@ async def test_status_subresource_is_separate(cluster: Cluster) -> None:
     types = {c["type"] for c in main.body["status"].get("conditions") or []}
     assert "example.com/Checked" not in types
 
-    # the status subresource ignores spec and metadata changes
+    # the status subresource ignores spec changes
     status = await cluster.raw(
         "PATCH",
         path(cluster, "pods", "held", "status"),
-        {
-            "metadata": {"labels": {"seen": "changed"}},
-            "spec": {"activeDeadlineSeconds": 100},
-            "status": {"conditions": [custom]},
-        },
+        {"spec": {"activeDeadlineSeconds": 100}, "status": {"conditions": [custom]}},
         content_type=STRATEGIC,
     )
     assert status.status == 200

@@ -141,13 +141,15 @@ async def test_namespaced_watch_sees_only_its_namespace(cluster: Cluster) -> Non
         until=lambda ev: len(ev) >= 1,
     )
     assert summary(events) == [("ADDED", "here")]
+    ours = {"default", cluster.namespace}
+
+    def both(events: list[dict]) -> bool:
+        return ours <= {e["object"]["metadata"]["namespace"] for e in events}
+
     _, everywhere = await cluster.watch_events(
-        "/api/v1/configmaps",
-        {"resourceVersion": since, "timeoutSeconds": 30},
-        until=lambda ev: len(ev) >= 2,
+        "/api/v1/configmaps", {"resourceVersion": since, "timeoutSeconds": 30}, until=both
     )
-    spaces = {e["object"]["metadata"]["namespace"] for e in everywhere}
-    assert spaces == {"default", cluster.namespace}
+    assert both(everywhere)  # (a real cluster may add others' objects)
     for item in (await cluster.core.list_namespaced_config_map("default")).items:
         if item.metadata.name.startswith("elsewhere-"):
             await cluster.core.delete_namespaced_config_map(item.metadata.name, "default")
