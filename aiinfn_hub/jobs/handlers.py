@@ -140,8 +140,8 @@ class JobsHandler(APIHandler):
         if site and site not in self.manager.placer.sites:
             sites = ", ".join(self.manager.placer.sites)
             raise BadRequest(f"unknown site {site!r:.60}; sites are {sites}", "site")
-        self.write_json(
-            self.manager.list(
+        self.finish(
+            self.manager.list_json(
                 self.caller.name,
                 self.caller.admin,
                 owner=user,

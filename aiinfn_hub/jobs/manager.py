@@ -53,6 +53,7 @@ class Tracked:
     attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     view: dict[str, Any] | None = None
+    encoded: str = "null"  # the view as JSON, for listings
     signature: tuple | None = None
     timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -570,6 +571,7 @@ class JobsManager(LoggingConfigurable):
             reason,
         )
         tracked.view = view
+        tracked.encoded = json.dumps(view)
         signature = (
             view["state"],
             view["site"],
@@ -662,6 +664,8 @@ class JobsManager(LoggingConfigurable):
             except KubeError as exc:
                 if tracked.record is None:
                     self._forget(tracked)
+                if not exc.transient:
+                    raise JobsError(422, f"the job was not submitted: {exc.plain()}") from None
                 raise ClusterUnavailable(
                     f"the job was not submitted: {exc.plain()}; try again in a minute"
                 ) from None
@@ -690,11 +694,38 @@ class JobsManager(LoggingConfigurable):
         offset: int = 0,
     ) -> dict[str, Any]:
         """The caller's jobs (an admin's: everyone's, or ``owner``'s), newest first."""
+        found, page, following = self._page(user, admin, owner, state, site, limit, offset)
+        return {"jobs": [t.view for t in page], "total": found, "next_offset": following}
+
+    def list_json(self, user: str, admin: bool, **filters: Any) -> str:
+        """:meth:`list` as JSON text, from each job's view encoded once when it changed."""
+        found, page, following = self._page(
+            user,
+            admin,
+            filters.get("owner"),
+            filters.get("state"),
+            filters.get("site"),
+            filters.get("limit", 100),
+            filters.get("offset", 0),
+        )
+        jobs = ",".join(t.encoded for t in page)
+        return f'{{"jobs": [{jobs}], "total": {found}, "next_offset": {json.dumps(following)}}}'
+
+    def _page(
+        self,
+        user: str,
+        admin: bool,
+        owner: str | None,
+        state: str | None,
+        site: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[Tracked], int | None]:
         if admin:
             ids = self.by_owner.get(owner, set()) if owner else self.jobs.keys()
         else:
             ids = self.by_owner.get(user, set())
-        views = []
+        chosen = []
         for job_id in ids:
             tracked = self.jobs.get(job_id)
             view = tracked.view if tracked and tracked.record is not None else None
@@ -702,11 +733,10 @@ class JobsManager(LoggingConfigurable):
                 continue
             if (state and view["state"] != state) or (site and view["site"] != site):
                 continue
-            views.append(view)
-        views.sort(key=lambda v: (v["submitted"] or "", v["id"]), reverse=True)
-        page = views[offset : offset + limit]
-        following = offset + limit if offset + limit < len(views) else None
-        return {"jobs": page, "total": len(views), "next_offset": following}
+            chosen.append(tracked)
+        chosen.sort(key=lambda t: (t.view["submitted"] or "", t.job_id), reverse=True)
+        following = offset + limit if offset + limit < len(chosen) else None
+        return len(chosen), chosen[offset : offset + limit], following
 
     def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
         return self._visible(job_id, user, admin).view

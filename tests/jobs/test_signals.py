@@ -3,9 +3,11 @@
 import time
 
 import pytest
+from traitlets import TraitError
 
 from aiinfn_hub.jobs.model import State
 from aiinfn_hub.jobs.signals import Verdict, assess, site_health
+from aiinfn_hub.jobs.triggers import FallbackPolicy
 from aiinfn_hub.placement import Placer, SiteHealth
 
 SITES = Placer().sites
@@ -209,3 +211,66 @@ def test_site_health_from_nodes():
     assert held.maintenance
     assert not site_health(LEONARDO, []).usable
     assert not site_health(LEONARDO, [node("vk-leonardo", "False")]).ready
+
+
+def evicted(reason):
+    return workload(cond("QuotaReserved"), cond("Evicted", "True", reason, "gone"))
+
+
+def test_on_the_last_site_a_requeued_eviction_waits_and_a_deactivation_fails():
+    found = check(job(), evicted("Preempted"), last_resort=True)
+    assert found.verdict is Verdict.WAIT
+    assert found.reason == "evicted by Kueue (Preempted: gone); Kueue requeues it here"
+    assert check(job(), evicted("Deactivated"), last_resort=True).verdict is Verdict.FALL_BACK
+
+
+def test_on_the_last_site_a_site_down_waits():
+    down = SiteHealth(ready=False, message="node local-cpu-1 is NotReady")
+    found = check(job(), workload(), health=down, last_resort=True, site=SITES["local"])
+    assert found.verdict is Verdict.WAIT
+    assert found.reason.endswith("; waiting, as no other site is left")
+
+
+def triggers(**site_changes):
+    policy = FallbackPolicy(sites={"leonardo": site_changes})
+    return policy.for_site(LEONARDO), policy.for_site(SITES["tier1"])
+
+
+def test_policy_changes_one_site_only():
+    leonardo, tier1 = triggers(eviction_reasons=["Preempted"], infrastructure_exit_codes=[137])
+    assert leonardo.eviction_reasons == {"Preempted"}
+    assert leonardo.infrastructure_exit_codes == {137}
+    assert tier1.infrastructure_exit_codes == {404, 502}
+    assert "PodsReadyTimeout" in tier1.eviction_reasons
+    assert (leonardo.admission_timeout, leonardo.start_timeout) == (600, 1800)
+    assert FallbackPolicy().for_site(SITES["local"]).start_timeout is None
+
+
+def test_triggers_switched_off_for_a_site():
+    leonardo, _ = triggers(
+        eviction_reasons=[], site_unhealthy=False, provider_failed=False, start_timeout=False
+    )
+    j = job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded")])
+    failed = pod("Failed", 1, "ProviderFailed", "HTTP 504")
+    found = assess(j, None, [failed], LEONARDO, HEALTHY, NOW, last_resort=False, triggers=leonardo)
+    assert found.verdict is Verdict.FAIL
+    assert (
+        found.reason
+        == "the remote submission failed: HTTP 504 (this site does not fall back on it)"
+    )
+    down = SiteHealth(ready=False)
+    found = assess(
+        job(), evicted("Preempted"), [], LEONARDO, down, NOW, last_resort=False, triggers=leonardo
+    )
+    assert found.verdict is Verdict.WAIT
+    admitted = workload(cond("QuotaReserved"), cond("Admitted", ago=10**5))
+    found = assess(
+        job(suspended=False), admitted, [pod("Pending")], LEONARDO, HEALTHY, NOW,
+        last_resort=False, triggers=leonardo,
+    )  # fmt: skip
+    assert found.verdict is Verdict.WAIT
+
+
+def test_unknown_per_site_keys_are_refused():
+    with pytest.raises(TraitError, match="unknown keys \\['colour'\\]"):
+        FallbackPolicy(sites={"leonardo": {"colour": "red"}})
