@@ -3,6 +3,8 @@ rerun, array jobs, logs, and restarts that lose nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aiinfn_hub.jobs import labels as L
@@ -244,3 +246,41 @@ async def _until(predicate, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.05)
+
+
+async def test_attempt_jobs_in_the_cluster_carry_the_site_wiring_and_restricted_pods(
+    manager, sandbox
+):
+    sandbox.faults.provider_failure("leonardo")
+    view, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    await wait_for(manager, view["id"])
+    job = await manager.kube.get("job", L.attempt_name(view["id"], 2))
+    meta, template = job["metadata"], job["spec"]["template"]
+    assert meta["labels"][L.QUEUE_NAME] == "local"
+    assert meta["labels"][L.JOB_ID] == view["id"] and meta["labels"][L.OWNER] == "alice"
+    assert json.loads(meta["annotations"][L.PLAN])["sites"][0]["name"] == "leonardo"
+    [history] = json.loads(meta["annotations"][L.ATTEMPTS])
+    assert (history["site"], history["outcome"]) == ("leonardo", "fell_back")
+    pod = template["spec"]
+    assert pod["nodeSelector"] == {"aiinfn.infn.it/site": "local"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]["securityContext"]
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {"name": "staged", "configMap": {"name": L.record_name(view["id"])}} in pod["volumes"]
+    first = json.loads(meta["annotations"][L.ATTEMPTS])[0]
+    assert first["remote_job_id"].startswith("slurm-")
+    sandbox.faults.stall_admission("leonardo")
+    waiting, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
+    await _until(lambda: manager.jobs[waiting["id"]].attempts)
+    remote = await manager.kube.get("job", L.attempt_name(waiting["id"], 1))
+    assert remote["metadata"]["labels"][L.QUEUE_NAME] == "leonardo"
+    pod = remote["spec"]["template"]
+    assert pod["spec"]["nodeSelector"] == {"kubernetes.io/hostname": "vk-leonardo"}
+    assert pod["spec"]["tolerations"] == [
+        {"key": "virtual-node.interlink/no-schedule", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    assert pod["metadata"]["annotations"]["slurm-job.vk.io/flags"] == "--partition=boost_usr_prod"
+    assert remote["spec"]["suspend"] is True
