@@ -74,15 +74,28 @@ export async function api(
   return { status: response.status(), data: await response.json() };
 }
 
-/** Open the background jobs panel in the left sidebar. */
+/** Open the background jobs panel in the left sidebar, `width` pixels wide. */
 export async function openPanel(
-  page: IJupyterLabPageFixture
+  page: IJupyterLabPageFixture,
+  width = 400
 ): Promise<Locator> {
   const panel = page.locator('#aiinfn-hub-jobs');
   if (!(await panel.isVisible())) {
     await page.locator('.jp-SideBar [data-id="aiinfn-hub-jobs"]').click();
   }
   await expect(panel).toBeVisible();
+  const box = await panel.boundingBox();
+  if (box && box.width < width - 10) {
+    // What dragging the splitter does: give the left area more of the width.
+    await page.evaluate(wanted => {
+      const split = (window as any).jupyterapp.shell._hsplitPanel;
+      const total = split.node.getBoundingClientRect().width;
+      split.setRelativeSizes([wanted, Math.max(total - wanted, 1), 0]);
+    }, width);
+    await expect
+      .poll(async () => (await panel.boundingBox())?.width ?? 0)
+      .toBeGreaterThan(width - 40);
+  }
   return panel;
 }
 

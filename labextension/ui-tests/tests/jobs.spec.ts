@@ -52,6 +52,11 @@ test.describe('background jobs', () => {
     await expect(
       dialog.locator('.aiinfn-RuledOut li[data-site="tier1"]')
     ).toContainText('has no GPUs');
+    await screenshot(
+      page.locator('.aiinfn-LaunchDialog .jp-Dialog-content'),
+      'launch.png',
+      testInfo.outputDir
+    );
 
     const id = await submit(page, dialog);
     const panel = await openPanel(page);
@@ -81,6 +86,22 @@ test.describe('background jobs', () => {
       'CINECA Leonardo'
     );
     await expect(row.locator('.aiinfn-JobRow-time')).toContainText('ended');
+
+    // "Rerun at..." a site that cannot run it: the server's refusal, in its words.
+    await row.locator('.aiinfn-JobRow-button').click();
+    await detail
+      .getByRole('button', {
+        name: 'Rerun job train-gpu.ipynb at a site you choose'
+      })
+      .click();
+    await detail.getByLabel('Site to rerun at').selectOption('tier1');
+    await detail.getByRole('button', { name: 'Rerun there' }).click();
+    const refusal = page.locator('.jp-Dialog');
+    await expect(refusal).toContainText(
+      'this job cannot run at tier1: has no GPUs'
+    );
+    await refusal.getByRole('button', { name: 'Close' }).click();
+    await expect(detail).toHaveAttribute('data-job-id', id);
   });
 
   test('a fault on CNAF Tier-1 makes a job fall back to Local, and the timeline says why', async ({
@@ -219,6 +240,37 @@ test.describe('background jobs', () => {
     await expect(
       detail.getByRole('button', { name: 'Cancel job long-run.sh' })
     ).toHaveCount(0);
+    const cancelled = await detail.getAttribute('data-job-id');
+
+    // Rerun it on Local: a new job, which opens, runs, and is cancelled in turn.
+    await detail
+      .getByRole('button', {
+        name: 'Rerun job long-run.sh at a site you choose'
+      })
+      .click();
+    await detail.getByLabel('Site to rerun at').selectOption('local');
+    await detail.getByRole('button', { name: 'Rerun there' }).click();
+    await expect(detail).not.toHaveAttribute(
+      'data-job-id',
+      cancelled as string
+    );
+    await expect(detail.locator('.aiinfn-PlanSites li')).toHaveCount(1);
+    await expect(detail.locator('.aiinfn-PlanSites li').first()).toContainText(
+      'the site you asked for'
+    );
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+    ).toHaveText('Running', { timeout: 120000 });
+    await detail
+      .getByRole('button', { name: 'Cancel job long-run.sh' })
+      .click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Cancel job' })
+      .click();
+    await expect(
+      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
+    ).toHaveText('Cancelled');
   });
 
   test('server errors are shown in the server words', async ({
