@@ -104,4 +104,4 @@ bench: install chp
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist tools/chp/node_modules \
-	  $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/ui-tests/test-results $(LABEXT_OUT)
+	  $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/ui-tests/test-results $(LABEXT)/ui-tests/.state $(LABEXT_OUT)

@@ -9,7 +9,7 @@ configure_jupyter_server(c)  # noqa: F821
 
 state = Path(os.environ["AIINFN_UI_STATE"])
 c.ServerApp.ip = "127.0.0.1"  # noqa: F821
-c.ServerApp.port = int(os.environ.get("AIINFN_UI_PORT", "18888"))  # noqa: F821
+c.ServerApp.port = int(os.environ["AIINFN_UI_PORT"])  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.LabApp.extension_manager = "readonly"  # noqa: F821
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"  # noqa: F821

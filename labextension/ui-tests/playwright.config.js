@@ -4,19 +4,32 @@
  * the server extension hosts the jobs service on an in-process sandbox cluster.
  */
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
-const port = process.env.AIINFN_UI_PORT || '18888';
+const { execFileSync } = require('child_process');
+
 const python =
   process.env.AIINFN_PYTHON ||
   path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python');
+// A free port, chosen once in the runner (workers and the server inherit it): several people
+// may run the tests on one machine.
+const port =
+  process.env.AIINFN_UI_PORT ||
+  execFileSync(
+    python,
+    [
+      '-c',
+      'from aiinfn_hub.sandbox.process import free_port; print(free_port())'
+    ],
+    { encoding: 'utf-8' }
+  ).trim();
 if (!process.env.AIINFN_UI_STATE) {
-  // Set once in the runner; the workers and the server inherit it.
-  process.env.AIINFN_UI_STATE = fs.mkdtempSync(
-    path.join(os.tmpdir(), 'aiinfn-ui-')
-  );
+  // Once, in the runner (the workers and the server inherit it): the server's files and the
+  // sandbox's state, kept until the next run for a look after a failure.
+  const fresh = path.join(__dirname, '.state');
+  fs.rmSync(fresh, { recursive: true, force: true });
+  process.env.AIINFN_UI_STATE = fresh;
 }
 const state = process.env.AIINFN_UI_STATE;
 const root = path.join(state, 'root');
