@@ -160,3 +160,19 @@ export async function screenshot(
     await target.screenshot({ path: file, animations: 'disabled' });
   }
 }
+
+/** Cancel the job the detail view shows, confirm, and see it cancelled. */
+export async function cancelInDetail(
+  page: IJupyterLabPageFixture,
+  detail: Locator,
+  name: string
+): Promise<void> {
+  await detail.getByRole('button', { name: `Cancel job ${name}` }).click();
+  await page
+    .locator('.jp-Dialog')
+    .getByRole('button', { name: 'Cancel job' })
+    .click();
+  await expect(detail.locator('.aiinfn-Detail-meta .aiinfn-State')).toHaveText(
+    'Cancelled'
+  );
+}

@@ -5,6 +5,7 @@ import { expect, galata, test } from '@jupyterlab/galata';
 
 import {
   api,
+  cancelInDetail,
   jobRow,
   notebook,
   openPanel,
@@ -225,16 +226,7 @@ test.describe('background jobs', () => {
     await expect(detail.locator('.aiinfn-LogText')).toContainText(
       'started the long job'
     );
-    await detail
-      .getByRole('button', { name: 'Cancel job long-run.sh' })
-      .click();
-    await page
-      .locator('.jp-Dialog')
-      .getByRole('button', { name: 'Cancel job' })
-      .click();
-    await expect(
-      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
-    ).toHaveText('Cancelled');
+    await cancelInDetail(page, detail, 'long-run.sh');
     await expect(detail.locator('.aiinfn-Detail-reason')).toContainText(
       'cancelled by you'
     );
@@ -262,16 +254,7 @@ test.describe('background jobs', () => {
     await expect(
       detail.locator('.aiinfn-Detail-meta .aiinfn-State')
     ).toHaveText('Running', { timeout: 120000 });
-    await detail
-      .getByRole('button', { name: 'Cancel job long-run.sh' })
-      .click();
-    await page
-      .locator('.jp-Dialog')
-      .getByRole('button', { name: 'Cancel job' })
-      .click();
-    await expect(
-      detail.locator('.aiinfn-Detail-meta .aiinfn-State')
-    ).toHaveText('Cancelled');
+    await cancelInDetail(page, detail, 'long-run.sh');
   });
 
   test('server errors are shown in the server words (a Python script here)', async ({
