@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """UTC now in RFC 3339 with milliseconds, so jobs submitted in one second keep their order."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 @dataclass
@@ -522,7 +524,13 @@ class JobsManager(LoggingConfigurable):
     async def _finish(
         self, tracked: Tracked, state: State, reason: str, job: dict[str, Any] | None
     ) -> None:
-        await self._patch_record(tracked, tracked.history, {"state": state.value, "reason": reason})
+        """End the job for good; an attempt still in progress is recorded as ended with it."""
+        history = tracked.history
+        shown = (tracked.view or {}).get("attempts") or []
+        if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
+            history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
+            history[-1]["reason"] = reason
+        await self._patch_record(tracked, history, {"state": state.value, "reason": reason})
         if job is not None and not _finished(job):
             await self.kube.delete("job", job["metadata"]["name"])
         self._publish(tracked, state, None, None, None, reason)
@@ -548,6 +556,8 @@ class JobsManager(LoggingConfigurable):
         if site is None and tracked.attempts:
             number = max(tracked.attempts)
             site = self._site(tracked.attempts[number]["metadata"]["labels"].get(L.SITE))
+        elif site is None and tracked.history:
+            site = self._site(tracked.history[-1].get("site"))
         history = (
             tracked.history
             if attempt is None or attempt.get("outcome") != "fell_back"
@@ -612,7 +622,7 @@ class JobsManager(LoggingConfigurable):
             or tracked.view is None
             or (not admin and tracked.owner != user)
         ):
-            raise NotFound(f"no job {job_id!r} among your jobs; list them with GET /jobs")
+            raise NotFound(f"no job {job_id!r} among your jobs; check the id in your list of jobs")
         return tracked
 
     def plan(self, data: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..placement import Site
+from ..runner import notebook_command
 from . import labels as L
 from .model import JobSpec
 
@@ -76,10 +77,7 @@ def container_command(spec: JobSpec) -> list[str]:
         return ["bash", path, *script.args]
     if script.kind == "python":
         return ["python", path, *script.args]
-    command = ["python", "-m", "aiinfn_hub.runner", path, "--output-dir", WORK_DIR]
-    if script.parameters:
-        command += ["--parameters", json.dumps(dict(script.parameters), sort_keys=True)]
-    return command
+    return notebook_command(path, WORK_DIR, dict(script.parameters or {}))
 
 
 def _resources(spec: JobSpec) -> dict[str, Any]:

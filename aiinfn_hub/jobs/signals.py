@@ -183,7 +183,7 @@ def assess(
     if job is None:
         return Assessment(State.QUEUED, raw=raw)
     if is_true(job, "Complete"):
-        return Assessment(State.SUCCEEDED, Verdict.SUCCEED, "completed", raw)
+        return Assessment(State.SUCCEEDED, Verdict.SUCCEED, raw=raw)
     infra = _infrastructure_failure(pods, triggers)
     if infra and infra[2]:
         text, pod_raw, _ = infra

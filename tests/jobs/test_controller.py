@@ -155,6 +155,16 @@ async def test_cancel(manager):
     assert cancelled["state"] == "cancelled"
     assert cancelled["reason"] == "cancelled by you"
     await _until(lambda: not manager.jobs[view["id"]].pods)
+    await _until(lambda: not manager.jobs[view["id"]].attempts)
+    kept = manager.get("alice", False, view["id"])
+    assert (kept["state"], kept["site"]) == ("cancelled", "local")
+    last = kept["attempts"][-1]
+    assert (last["site"], last["outcome"], last["reason"]) == (
+        "local",
+        "cancelled",
+        "cancelled by you",
+    )
+    assert last["ended"] and last["ended"] == kept["ended"]
     from aiinfn_hub.jobs.errors import JobsError
 
     with pytest.raises(JobsError) as info:
