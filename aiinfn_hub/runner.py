@@ -103,11 +103,13 @@ def readable(text: str, offset: int, eof: bool) -> tuple[str, int]:
         else:
             take(rest[:start])
             rest = rest[start:]
-            if end < 0:  # an incomplete block
+            closed = end - start + len(END)
+            if end < 0 or (closed == len(rest) and not eof):
+                # an incomplete block, or one whose line end has not been read yet
                 if eof:
                     take(rest, PLACEHOLDER)
                 break
-            stop = _after_line(rest, end - start + len(END))
+            stop = _after_line(rest, closed)
             take(rest[:stop], PLACEHOLDER)
             rest = rest[stop:]
     return "".join(out), offset + consumed

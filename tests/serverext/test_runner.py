@@ -9,11 +9,12 @@ import sys
 
 import nbformat
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from aiinfn_hub.runner import (
     BEGIN_PREFIX,
+    END,
     PLACEHOLDER,
     decode_block,
     encode_block,
@@ -40,6 +41,7 @@ def test_the_executed_notebook_survives_the_trip_in_the_log():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=len(LOG.encode()) - 1), max_size=6))
+@example(cuts=[LOG.index(END) + len(END)])  # a read that ends between a block and its newline
 def test_a_log_read_in_any_pieces_shows_people_one_line_for_the_notebook(cuts):
     """However the log is cut into reads, the reader never sees the encoded notebook."""
     raw = LOG.encode()
