@@ -8,6 +8,12 @@ closer to a real pod but need root, which Binder and laptops do not give.)
 interLink virtual nodes behave as the virtual kubelet shows them: the pod stays Pending while
 the remote batch system queues it (container waiting "Remote pod submitted"), gets a ``JobID``
 annotation, and terminated containers report "Completed" or "Error: <code>".
+
+Lifecycle hooks: a container's ``postStart`` ``exec`` command runs as the kubelet runs it, once
+the container's process has started, with the container's environment, working directory and
+mounts; until it ends the container stays waiting and the pod is not Running. If it fails, a
+``FailedPostStartHook`` event says why, the container is killed and restarted as its pod's
+restartPolicy says (waiting ``PostStartHookError``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import random
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +42,7 @@ from .volumes import Mounts, VolumeError, materialize, mounts_for, remove_pod_di
 log = logging.getLogger("aiinfn_hub.sandbox.kubelet")
 REMOTE_SUBMITTED = "Remote pod submitted"
 RESTART_BACKOFF_MAX = 30.0
+HOOK_OUTPUT_MAX = 1024  # characters of a failed hook's output in its event
 
 
 class SiteFaults(Protocol):
@@ -66,6 +74,8 @@ class ContainerRun:
     process: LocalProcess | None = None
     done: bool = False  # terminated for good (no restart coming)
     ready: bool = False
+    post_start: bool = False  # its postStart hook is running: not Running yet
+    hook_error: str | None = None  # why its postStart hook failed, until it restarts
 
 
 class PodWorker:
@@ -134,7 +144,10 @@ class PodWorker:
         if all(r.done for r in runs):
             codes = [r.status["state"].get("terminated", {}).get("exitCode", 1) for r in runs]
             return "Succeeded" if all(c == 0 for c in codes) else "Failed"
-        if any("running" in r.status["state"] or r.process is not None for r in runs):
+        if any(
+            "running" in r.status["state"] or (r.process is not None and not r.post_start)
+            for r in runs
+        ):
             return "Running"
         return "Pending"
 
@@ -289,6 +302,13 @@ class PodWorker:
             run.status["restartCount"] = int(run.status.get("restartCount", 0)) + 1
             delay = min(2 ** (run.status["restartCount"] - 1), RESTART_BACKOFF_MAX)
             run.status["lastState"] = {"terminated": run.status["state"]["terminated"]}
+            if run.hook_error is not None:
+                # what the kubelet reports between the failed start and the next one
+                hook_error, run.hook_error = run.hook_error, None
+                run.status["state"] = {
+                    "waiting": {"reason": "PostStartHookError", "message": hook_error}
+                }
+                self.write()
             message = (
                 f"back-off {int(delay)}s restarting failed container={run.spec['name']} "
                 f"pod={self.name}_{self.namespace}({self.uid})"
@@ -359,17 +379,72 @@ class PodWorker:
             run.process = LocalProcess.spawn(argv, env, cwd, run.log_path)
         except OSError as exc:
             return start_error(f'exec: "{argv[0]}": {exc.strerror or exc}')
-        run.status.update(
-            containerID=container_id, started=True, state={"running": {"startedAt": stamp}}
-        )
-        run.ready = not run.spec.get("readinessProbe") and not run.spec.get("_init")
-        run.status["ready"] = run.ready
-        self.write()
+        run.status["containerID"] = container_id
         if not run.spec.get("_init"):
             self.api.event(
                 pod, "Started", f"Started container {run.spec['name']}", component="kubelet"
             )
+        hook = ((run.spec.get("lifecycle") or {}).get("postStart") or {}).get("exec")
+        if hook is not None:
+            command = list(hook.get("command") or [])
+            hooked = await self._post_start(pod, run, command, env, cwd, mounts)
+            if not hooked:
+                return hooked
+        run.status.update(started=True, state={"running": {"startedAt": stamp}})
+        run.ready = not run.spec.get("readinessProbe") and not run.spec.get("_init")
+        run.status["ready"] = run.ready
+        self.write()
         return True
+
+    async def _post_start(
+        self,
+        pod: Obj,
+        run: ContainerRun,
+        command: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        mounts: Mounts,
+    ) -> bool | None:
+        """Run the container's postStart exec hook: True when it succeeds; False when it fails
+        (a FailedPostStartHook event, the container killed and its exit recorded); None when
+        the pod stops meanwhile."""
+        argv = [mounts.rewrite(str(a)) for a in command]
+        output_path = self.dir / "hooks" / f"{run.spec['name']}.postStart.log"
+        output_path.unlink(missing_ok=True)
+        error: str | None = None
+        run.post_start = True
+        try:
+            if not argv:
+                error = "exec: no command given"
+            else:
+                try:
+                    process = LocalProcess.spawn(argv, env, cwd, output_path)
+                except OSError as exc:
+                    error = f'exec: "{argv[0]}": {exc.strerror or exc}'
+                else:
+                    code = await self._unless_stopped(process.wait())
+                    if code is None:
+                        await process.terminate(0)
+                        return None
+                    if code != 0:
+                        error = f"command '{' '.join(command)}' exited with {code}: "
+        finally:
+            run.post_start = False
+        if error is None:
+            return True
+        output = output_path.read_text(errors="replace") if output_path.exists() else ""
+        message = (
+            f'Exec lifecycle hook ([{" ".join(command)}]) for Container "{run.spec["name"]}" '
+            f'in Pod "{self.name}_{self.namespace}({self.uid})" failed - error: {error}, '
+            f"message: {json.dumps(output[-HOOK_OUTPUT_MAX:], ensure_ascii=False)}"
+        )
+        self.api.event(pod, "FailedPostStartHook", message, type="Warning", component="kubelet")
+        self.api.event(pod, "Killing", "FailedPostStartHook", component="kubelet")
+        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        assert run.process is not None
+        self._record_exit(run, await run.process.terminate(max(30 if grace is None else grace, 2)))
+        run.hook_error = message
+        return False
 
     def _process_args(
         self, pod: Obj, spec: Obj, mounts: Mounts
@@ -403,14 +478,20 @@ class PodWorker:
 
     async def _wait_or_stop(self, run: ContainerRun) -> int | None:
         assert run.process is not None
+        code = await self._unless_stopped(run.process.wait())
+        if code is not None:
+            self._record_exit(run, code)
+        return code
+
+    async def _unless_stopped(self, exit_code: Awaitable[int]) -> int | None:
+        """The exit code, or None if the pod stops first."""
         stop = asyncio.get_running_loop().create_task(self.stopping.wait())
-        done = asyncio.get_running_loop().create_task(run.process.wait())
+        done = asyncio.ensure_future(exit_code)
         await asyncio.wait({stop, done}, return_when=asyncio.FIRST_COMPLETED)
         stop.cancel()
         if not done.done():
             done.cancel()
             return None
-        self._record_exit(run, done.result())
         return done.result()
 
     def _record_exit(self, run: ContainerRun, code: int) -> None:

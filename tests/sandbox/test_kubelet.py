@@ -18,7 +18,7 @@ from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.process import free_port
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
-from .util import PY, pod_gone, pod_log, pod_manifest, wait_pod
+from .util import PY, history, pod_gone, pod_log, pod_manifest, wait_pod
 
 SERVE = """
 import http.server, os
@@ -314,3 +314,156 @@ async def test_volumes_config_maps_and_claims(kube: client.ApiClient) -> None:
     await core.create_namespaced_pod("default", pod("reader", read))
     await wait_pod(kube, "reader", phase("Succeeded", "Failed"), timeout=30)
     assert await pod_log(kube, "reader") == "kept\n"
+
+
+# ----------------------------------------------------------------------- postStart lifecycle hook
+
+
+MAIN_RECORDS_ITS_PID = """
+import os, sys, time
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write(str(os.getpid()))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(300)
+"""
+
+
+def hooked_pod(name: str, data: Path, hook: list[str], **spec) -> dict:
+    """A pod whose container records its pid in ``/data/main.pid`` and sleeps, with ``hook`` as
+    its postStart exec command; ``/data`` is the host folder ``data`` (a hostPath volume)."""
+    main = [PY, "-c", MAIN_RECORDS_ITS_PID, "/data/main.pid"]
+    container = {
+        "env": [{"name": "GREETING", "value": "hello from the container's env"}],
+        "workingDir": "/data",
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "lifecycle": {"postStart": {"exec": {"command": hook}}},
+    }
+    volumes = [{"name": "data", "hostPath": {"path": str(data)}}]
+    return pod_manifest(name, main, container=container, volumes=volumes, **spec)
+
+
+def shell_hook(script: str) -> list[str]:
+    """A hook command running ``script`` with ``/data`` as its ``$1`` (an argument of its own,
+    so that it is the volume's folder)."""
+    return ["sh", "-c", script, "hook", "/data"]
+
+
+async def events_of(kube: client.ApiClient, name: str, reason: str) -> list:
+    events = await client.CoreV1Api(kube).list_namespaced_event(
+        "default", field_selector=f"involvedObject.name={name},reason={reason}"
+    )
+    return events.items
+
+
+async def test_post_start_hook_runs_in_the_container_and_holds_it_until_done(
+    kube: client.ApiClient, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(kube)
+    # the hook writes what it sees, then waits for the test's go-ahead (a file in the volume)
+    hook = shell_hook(
+        'echo "$GREETING" > "$1/hook.txt"; pwd >> "$1/hook.txt"; '
+        'while [ ! -e "$1/go" ]; do sleep 0.05; done'
+    )
+    await core.create_namespaced_pod("default", hooked_pod("hooked", tmp_path, hook))
+    main_pid, seen = tmp_path / "main.pid", tmp_path / "hook.txt"
+    await wait_until(
+        lambda: main_pid.exists() and seen.exists(), timeout=30, message="the process and hook"
+    )
+    # the hook ran beside the container's process, with its environment, mounts and folder
+    assert seen.read_text().splitlines() == ["hello from the container's env", str(tmp_path)]
+    assert alive(int(main_pid.read_text()))
+    # ... and while it runs, the container is not running and the pod is neither Running nor
+    # Ready (the kubelet reports the container once its postStart hook has ended)
+    pod = await core.read_namespaced_pod("hooked", "default")
+    assert pod.status.phase == "Pending"
+    status = pod.status.container_statuses[0]
+    assert status.state.waiting.reason == "ContainerCreating" and status.ready is False
+    assert next(c for c in pod.status.conditions if c.type == "Ready").status == "False"
+
+    (tmp_path / "go").touch()
+    pod = await wait_pod(kube, "hooked", phase("Running"), timeout=30)
+    status = pod.status.container_statuses[0]
+    assert status.state.running is not None and status.ready and status.restart_count == 0
+    assert not await events_of(kube, "hooked", "FailedPostStartHook")
+
+
+async def test_a_failed_post_start_hook_kills_the_container_never_restarted(
+    kube: client.ApiClient, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(kube)
+    # it fails once the container's process is up
+    hook = shell_hook(
+        'while [ ! -e "$1/main.pid" ]; do sleep 0.05; done; echo no examples here >&2; exit 3'
+    )
+    await core.create_namespaced_pod("default", hooked_pod("hook-fails", tmp_path, hook))
+    pod = await wait_pod(kube, "hook-fails", phase("Succeeded", "Failed"), timeout=60)
+    assert pod.status.phase == "Failed"
+    terminated = pod.status.container_statuses[0].state.terminated
+    assert terminated.exit_code == 143 and terminated.reason == "Error"  # SIGTERM
+    assert not alive(int((tmp_path / "main.pid").read_text()))
+    (event,) = await events_of(kube, "hook-fails", "FailedPostStartHook")
+    assert event.type == "Warning" and event.source.component == "kubelet"
+    assert event.message.startswith(
+        f'Exec lifecycle hook ([{" ".join(hook)}]) for Container "main" '
+        f'in Pod "hook-fails_default({pod.metadata.uid})" failed - error: command '
+    )
+    assert "exited with 3" in event.message and 'message: "no examples here\\n"' in event.message
+    assert [e.message for e in await events_of(kube, "hook-fails", "Killing")] == [
+        "FailedPostStartHook"
+    ]
+
+
+async def test_a_failed_post_start_hook_restarts_the_container_by_its_policy(
+    kube: client.ApiClient, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(kube)
+    # fails the first time, succeeds once restarted
+    hook = shell_hook('[ -e "$1/failed-once" ] && exit 0; touch "$1/failed-once"; exit 1')
+    created = await core.create_namespaced_pod(
+        "default", hooked_pod("hook-retries", tmp_path, hook, restartPolicy="Always")
+    )
+
+    def running(pod: dict) -> bool:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return bool(statuses) and "running" in statuses[0]["state"]
+
+    seen = await history(
+        core.list_namespaced_pod, "default", field_selector="metadata.name=hook-retries",
+        resource_version=created.metadata.resource_version, until=running,
+    )  # fmt: skip
+    assert running(seen[-1]), "the container did not run after its hook passed"
+    waiting = [
+        s["state"]["waiting"]
+        for pod in seen
+        for s in (pod.get("status") or {}).get("containerStatuses") or []
+        if "waiting" in s["state"]
+    ]
+    reasons = [w["reason"] for w in waiting]
+    assert "PostStartHookError" in reasons, reasons
+    error = next(w for w in waiting if w["reason"] == "PostStartHookError")
+    assert "exited with 1" in error["message"]
+    final = seen[-1]["status"]["containerStatuses"][0]
+    assert final["restartCount"] == 1 and final["lastState"]["terminated"]["exitCode"] == 143
+    (event,) = await events_of(kube, "hook-retries", "FailedPostStartHook")
+    assert event.count == 1
+
+
+async def test_deleting_a_pod_ends_its_hanging_post_start_hook(
+    kube: client.ApiClient, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(kube)
+    hook = shell_hook('echo $$ > "$1/hook.pid"; exec sleep 300')
+    await core.create_namespaced_pod(
+        "default", hooked_pod("hook-hangs", tmp_path, hook, terminationGracePeriodSeconds=5)
+    )
+    hook_pid, main_pid = tmp_path / "hook.pid", tmp_path / "main.pid"
+    await wait_until(
+        lambda: main_pid.exists() and hook_pid.exists() and hook_pid.read_text().endswith("\n"),
+        30,
+        message="the process and its hook",
+    )
+    pids = [int(hook_pid.read_text()), int(main_pid.read_text())]
+    assert all(alive(pid) for pid in pids)
+    await core.delete_namespaced_pod("hook-hangs", "default")
+    await wait_until(lambda: pod_gone(kube, "hook-hangs"), 30, message="the pod to be deleted")
+    assert [pid for pid in pids if alive(pid)] == []
