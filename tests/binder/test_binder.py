@@ -208,6 +208,10 @@ def test_the_wheel_carries_the_panel_and_jupyter_lists_it_enabled(binder: Binder
     assert f"{panel}{package['jupyterlab']['_build']['load']}" in names
     assert f"{panel}schemas/aiinfn-hub/plugin.json" in names
     assert f"{data}etc/jupyter/jupyter_server_config.d/aiinfn_hub.json" in names
+    with zipfile.ZipFile(wheel) as archive:
+        for name in EXAMPLES:  # binder's examples, for `aiinfn-hub examples`
+            packaged = archive.read(f"aiinfn_hub/example_notebooks/{name}")
+            assert packaged == (BINDER / "examples" / name).read_bytes(), name
 
     binder.run(binder.python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", wheel)
     listed = binder.run(binder.venv / "bin" / "jupyter", "labextension", "list")
@@ -216,3 +220,11 @@ def test_the_wheel_carries_the_panel_and_jupyter_lists_it_enabled(binder: Binder
     assert (
         json.loads(installed.read_text())["jupyterlab"]["_build"] == package["jupyterlab"]["_build"]
     )
+    # the installed package copies the examples from its own copy (away from the source tree)
+    where = binder.run(
+        binder.python, "-c", "from aiinfn_hub.examples import examples_dir; print(examples_dir())",
+        cwd=binder.home,
+    )  # fmt: skip
+    assert Path(where.strip()).is_relative_to(binder.venv), where
+    binder.run(binder.venv / "bin" / "aiinfn-hub", "examples", "examples", cwd=binder.home)
+    assert sorted(p.name for p in (binder.home / "examples").iterdir()) == sorted(EXAMPLES)
