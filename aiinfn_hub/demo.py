@@ -232,6 +232,8 @@ def banner(
         "",
         "  Pick a profile: CPU, a GPU model (live free/total GPUs) or Automatic; you get",
         "  JupyterLab in a sandbox pod. Run a notebook as a background job from its panel.",
+        "  Example notebooks are in ~/examples (falls-back.ipynb falls back when Tier-1 fails:",
+        "  start with --fault provider-failure:tier1, or switch that fault on as shown below).",
         f"  Sites: {sites}.",
         f"  Automatic GPU servers at CINECA Leonardo: {offload}.",
         f"  Faults: {switched or 'none'}. Switch one now, e.g.:",

@@ -2,9 +2,10 @@
 
 It is the configuration a real cluster gets from ``helm-values/values.yaml`` (the ``hub.config``
 sections, the jobs service from ``hub.services``, its config file from ``hub.extraFiles``, the
-roles from ``hub.loadRoles``, ``singleuser.startTimeout``), with only what the sandbox needs
-changed: the keys listed in :data:`SANDBOX_KEYS` (loopback addresses, files in a state
-directory, the host's Python standing in for images, an authenticator for named demo users).
+roles from ``hub.loadRoles``, the ``singleuser`` keys of :data:`SINGLEUSER_TRAITS` as the chart
+maps them), with only what the sandbox needs changed: the keys listed in :data:`SANDBOX_KEYS`
+(loopback addresses, files in a state directory, the host's Python standing in for images, an
+authenticator for named demo users).
 Scenario knobs the caller chooses (interactive offloading, per-site start timeouts) are listed
 in :data:`SCENARIO_KEYS`. ``tests/helm`` checks that nothing else differs from the values.
 """
@@ -64,6 +65,9 @@ SANDBOX_KEYS: dict[str, set[str]] = {
     # the jobs service's loopback address; timeouts that fit the sandbox's start_timeout
     "AIInfnSpawner": {"jobs_service_url", "session_start_timeouts"},
 }
+#: ``singleuser`` values the chart passes to KubeSpawner traits (its jupyterhub_config.py sets
+#: each that is not null, before ``hub.config``, whose KubeSpawner section therefore wins).
+SINGLEUSER_TRAITS: dict[str, str] = {"lifecycleHooks": "lifecycle_hooks"}
 #: Keys the caller sets for a scenario (e.g. a test of interactive offloading).
 SCENARIO_KEYS: dict[str, set[str]] = {
     "AIInfnSpawner": {"interactive_offload", "session_start_timeouts"},
@@ -116,6 +120,11 @@ def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[st
         raise ValueError(f"not scenario keys of AIInfnSpawner: {sorted(unknown)}")
     hub_values = values.get("hub") or {}
     sections: dict[str, dict[str, Any]] = copy.deepcopy(hub_values.get("config") or {})
+    singleuser = values.get("singleuser") or {}
+    kube = sections.setdefault("KubeSpawner", {})
+    for key, trait in SINGLEUSER_TRAITS.items():
+        if singleuser.get(key) is not None:
+            kube.setdefault(trait, copy.deepcopy(singleuser[key]))
     placement = sections.get("PlacementConfig", {})
     root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 

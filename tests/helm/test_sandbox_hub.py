@@ -7,14 +7,21 @@ exercises (profiles, validation, placement, the jobs service) is the production 
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from aiinfn_hub import hubconfig
-from aiinfn_hub.hubconfig import SANDBOX_KEYS, SCENARIO_KEYS, SandboxHub, hub_config
+from aiinfn_hub.hubconfig import (
+    SANDBOX_KEYS,
+    SCENARIO_KEYS,
+    SINGLEUSER_TRAITS,
+    SandboxHub,
+    hub_config,
+)
 
-from .helpers import HELM_VALUES, REPO, load_yaml
+from .helpers import HELM_VALUES, REPO, load_yaml, need_schemas
 
 VALUES = load_yaml(HELM_VALUES / "values.yaml")
 CONFIG = VALUES["hub"]["config"]
@@ -55,6 +62,31 @@ def test_every_value_reaches_the_sandbox_hub_but_the_declared_keys(sections, sec
         if key in SANDBOX_KEYS.get(section, set()):
             continue
         assert sections[section][key] == value, f"{section}.{key} differs on the sandbox"
+
+
+def test_singleuser_values_reach_the_sandbox_hub_as_the_chart_maps_them(sections):
+    singleuser = VALUES["singleuser"]
+    assert "lifecycleHooks" in singleuser  # the examples in every home (tests/hub runs it)
+    for key, trait in SINGLEUSER_TRAITS.items():
+        assert trait not in SANDBOX_KEYS["KubeSpawner"]
+        if key in singleuser:
+            assert sections["KubeSpawner"][trait] == singleuser[key], key
+
+
+def test_the_chart_passes_these_singleuser_keys_to_these_traits():
+    schema = load_yaml(need_schemas() / "z2jh" / "values.schema.yaml")
+    keys = schema["properties"]["singleuser"]["properties"]
+    for key, trait in SINGLEUSER_TRAITS.items():
+        assert f"[KubeSpawner.{trait}]" in keys[key]["description"], key
+
+
+def test_hub_config_wins_over_singleuser_as_in_the_chart(tmp_path):
+    mine = {"postStart": {"exec": {"command": ["true"]}}}
+    values = copy.deepcopy(VALUES)
+    values["hub"]["config"]["KubeSpawner"]["lifecycle_hooks"] = mine
+    hub = SandboxHub(kubeconfig=tmp_path / "kubeconfig", state_dir=tmp_path)
+    assert hub_config(hub, values)["KubeSpawner"]["lifecycle_hooks"] == mine
+    assert mine != VALUES["singleuser"]["lifecycleHooks"]
 
 
 def test_the_sandbox_changes_where_the_spawner_runs_not_what_it_does():

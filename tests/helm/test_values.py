@@ -6,6 +6,10 @@ import importlib
 import importlib.util
 import json
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -78,8 +82,17 @@ def test_overlay_alone_is_incomplete(chart, overlay):
         ({"hub": {"service": {"extraPort": []}}}, "$.hub.service"),
         ({"singleuser": {"automountServiceAccountToken": False}}, "$.singleuser"),
         ({"hub": {"services": [{"name": SERVICE}]}}, "$.hub.services"),
+        # a hook other than postStart/preStop
+        ({"singleuser": {"lifecycleHooks": {"postStarted": {}}}}, "$.singleuser.lifecycleHooks"),
     ],
-    ids=["lowercase-config-section", "unknown-top-level-key", "typo", "no-such-key", "list"],
+    ids=[
+        "lowercase-config-section",
+        "unknown-top-level-key",
+        "typo",
+        "no-such-key",
+        "list",
+        "hook-name",
+    ],
 )
 def test_a_broken_overlay_fails_validation(chart, overlay, broken, path):
     schema, defaults = chart
@@ -353,3 +366,36 @@ def test_service_namespace_matches_the_manifests(values):
     assert {q["metadata"]["namespace"] for q in queues} == {NAMESPACE}
     (config_file,) = values["hub"]["extraFiles"].values()
     assert config_file["data"]["JobsManager"]["namespace"] == NAMESPACE
+
+
+# ------------------------------------------------------------------- the examples in every home
+
+
+def test_every_server_start_copies_the_examples_into_the_home_failing_soft(values, tmp_path):
+    """singleuser.lifecycleHooks.postStart runs `aiinfn-hub examples` into ~/examples; run as
+    a container would, with the home volume (the chart's homeMountPath) at tmp_path."""
+    from aiinfn_hub.examples import EXAMPLES
+    from aiinfn_hub.sandbox.volumes import Mounts
+
+    command = values["singleuser"]["lifecycleHooks"]["postStart"]["exec"]["command"]
+    home = values["singleuser"]["storage"]["homeMountPath"]
+    assert command[:2] == ["sh", "-c"]
+    assert re.fullmatch(r'aiinfn-hub examples "\$1" \|\| true', command[2])
+    assert command[4:] == [f"{home}/examples"]  # the script's $1, an argument of its own
+    mounted = [Mounts([(home, str(tmp_path))]).rewrite(a) for a in command]
+    copied = tmp_path / "examples"
+
+    def run(path: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            mounted, env={"PATH": path}, capture_output=True, text=True, timeout=120
+        )
+
+    venv_bin = str(Path(sys.executable).parent)
+    done = run(f"{venv_bin}:/usr/bin:/bin")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in copied.iterdir()) == sorted(EXAMPLES)
+    # an image without aiinfn-hub: no examples, and the server starts all the same
+    shutil.rmtree(copied)
+    done = run("/usr/bin:/bin")
+    assert done.returncode == 0
+    assert "aiinfn-hub" in done.stderr and not copied.exists()

@@ -8,11 +8,13 @@ values' configuration runs for the whole module on the shared sandbox.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.request import Request, urlopen
 
 import pytest
 
+from aiinfn_hub.examples import EXAMPLES
 from aiinfn_hub.placement import default_catalogue
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.spawner import gpu_slug
@@ -286,3 +288,73 @@ async def test_a_job_submitted_with_the_users_token_runs_at_the_right_site(hub: 
         listing = await http.get(jobs, headers={"Authorization": f"token {dave}"})
         assert listing.status_code == 200
         assert listing.json()["jobs"] == []
+
+
+# --------------------------------------------------------------------------- the user's JupyterLab
+
+
+def page_config(html: str) -> dict[str, Any]:
+    """The page config JupyterLab embeds in its page (what its front end loads)."""
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      html, re.S)  # fmt: skip
+    assert match, "no jupyter-config-data in the page"
+    return json.loads(match.group(1))
+
+
+async def test_users_land_on_jupyterlab_with_the_panel_and_the_examples_run_there(
+    hub: HubClient,
+):
+    user = "alice"
+    assert (await hub.spawn(user, {"profile": "cpu-small"})).status_code == 202
+    await hub.wait_ready(user)
+    token = {"Authorization": f"token {await hub.user_token(user)}"}
+    server = f"/user/{user}"
+    async with hub.login(user) as browser:
+        # the hub sends a user with a running server to it, and the server to JupyterLab
+        lab = await browser.get("/hub/")
+        assert lab.status_code == 200
+        assert str(lab.url) == f"{hub.url}{server}/lab", lab.url
+        config = page_config(lab.text)
+        panel = {e["name"]: e for e in config["federated_extensions"]}["aiinfn-hub"]
+        assert not [d for d in config["disabledExtensions"] if d.startswith("aiinfn-hub")]
+        entry = await browser.get(f"{config['fullLabextensionsUrl']}/aiinfn-hub/{panel['load']}")
+        assert entry.status_code == 200 and "aiinfn-hub" in entry.text
+
+        # the postStart hook put the examples in the user's home
+        listing = await browser.get(f"{server}/api/contents/examples", headers=token)
+        assert listing.status_code == 200, listing.text
+        names = {item["name"] for item in listing.json()["content"]}
+        assert names >= set(EXAMPLES), names
+
+        # one of them, run as a job through the user's server extension, as the panel does
+        source = await browser.get(f"{server}/api/contents/examples/cpu-job.ipynb", headers=token)
+        hints = source.json()["content"]["metadata"]["aiinfn_hub"]
+        jobs = f"{server}/aiinfn-hub/api/jobs"
+        body = {"path": "examples/cpu-job.ipynb", **hints}
+        created = await browser.post(jobs, json=body, headers=token)
+        assert created.status_code == 201, created.text
+        job_id = created.json()["id"]
+
+        async def ended() -> dict[str, Any] | None:
+            job = (await browser.get(f"{jobs}/{job_id}", headers=token)).json()
+            return job if job["state"] in ("succeeded", "failed", "cancelled") else None
+
+        job = await wait_until(ended, 180, 0.5, "the example job to end")
+        assert (job["state"], job["site"]) == ("succeeded", "local"), job
+
+        executed = f"{server}/api/contents/examples/cpu-job.{job_id}.ipynb"
+
+        async def returned() -> dict[str, Any] | None:
+            response = await browser.get(executed, headers=token)
+            return response.json() if response.status_code == 200 else None
+
+        notebook = (await wait_until(returned, 60, 0.5, "the executed notebook"))["content"]
+        outputs = [
+            "".join(o.get("text", ""))
+            for cell in notebook["cells"]
+            if cell["cell_type"] == "code"
+            for o in cell["outputs"]
+        ]
+        assert any(o.startswith("pi is about 3.1") for o in outputs), outputs
+        assert f"job {job_id} attempt" in outputs[0] and "at site local" in outputs[0]
+    await hub.stop(user)
