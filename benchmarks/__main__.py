@@ -39,7 +39,9 @@ def report(module_name: str, figures: list[dict]) -> None:
         line = f"  {figure['name']:<58} {_fmt(figure['value']):>12} {figure['unit']:<10}"
         baseline = figure.get("baseline")
         if baseline:
-            line += f" baseline {_fmt(baseline)} (x{figure['value'] / baseline:.2f})"
+            ratio = figure["value"] / baseline
+            times = f"x{ratio:.2f}" if ratio >= 0.01 or ratio == 0 else f"x1/{1 / ratio:,.0f}"
+            line += f" baseline {_fmt(baseline)} ({times})"
         verdict = _verdict(figure)
         if verdict:
             line += f"  {verdict}"

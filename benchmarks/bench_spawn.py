@@ -9,7 +9,6 @@ and time per spawn-form render. Printed, never asserted.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -202,14 +201,7 @@ async def _measure() -> list[dict]:
 
 def run() -> list[dict]:
     from aiinfn_hub.sandbox import SandboxProcess
+    from aiinfn_hub.sandbox.testing import default_kubeconfig
 
-    previous = os.environ.get("KUBECONFIG")
-    with SandboxProcess() as sandbox:
-        os.environ["KUBECONFIG"] = str(sandbox.kubeconfig)
-        try:
-            return asyncio.run(_measure())
-        finally:
-            if previous is None:
-                os.environ.pop("KUBECONFIG", None)
-            else:
-                os.environ["KUBECONFIG"] = previous
+    with SandboxProcess() as sandbox, default_kubeconfig(sandbox.kubeconfig):
+        return asyncio.run(_measure())

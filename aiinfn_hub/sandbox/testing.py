@@ -4,13 +4,16 @@ kubeconfig, and waiting on a condition with a deadline instead of sleeping."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes_asyncio import client, config
+from kubernetes_asyncio.config import kube_config
 
 T = TypeVar("T")
 
@@ -40,3 +43,23 @@ async def wait_until(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
         await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def default_kubeconfig(path: str | Path) -> Iterator[None]:
+    """Make ``path`` the kubeconfig that clients in this process load by default.
+
+    kubernetes_asyncio reads ``KUBECONFIG`` once, when it is imported; clients that load the
+    default kubeconfig later (KubeSpawner does) need its copy changed as well as the variable.
+    """
+    previous = os.environ.get("KUBECONFIG")
+    previous_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+    os.environ["KUBECONFIG"] = kube_config.KUBE_CONFIG_DEFAULT_LOCATION = str(path)
+    try:
+        yield
+    finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = previous_default
+        if previous is None:
+            os.environ.pop("KUBECONFIG", None)
+        else:
+            os.environ["KUBECONFIG"] = previous
