@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .placement import Placer, SiteHealth
+from .sandbox import faults as sandbox_faults
 from .usage import UsageError
 
 #: (title, request, health overrides) for each scenario ``--plans`` prints.
@@ -35,8 +36,6 @@ SCENARIOS = (
         },
     ),
 )
-SITE_FAULTS = ("site-down", "maintenance", "stall-admission", "provider-failure", "exit-code")
-VALUE_FAULTS = {"api-latency": "ms", "api-errors": "fraction"}
 
 
 def register(subparsers: Any) -> None:
@@ -116,19 +115,10 @@ def print_plans() -> int:
 
 def parse_fault(text: str) -> dict[str, Any]:
     """``site-down:leonardo`` or ``api-latency:200`` as a sandbox fault request."""
-    name, _, arg = text.partition(":")
-    if name in SITE_FAULTS:
-        if not arg:
-            raise UsageError(f"--fault {text}: name the site, e.g. {name}:leonardo")
-        return {"fault": name, "site": arg, "on": True}
-    if name in VALUE_FAULTS:
-        try:
-            value = float(arg)
-        except ValueError:
-            raise UsageError(f"--fault {text}: {name} takes a number, e.g. {name}:0.2") from None
-        return {"fault": name, VALUE_FAULTS[name]: value, "on": True}
-    known = ", ".join([*SITE_FAULTS, *VALUE_FAULTS])
-    raise UsageError(f"--fault {text}: unknown fault {name!r}; known: {known}")
+    try:
+        return sandbox_faults.parse_fault(text)
+    except ValueError as exc:
+        raise UsageError(f"--fault {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Integer, Unicode, default
+from traitlets import Enum, Float, Integer, List, Unicode, default
 
 from ..jobs.errors import ClusterUnavailable, JobsError
 from .backends import Backend, ServiceBackend
@@ -50,6 +50,12 @@ class AiinfnHubExtension(ExtensionApp):
         "",
         help="Standalone mode: where the sandbox keeps pod files and logs (default: a "
         "temporary folder, removed when the server stops).",
+    ).tag(config=True)
+    sandbox_faults = List(
+        Unicode(),
+        help="Standalone mode: faults the sandbox starts with, written as for "
+        "`aiinfn-hub demo --fault`, e.g. ['provider-failure:tier1'] so that offloadable CPU "
+        "jobs fall back from CNAF Tier-1 (a classroom's or Binder's demonstration).",
     ).tag(config=True)
     standalone_user = Unicode(
         help="Standalone mode: owner of the jobs (default: the account running the server)."
@@ -174,6 +180,7 @@ class AiinfnHubExtension(ExtensionApp):
                 kubeconfig=self.kubeconfig or None,
                 state_dir=self.state_dir or None,
                 home_dir=self.serverapp.root_dir,
+                faults=self.sandbox_faults,
             )
             backend = await standalone.start()
             self.standalone = standalone

@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..jobs.auth import TokenAuthenticator
 from ..jobs.handlers import routes
 from ..jobs.kube import Kube
 from ..jobs.manager import JobsManager
+from ..sandbox.faults import parse_fault
 from .backends import ServiceBackend
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,14 @@ class Standalone:
         kubeconfig: str | None = None,
         state_dir: str | None = None,
         home_dir: str | None = None,
+        faults: Sequence[str] = (),
     ) -> None:
         self.user = user
+        #: fault requests for the sandbox this starts (parsed now: a typo fails at start-up)
+        try:
+            self.faults = [parse_fault(text) for text in faults]
+        except ValueError as exc:
+            raise ValueError(f"c.AiinfnHubExtension.sandbox_faults: {exc}") from None
         self.parent = parent
         self.kubeconfig = kubeconfig
         self.home_dir = Path(home_dir) if home_dir else None
@@ -106,6 +114,9 @@ class Standalone:
         self.sandbox = SandboxProcess(state_dir=self.state_dir / "sandbox")
         await asyncio.to_thread(self.sandbox.start)
         log.info("standalone sandbox at %s (pid %s)", self.sandbox.url, self.sandbox.proc.pid)
+        for fault in self.faults:
+            self.sandbox.admin.request("POST", "faults", fault)
+            log.info("standalone sandbox fault on: %s", fault)
         return str(self.sandbox.kubeconfig)
 
     def _link_home(self) -> None:

@@ -87,15 +87,16 @@ def binder(tmp_path_factory: pytest.TempPathFactory) -> BinderEnv:
 
 @pytest.fixture
 def server(binder: BinderEnv) -> Iterator[tuple[str, str]]:
-    """``binder/start jupyter lab`` on a free port, in a copy of the repository's binder/
-    (jobs write executed notebooks next to their sources); stopped with its process group."""
+    """``jupyter lab`` as repo2docker starts it, on a free port, in a copy of the repository's
+    binder/ (jobs write executed notebooks next to their sources); stopped with its process
+    group."""
     workdir = binder.home / "repo"
     shutil.copytree(BINDER, workdir / "binder", dirs_exist_ok=True)
     port, token = free_port(), "binder-test-token"
     log = (binder.root / "server.log").open("w")
     process = subprocess.Popen(
         [
-            "bash", str(BINDER / "start"), "jupyter", "lab", "--no-browser", "--allow-root",
+            str(binder.venv / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root",
             f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={workdir}",
         ],
@@ -149,7 +150,7 @@ async def test_binder_environment_serves_the_panel_and_runs_the_examples(server,
             plan = (await client.post("/aiinfn-hub/api/plan", json=_request(name))).json()
             assert plan["sites"][0]["name"] == first, (name, plan)
 
-        # binder/start switches on the demo fault at CNAF Tier-1 once the sandbox is up.
+        # postBuild's configuration starts the sandbox with the demo fault at CNAF Tier-1.
         kubeconfig = binder.home / ".aiinfn-binder" / "sandbox" / "kubeconfig"
         await wait_until(kubeconfig.exists, timeout=120, message="the sandbox's kubeconfig")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox import SandboxProcess
+from aiinfn_hub.sandbox.faults import parse_fault
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .util import (
@@ -350,3 +352,38 @@ async def test_reset_between_tests_clears_faults_and_objects(
         *KUEUE, "default", "localqueues"
     )
     assert {q["metadata"]["name"] for q in queues["items"]} == {"local", "leonardo", "tier1"}
+
+
+@pytest.mark.parametrize(
+    ("text", "request_"),
+    [
+        ("provider-failure:tier1", {"fault": "provider-failure", "site": "tier1", "on": True}),
+        (
+            "site-down:leonardo:power cut: back at 10:00",
+            {
+                "fault": "site-down",
+                "site": "leonardo",
+                "on": True,
+                "message": "power cut: back at 10:00",
+            },
+        ),
+        ("api-latency:250", {"fault": "api-latency", "ms": 250.0, "on": True}),
+        ("api-errors:0.2", {"fault": "api-errors", "fraction": 0.2, "on": True}),
+    ],
+)
+def test_faults_written_as_text(text: str, request_: dict) -> None:
+    assert parse_fault(text) == request_
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("site-down", "site-down: name the site, e.g. site-down:leonardo"),
+        ("api-latency:soon", "api-latency takes a number, e.g. api-latency:0.2"),
+        ("preempt:leonardo", "unknown fault 'preempt'"),
+        ("meteor:leonardo", "known: site-down, maintenance"),
+    ],
+)
+def test_faults_written_wrong_say_how_to_write_them(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_fault(text)
