@@ -1,7 +1,8 @@
 """The Kubernetes HTTP API on tornado: routing, discovery, verbs, watch streams, pod logs.
 
-The admin endpoints under ``/sandbox/v1/`` (healthz, info, faults, reset, compact) sit beside
-the Kubernetes paths; faults of the API itself (latency, 5xx) apply only to the Kubernetes paths.
+The admin endpoints under ``/sandbox/v1/`` (healthz, info, faults, reset, compact, audit) sit
+beside the Kubernetes paths; faults of the API itself (latency, 5xx) apply only to the Kubernetes
+paths, and only the Kubernetes paths go to the audit trail (:mod:`.audit`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tornado.web import Application, RequestHandler
 
 from . import errors, openapi
 from .api import Api
+from .audit import DEFAULT_SIZE, AuditLog
 from .errors import ApiError
 from .logs import read_log
 from .objects import Obj
@@ -67,6 +69,7 @@ class ApiServer:
         admin: Admin,
         token: str | None,
         bookmark_interval: float = BOOKMARK_INTERVAL,
+        audit_log_size: int = DEFAULT_SIZE,
     ) -> None:
         self.api = api
         self.registry: Registry = api.registry
@@ -74,6 +77,7 @@ class ApiServer:
         self.admin = admin
         self.token = token
         self.bookmark_interval = bookmark_interval
+        self.audit = AuditLog(audit_log_size)
         self.address = ""
         self.app = Application(
             [(r"(.*)", _Handler, {"server": self})],
@@ -122,10 +126,15 @@ class _Handler(RequestHandler):
         self.api = server.api
         self._closed: asyncio.Event | None = None
         self._subscription: Any = None
+        self._audited: dict[str, Any] | None = None
 
     def on_connection_close(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
+
+    def on_finish(self) -> None:
+        if self._audited is not None:
+            self._audited["code"] = self.get_status()
 
     def check_xsrf_cookie(self) -> None:  # an API, not a browser form
         return
@@ -211,6 +220,10 @@ class _Handler(RequestHandler):
 
     async def _serve(self, method: str, path: str) -> None:
         path = "/" + unquote(path).strip("/")
+        if not path.startswith("/sandbox/v1/"):
+            self._audited = self.server.audit.record(
+                method, path, self._arg, self.request.headers.get("User-Agent", "")
+            )
         try:
             if not self._authorized(path):
                 raise errors.unauthorized()
@@ -259,6 +272,9 @@ class _Handler(RequestHandler):
             self._send(200, {"compactedResourceVersion": self.api.store.compact()})
         elif rest == "reset" and method == "POST":
             self._send(200, await admin.reset())
+        elif rest == "audit" and method == "GET":
+            since = self._int_arg("since") or 0
+            self._send(200, self.server.audit.entries(since, self._arg("userAgent") or ""))
         else:
             raise errors.unknown_path()
 

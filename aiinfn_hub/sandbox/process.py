@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from .faults import FaultSwitches
@@ -160,8 +161,15 @@ class SandboxProcess:
             return ""
 
     def reset(self) -> dict[str, Any]:
-        """Delete every object, stop every pod, clear faults, and lay the topology anew."""
+        """Delete every object, stop every pod, clear faults and the audit trail, and lay the
+        topology anew."""
         return self.admin.request("POST", "reset")
+
+    def audit(self, since: int = 0, user_agent: str = "") -> dict[str, Any]:
+        """The audit trail after entry ``since``: ``{items, last, lost}`` (see ``.audit``),
+        only requests whose User-Agent starts with ``user_agent``."""
+        query = urlencode({"since": since, "userAgent": user_agent})
+        return self.admin.request("GET", f"audit?{query}")
 
     def info(self) -> dict[str, Any]:
         return self.admin.request("GET", "info")

@@ -190,8 +190,10 @@ class Sandbox:
         return self.faults._apply(request)
 
     async def reset(self) -> dict[str, Any]:
-        """Delete every object, stop every pod, clear faults, and lay the topology anew."""
+        """Delete every object, stop every pod, clear faults and the audit trail, and lay the
+        topology anew."""
         await self.kubelet.stop_pods()
+        self.server.audit.clear()
         self.faults.state = type(self.faults.state)()
         removed = 0
         for rt in self.registry:
