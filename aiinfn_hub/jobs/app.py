@@ -16,13 +16,16 @@ from traitlets.config import Application
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .handlers import routes
-from .kube import Kube
+from .kube import USER_AGENT, Kube
 from .manager import JobsManager
 from .triggers import FallbackPolicy
 
 
-async def kube_client(kubeconfig: str | None = None, host: str | None = None) -> client.ApiClient:
-    """An API client from in-cluster credentials, else the kubeconfig (``KUBECONFIG``)."""
+async def kube_client(
+    kubeconfig: str | None = None, host: str | None = None, user_agent: str = USER_AGENT
+) -> client.ApiClient:
+    """An API client from in-cluster credentials, else the kubeconfig (``KUBECONFIG``), that
+    names itself ``user_agent``."""
     configuration = client.Configuration()
     try:
         if kubeconfig:
@@ -35,7 +38,9 @@ async def kube_client(kubeconfig: str | None = None, host: str | None = None) ->
         )
     if host:
         configuration.host = host
-    return client.ApiClient(configuration)
+    api = client.ApiClient(configuration)
+    api.user_agent = user_agent
+    return api
 
 
 class JobsService(Application):

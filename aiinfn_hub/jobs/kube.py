@@ -21,7 +21,13 @@ from typing import Any
 import aiohttp
 from kubernetes_asyncio import client
 
+from .. import __version__
+
 log = logging.getLogger(__name__)
+
+#: How the jobs service names itself to the API server (its audit log, API priority and
+#: fairness), as Kubernetes' own controllers do.
+USER_AGENT = f"aiinfn-hub-jobs/{__version__}"
 
 MERGE_PATCH = "application/merge-patch+json"
 RETRIABLE = frozenset({429, 500, 502, 503, 504})

@@ -26,6 +26,7 @@ from tornado import web
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, validate
 
+from .. import __version__
 from ..placement import GpuPool, PlacementConfig, PlacementError, Placer, Site, row_key
 from .clusterview import ClusterView, GpuCount
 from .kuberequests import activity, instrument
@@ -42,6 +43,9 @@ from .progress import describe_event, describe_pod
 from .sessions import SessionSpec, choose_pool, claim_volumes, place_pod
 
 CHECK_INTERVAL = 0.25
+#: How the hub's spawners name themselves to the API server (its audit log, API priority and
+#: fairness), as Kubernetes' own controllers do.
+USER_AGENT = f"aiinfn-hub-spawner/{__version__}"
 
 
 class FallBack(Exception):
@@ -177,6 +181,9 @@ class AIInfnSpawner(KubeSpawner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # KubeSpawner's client is shared by the hub's spawners and their pod and event
+        # reflectors (kubespawner.clients.shared_client), so this names all their requests
+        self.api.api_client.user_agent = USER_AGENT
         instrument(self.api.api_client)
         self.placer: Placer = PlacementConfig(parent=self).placer()
         self.site_name = ""
