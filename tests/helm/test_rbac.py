@@ -1,57 +1,50 @@
-"""helm-values/rbac.yaml: what the hub's service account needs beyond the chart's Role."""
+"""helm-values/rbac.yaml: what the hub's service account needs beyond the chart's Role.
+
+Its shape (RBAC v1 objects, bindings, no wildcards, cluster-wide only for cluster-scoped kinds,
+read-only) is checked here, and its rules against the README's RBAC table both ways. That
+the table is what the code really does is tests/hub/test_rbac_audit.py's job: it checks these
+rules against the audit trail of a real hub on the sandbox.
+"""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from .helpers import HELM_VALUES, NAMESPACE, load_all
+from .helpers import NAMESPACE, REPO
+from .rbac import CHART_RULES, Grant, documents, grants, one
 
 RBAC = "rbac.authorization.k8s.io"
-DOCUMENTS = load_all(HELM_VALUES / "rbac.yaml")
-
-#: The chart's own Role for the hub (templates/hub/rbac.yaml), which ours adds to.
-CHART_RULES = [
-    {
-        "apiGroups": [""],
-        "resources": ["pods", "persistentvolumeclaims", "secrets", "services"],
-        "verbs": ["get", "watch", "list", "create", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "watch", "list"]},
-]
-
-#: (API group, resource, verbs) the jobs service and the spawner use in the hub's namespace.
-NAMESPACED_NEEDS = [
-    ("batch", "jobs", {"get", "list", "watch", "create", "delete", "patch", "update"}),
-    ("", "configmaps", {"get", "list", "watch", "create", "delete", "patch"}),
-    ("", "pods", {"get", "list", "watch"}),
-    ("", "pods/log", {"get"}),
-    ("", "events", {"create", "list", "watch"}),
-    ("kueue.x-k8s.io", "workloads", {"get", "list", "watch", "patch"}),
-    ("kueue.x-k8s.io", "localqueues", {"get", "list", "watch"}),
-]
-#: ... and cluster-wide, read-only.
-CLUSTER_NEEDS = [
-    ("", "nodes", {"get", "list", "watch"}),
-    ("kueue.x-k8s.io", "clusterqueues", {"get", "list", "watch"}),
-    ("kueue.x-k8s.io", "resourceflavors", {"get", "list", "watch"}),
-]
+DOCUMENTS = documents()
 CLUSTER_SCOPED = {("", "nodes"), ("kueue.x-k8s.io", "clusterqueues")}
 CLUSTER_SCOPED |= {("kueue.x-k8s.io", "resourceflavors")}
 READ = {"get", "list", "watch"}
+#: The README table's "granted by" column, and the rules each means.
+GRANTORS = {
+    "the chart's Role": CHART_RULES,
+    "`rbac.yaml` Role": one(DOCUMENTS, "Role")["rules"],
+    "`rbac.yaml` ClusterRole": one(DOCUMENTS, "ClusterRole")["rules"],
+}
 
 
-def _one(kind):
-    found = [d for d in DOCUMENTS if d["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-    return found[0]
-
-
-def allows(rules, group, resource, verb):
-    """Whether RBAC ``rules`` grant ``verb`` on ``resource`` of ``group`` (no wildcards)."""
-    return any(
-        group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]
-        for rule in rules
-    )
+def readme_table() -> list[tuple[str, set[Grant]]]:
+    """(granted by, grants) per row of the README's "The RBAC the service needs" table."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### The RBAC the service needs", 1)[1].split("\n#", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in ("resource", "---"):
+            continue
+        what, verbs, _why, grantor = cells
+        match = re.fullmatch(r"(?:`([a-z0-9.-]+)` )?([a-z/]+)(?: \(cluster-scoped\))?", what)
+        assert match, f"README RBAC table: cannot read the resource {what!r}"
+        group, resource = match.group(1) or "", match.group(2)
+        names = {v.strip().strip("()") for v in verbs.split(",")}
+        rows.append((grantor, {(group, resource, verb) for verb in names}))
+    assert rows, "the README has no RBAC table under 'The RBAC the service needs'"
+    return rows
 
 
 def test_documents_are_rbac_v1_objects():
@@ -73,47 +66,55 @@ def test_documents_are_rbac_v1_objects():
 
 def test_rules_are_explicit():
     for kind in ("Role", "ClusterRole"):
-        for rule in _one(kind)["rules"]:
+        for rule in one(DOCUMENTS, kind)["rules"]:
             assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[key], f"{kind}: wildcard in {key}"
 
 
-@pytest.mark.parametrize(("group", "resource", "verbs"), NAMESPACED_NEEDS, ids=lambda x: x)
-def test_the_hub_can_do_its_namespaced_work(group, resource, verbs):
-    rules = CHART_RULES + _one("Role")["rules"]
-    missing = {verb for verb in verbs if not allows(rules, group, resource, verb)}
-    assert not missing, f"{group or 'core'}/{resource}: missing {sorted(missing)}"
+@pytest.mark.parametrize("row", readme_table(), ids=lambda row: sorted(row[1])[0][1])
+def test_each_row_of_the_readme_table_is_granted_by_what_it_names(row):
+    grantor, needed = row
+    assert grantor in GRANTORS, f"README RBAC table: unknown 'granted by' {grantor!r}"
+    missing = needed - grants(GRANTORS[grantor])
+    assert not missing, f"{grantor} does not grant {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("group", "resource", "verbs"), CLUSTER_NEEDS, ids=lambda x: x)
-def test_the_hub_can_read_cluster_state(group, resource, verbs):
-    rules = _one("ClusterRole")["rules"]
-    missing = {verb for verb in verbs if not allows(rules, group, resource, verb)}
-    assert not missing, f"{group or 'core'}/{resource}: missing {sorted(missing)}"
+def test_rbac_yaml_grants_exactly_the_readme_rows_it_is_named_for():
+    for kind in ("Role", "ClusterRole"):
+        grantor = f"`rbac.yaml` {kind}"
+        listed = set().union(*(g for who, g in readme_table() if who == grantor))
+        assert grants(GRANTORS[grantor]) == listed, f"rbac.yaml's {kind} vs the README table"
 
 
-def test_least_privilege():
-    role, cluster_role = _one("Role")["rules"], _one("ClusterRole")["rules"]
-    # the cluster-wide grant is read-only and about cluster-scoped kinds only
-    for rule in cluster_role:
-        assert set(rule["verbs"]) <= READ, rule
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                assert (group, resource) in CLUSTER_SCOPED, f"{group}/{resource} is namespaced"
-    # nothing beyond what the service uses
-    assert not allows(role, "", "pods", "patch")
-    assert not allows(role, "", "secrets", "get")
-    assert not allows(role, "batch", "jobs", "deletecollection")
-    assert not allows(role, "kueue.x-k8s.io", "workloads", "delete")
-    assert not allows(role, "kueue.x-k8s.io", "localqueues", "create")
-    assert not allows(role + cluster_role, "", "nodes", "patch")
+def test_the_cluster_wide_grant_is_read_only_and_for_cluster_scoped_kinds():
+    for group, resource, verb in grants(one(DOCUMENTS, "ClusterRole")["rules"]):
+        assert verb in READ, f"{group}/{resource}: {verb} cluster-wide"
+        assert (group, resource.split("/")[0]) in CLUSTER_SCOPED, f"{resource} is namespaced"
+
+
+def test_nothing_the_hub_must_not_do():
+    ours = grants(one(DOCUMENTS, "Role")["rules"]) | grants(one(DOCUMENTS, "ClusterRole")["rules"])
+    forbidden = {
+        ("", "pods", "patch"),
+        ("", "pods/exec", "create"),
+        ("", "secrets", "get"),
+        ("", "serviceaccounts/token", "create"),
+        ("batch", "jobs", "deletecollection"),
+        ("", "configmaps", "delete"),
+        ("kueue.x-k8s.io", "workloads", "patch"),
+        ("kueue.x-k8s.io", "workloads", "delete"),
+        ("", "nodes", "patch"),
+        (RBAC, "roles", "create"),
+        (RBAC, "rolebindings", "create"),
+    }
+    assert not ours & forbidden
 
 
 @pytest.mark.parametrize(
     ("binding", "role"), [("RoleBinding", "Role"), ("ClusterRoleBinding", "ClusterRole")]
 )
 def test_bindings_name_the_hub_service_account(binding, role):
-    doc, target = _one(binding), _one(role)
+    doc, target = one(DOCUMENTS, binding), one(DOCUMENTS, role)
     assert doc["roleRef"] == {"apiGroup": RBAC, "kind": role, "name": target["metadata"]["name"]}
     assert doc["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": NAMESPACE}]
