@@ -447,15 +447,16 @@ class JobsManager(LoggingConfigurable):
             self._publish(tracked, State.FAILED, None, site, None, reason)
             return
         target = self._site(next_site)
+        # recorded first: what users are shown of the history must survive a restart
+        await self._patch_record(tracked, history, None)
         self._publish(
             tracked,
             State.FALLING_BACK,
-            entry,
+            None,
             site,
             job,
             f"falling back from {site.display_name} to {target.display_name}: {found.reason}",
         )
-        await self._patch_record(tracked, history, None)
         created = await self._create_attempt(tracked, number + 1, target, history)
         self.fallback_reactions.append(time.time() - signal_seen)
         await self.kube.delete("job", job["metadata"]["name"])
@@ -558,24 +559,15 @@ class JobsManager(LoggingConfigurable):
             site = self._site(tracked.attempts[number]["metadata"]["labels"].get(L.SITE))
         elif site is None and tracked.history:
             site = self._site(tracked.history[-1].get("site"))
-        history = (
-            tracked.history
-            if attempt is None or attempt.get("outcome") != "fell_back"
-            else [
-                *tracked.history,
-                attempt,
-            ]
-        )
-        shown = None if attempt is not None and attempt.get("outcome") == "fell_back" else attempt
         view = build_view(
             tracked.job_id,
             tracked.owner,
             tracked.spec,
             tracked.plan,
             tracked.submitted,
-            history,
+            tracked.history,
             state,
-            shown,
+            attempt,
             site,
             job,
             reason,
