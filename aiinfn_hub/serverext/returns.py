@@ -10,7 +10,6 @@ notebook decoded and saved through the contents manager.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import nbformat
 from jupyter_core.utils import ensure_async
 
 from ..jobs.errors import JobsError
+from ..jobs.signals import parse_time
 from ..runner import decode_block
 from .backends import Backend
 from .staging import SOURCE_ENV
@@ -139,7 +139,7 @@ class NotebookReturns:
                 log.info("no scan for returned notebooks: %s", (page or {}).get("error"))
                 return
             for job in page.get("jobs", []):
-                if _epoch(job.get("ended")) >= since:
+                if (parse_time(job.get("ended")) or 0.0) >= since:
                     self.on_job(job)
             offset = page.get("next_offset")
 
@@ -148,12 +148,3 @@ class NotebookReturns:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-def _epoch(stamp: str | None) -> float:
-    if not stamp:
-        return 0.0
-    try:
-        return calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
-    except ValueError:
-        return 0.0
