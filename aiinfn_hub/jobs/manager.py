@@ -684,7 +684,7 @@ class JobsManager(LoggingConfigurable):
         self._mark(job_id)  # the controller creates the first attempt
         return tracked.view, is_new
 
-    def list(
+    def list_json(
         self,
         user: str,
         admin: bool,
@@ -694,35 +694,10 @@ class JobsManager(LoggingConfigurable):
         site: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> dict[str, Any]:
-        """The caller's jobs (an admin's: everyone's, or ``owner``'s), newest first."""
-        found, page, following = self._page(user, admin, owner, state, site, limit, offset)
-        return {"jobs": [t.view for t in page], "total": found, "next_offset": following}
-
-    def list_json(self, user: str, admin: bool, **filters: Any) -> str:
-        """:meth:`list` as JSON text, from each job's view encoded once when it changed."""
-        found, page, following = self._page(
-            user,
-            admin,
-            filters.get("owner"),
-            filters.get("state"),
-            filters.get("site"),
-            filters.get("limit", 100),
-            filters.get("offset", 0),
-        )
-        jobs = ",".join(t.encoded for t in page)
-        return f'{{"jobs": [{jobs}], "total": {found}, "next_offset": {json.dumps(following)}}}'
-
-    def _page(
-        self,
-        user: str,
-        admin: bool,
-        owner: str | None,
-        state: str | None,
-        site: str | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[int, list[Tracked], int | None]:
+    ) -> str:
+        """The caller's jobs (an admin's: everyone's, or ``owner``'s), newest first, as the
+        JSON text of ``{jobs, total, next_offset}``, from each job's view encoded once when it
+        changed."""
         if admin:
             ids = self.by_owner.get(owner, set()) if owner else self.jobs.keys()
         else:
@@ -738,7 +713,9 @@ class JobsManager(LoggingConfigurable):
             chosen.append(tracked)
         chosen.sort(key=lambda t: (t.view["submitted"] or "", t.job_id), reverse=True)
         following = offset + limit if offset + limit < len(chosen) else None
-        return len(chosen), chosen[offset : offset + limit], following
+        jobs = ",".join(t.encoded for t in chosen[offset : offset + limit])
+        total = len(chosen)
+        return f'{{"jobs": [{jobs}], "total": {total}, "next_offset": {json.dumps(following)}}}'
 
     def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
         return self._visible(job_id, user, admin).view
