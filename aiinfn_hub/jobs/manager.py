@@ -55,7 +55,7 @@ class Tracked:
     attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     view: dict[str, Any] | None = None
-    encoded: str = "null"  # the view as JSON, for listings
+    encoded: str | None = None  # the view as JSON, made when a listing first needs it
     signature: tuple | None = None
     timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -83,6 +83,12 @@ class Tracked:
     @property
     def submitted(self) -> str | None:
         return self.annotations.get(L.SUBMITTED)
+
+    def view_json(self) -> str:
+        """The view as JSON text, encoded at most once per change (for listings)."""
+        if self.encoded is None:
+            self.encoded = json.dumps(self.view)
+        return self.encoded
 
 
 @dataclass
@@ -573,7 +579,7 @@ class JobsManager(LoggingConfigurable):
             reason,
         )
         tracked.view = view
-        tracked.encoded = json.dumps(view)
+        tracked.encoded = None
         signature = (
             view["state"],
             view["site"],
@@ -713,7 +719,7 @@ class JobsManager(LoggingConfigurable):
             chosen.append(tracked)
         chosen.sort(key=lambda t: (t.view["submitted"] or "", t.job_id), reverse=True)
         following = offset + limit if offset + limit < len(chosen) else None
-        jobs = ",".join(t.encoded for t in chosen[offset : offset + limit])
+        jobs = ",".join(t.view_json() for t in chosen[offset : offset + limit])
         total = len(chosen)
         return f'{{"jobs": [{jobs}], "total": {total}, "next_offset": {json.dumps(following)}}}'
 
