@@ -96,22 +96,19 @@ class Reflector:
                     need_list = False
                 opened = time.monotonic()
                 need_list = await self._watch()
-                if time.monotonic() - opened < 1.0:  # ended at once: do not spin
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10)
-                else:
+                if time.monotonic() - opened >= 1.0:
                     delay = 0.1
+                    continue
+                # the watch ended at once: back off as after a failure, so as not to spin
             except asyncio.CancelledError:
                 raise
             except KubeError as exc:
                 need_list = need_list or exc.status == 410
                 log.warning("%s watch failed: %s; retrying in %.1fs", self.kind, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
             except Exception as exc:  # a dropped connection mid-stream
                 log.warning("%s watch dropped: %r; resuming in %.1fs", self.kind, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
 
     async def _watch(self) -> bool:
         """Stream events until the server ends the watch; True if a relist is needed."""
