@@ -540,14 +540,12 @@ def _unprivilege(container: Any) -> bool:
     KubeSpawner keeps security contexts as camelCase dicts; extra containers may be models.
     """
     if isinstance(container, dict):
-        context = container.setdefault("securityContext", {}) or {}
+        context = container.get("securityContext") or {}
         container["securityContext"] = context
-        asked = bool(context.get("privileged") or context.get("allowPrivilegeEscalation"))
-        context.update(privileged=False, allowPrivilegeEscalation=False)
-        return asked
-    context = container.security_context
-    if context is None:
-        container.security_context = context = {}
+    else:
+        context = container.security_context
+        if context is None:
+            container.security_context = context = {}
     if isinstance(context, dict):
         asked = bool(context.get("privileged") or context.get("allowPrivilegeEscalation"))
         context.update(privileged=False, allowPrivilegeEscalation=False)
