@@ -25,6 +25,16 @@ class HubError(RuntimeError):
     """The hub did not start; the message carries the end of its log."""
 
 
+def _stat(process: Path) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...), or None
+    if the process is gone."""
+    try:
+        stat = (process / "stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def descendants(pid: int) -> list[tuple[int, str]]:
     """(pid, start time) of every live descendant of ``pid`` (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -32,11 +42,9 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+        fields = _stat(entry)
+        if fields is None:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry.name))
         starts[int(entry.name)] = fields[19]
     found: list[tuple[int, str]] = []
@@ -49,12 +57,8 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 
 
 def _alive(pid: int, start: str) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[19] == start and fields[0] != "Z"
+    fields = _stat(Path(f"/proc/{pid}"))
+    return fields is not None and fields[19] == start and fields[0] != "Z"
 
 
 def end_processes(processes: list[tuple[int, str]], grace: float = 5.0) -> None:
