@@ -31,6 +31,9 @@ BEGIN_PREFIX = BEGIN.split("{", 1)[0]
 #: What people see in the log in place of the encoded notebook.
 PLACEHOLDER = "[aiinfn-hub: the executed notebook was sent back]\n"
 INJECTED_TAG = "injected-parameters"
+#: The job environment variable naming a home-staged notebook (relative to the server's
+#: root), so that its executed notebook comes back next to it.
+SOURCE_ENV = "AIINFN_NOTEBOOK_PATH"
 
 
 def notebook_command(

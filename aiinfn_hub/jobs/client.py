@@ -408,9 +408,11 @@ def executed_notebook(job: dict[str, Any], within: float = 15.0) -> str | None:
     """Where the server saved an ended notebook job's executed notebook (it is saved a moment
     after the job ends; this waits up to ``within`` s), or None: not a notebook job, or no
     server extension to save it."""
+    from ..runner import SOURCE_ENV
+
     spec = job.get("spec") or {}
     notebook = (spec.get("script") or {}).get("kind") == "notebook" or (
-        "AIINFN_NOTEBOOK_PATH" in (spec.get("env") or {})
+        SOURCE_ENV in (spec.get("env") or {})
     )
     if not notebook or job["state"] not in ("succeeded", "failed"):
         return None

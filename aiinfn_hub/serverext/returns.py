@@ -20,9 +20,8 @@ from jupyter_core.utils import ensure_async
 
 from ..jobs.errors import JobsError
 from ..jobs.signals import parse_time
-from ..runner import decode_block
+from ..runner import SOURCE_ENV, decode_block
 from .backends import Backend
-from .staging import SOURCE_ENV
 
 log = logging.getLogger(__name__)
 ENDED = ("succeeded", "failed")

@@ -23,11 +23,9 @@ from tornado.web import HTTPError
 from ..jobs.errors import BadRequest, JobsError
 from ..jobs.manifests import WORK_DIR
 from ..jobs.model import SCRIPT_KINDS
-from ..runner import notebook_command
+from ..runner import SOURCE_ENV, notebook_command
 
 STAGING = ("ship", "home")
-#: The job environment variable naming a home-staged notebook (relative to the root).
-SOURCE_ENV = "AIINFN_NOTEBOOK_PATH"
 HOME_VOLUME = "pvc:home"
 
 
