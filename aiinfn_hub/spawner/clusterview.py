@@ -17,7 +17,7 @@ from typing import Any
 
 from ..jobs.cache import Reflector
 from ..jobs.kube import Kube
-from ..jobs.signals import condition, site_health
+from ..jobs.signals import is_true, site_health
 from ..placement import GpuPool, Site, SiteHealth
 from .kuberequests import run_detached
 
@@ -51,8 +51,7 @@ def pod_gpus(pod: Mapping[str, Any]) -> int:
 
 def takes_new_pods(node: Mapping[str, Any]) -> bool:
     """Ready, not cordoned, and without a NoSchedule/NoExecute taint other than interLink's."""
-    ready = condition(node, "Ready")
-    if not ready or ready.get("status") != "True":
+    if not is_true(node, "Ready"):
         return False
     spec = node.get("spec") or {}
     if spec.get("unschedulable"):
