@@ -63,6 +63,19 @@ def workload_name(job: Obj) -> str:
     return f"job-{meta['name']}"[:247] + f"-{digest[:5]}"
 
 
+def _admission_view(wl: Obj) -> tuple:
+    """What of a workload the admission cycle reads. A change that leaves it as it was (the
+    cycle's own verdict on a pending workload: a reason, a message) calls for no new cycle."""
+    status = wl.get("status") or {}
+    return (
+        wl.get("spec"),
+        (wl.get("metadata") or {}).get("deletionTimestamp"),
+        status.get("admission"),
+        status.get("requeueState"),
+        {c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"},
+    )
+
+
 @dataclass
 class Outcome:
     """A scheduling attempt: an assignment, or why not (QuotaReserved=False reason/message)."""
@@ -102,7 +115,10 @@ class KueueController(Controller):
             elif QUEUE_LABEL in (meta.get("labels") or {}) or self._owns_workload(event.obj):
                 yield ("job", meta["namespace"], meta["name"])
         elif event.rt is self.workloads:
-            yield CYCLE
+            if event.type != "MODIFIED" or _admission_view(event.obj) != _admission_view(
+                event.old or {}
+            ):
+                yield CYCLE
             for ref in meta.get("ownerReferences") or []:
                 if ref.get("kind") == "Job":
                     yield ("job", meta["namespace"], ref["name"])
