@@ -327,3 +327,25 @@ async def test_borrowing_within_a_cohort(kube: client.ApiClient) -> None:
     wl = await wait_workload(kube, "lender-job", "QuotaReserved", "False", reason="WaitingForQuota")
     await batch.delete_namespaced_job("borrows", "default", propagation_policy="Background")
     await wait_workload(kube, "lender-job", "Admitted")  # reclaimed once the borrower is done
+
+
+async def test_a_waiting_workload_is_judged_again_when_its_queue_changes(
+    kube: client.ApiClient,
+) -> None:
+    await _queues(kube, _cq("growing", [("first", "2", None)]))
+    batch = client.BatchV1Api(kube)
+    await batch.create_namespaced_job(
+        "default", job_manifest("grows", ["true"], queue="growing", requests={"cpu": "4"})
+    )
+    wl = await wait_workload(kube, "grows", "QuotaReserved", "False", reason="ExceedsMaxQuota")
+    assert "request > maximum capacity (4 > 2)" in condition(wl, "QuotaReserved")["message"]
+    await client.CustomObjectsApi(kube).patch_cluster_custom_object(
+        *KUEUE,
+        "clusterqueues",
+        "growing",
+        {"spec": _cq("growing", [("first", "8", None)])["spec"]},
+        _content_type="application/merge-patch+json",
+    )
+    wl = await wait_workload(kube, "grows", "Admitted")
+    assert wl["status"]["admission"]["podSetAssignments"][0]["flavors"]["cpu"] == "first"
+    await wait_job(kube, "grows")

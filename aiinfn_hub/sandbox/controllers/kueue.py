@@ -104,6 +104,12 @@ class KueueController(Controller):
         self.cqs = self.registry.get("clusterqueues", KUEUE)
         self.lqs = self.registry.get("localqueues", KUEUE)
         self._last_message: dict[str, str] = {}
+        # Verdicts on pending workloads: uid -> (resourceVersion written, epoch). The epoch moves
+        # whenever what admission depends on besides the workload changes (usage, queues,
+        # flavors, stalls); a workload judged in this epoch and unchanged since is not re-judged.
+        self._verdicts: dict[str, tuple[str, int]] = {}
+        self._epoch = 0
+        self._judged_on: tuple | None = None
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -482,10 +488,17 @@ class KueueController(Controller):
                 w["metadata"]["name"],
             )
         )
+        if self._inputs(usage, cqs, lqs, flavors, stalled) != self._judged_on:
+            self._epoch += 1
+        verdicts: dict[str, tuple[str, int]] = {}
         for wl in pending:
             backoff = self._backoff_left(wl)
             if backoff > 0:
                 wake = backoff if wake is None else min(wake, backoff)
+                continue
+            uid = wl["metadata"]["uid"]
+            if self._verdicts.get(uid) == (self._stored_version(wl), self._epoch):
+                verdicts[uid] = self._verdicts[uid]  # judged on the same inputs, as written
                 continue
             outcome = self._try_admit(wl, lqs, cqs, flavors, usage, stalled)
             if outcome.flavors is not None:
@@ -507,10 +520,32 @@ class KueueController(Controller):
                         ],
                     },
                 )
+                self._epoch += 1  # the usage changed: every verdict so far may change
             else:
-                self._not_admitted(wl, outcome)
+                written = self._not_admitted(wl, outcome)
+                if written is not None:
+                    verdicts[uid] = (written["metadata"]["resourceVersion"], self._epoch)
+        self._verdicts = verdicts
+        self._judged_on = self._inputs(usage, cqs, lqs, flavors, stalled)
         self._queue_statuses(cqs, lqs, workloads, flavors)
         return wake
+
+    @staticmethod
+    def _inputs(usage: Usage, cqs: dict, lqs: dict, flavors: dict, stalled: set[str]) -> tuple:
+        """What a pending workload's verdict depends on besides the workload itself."""
+        return (
+            dict(usage),
+            {name: cq.get("spec") for name, cq in cqs.items()},
+            {key: lq.get("spec") for key, lq in lqs.items()},
+            {name: flavor.get("spec") for name, flavor in flavors.items()},
+            stalled,
+        )
+
+    def _stored_version(self, wl: Obj) -> str | None:
+        """The workload's resourceVersion as stored now (this cycle may have written it)."""
+        meta = wl["metadata"]
+        current = self.store.get(self.workloads, meta["namespace"], meta["name"])
+        return current["metadata"]["resourceVersion"] if current else None
 
     def _backoff_left(self, wl: Obj) -> float:
         status = wl.get("status") or {}
@@ -792,22 +827,24 @@ class KueueController(Controller):
             component=COMPONENT,
         )
 
-    def _not_admitted(self, wl: Obj, outcome: Outcome) -> None:
+    def _not_admitted(self, wl: Obj, outcome: Outcome) -> Obj | None:
         def apply(status: Obj) -> None:
             set_condition(status, "QuotaReserved", False, outcome.reason, outcome.message)
             set_condition(
                 status, "Admitted", False, "NoReservation", "The workload has no reservation"
             )
 
-        self._set_status(wl, apply)
+        written = self._set_status(wl, apply)
         uid = wl["metadata"]["uid"]
         if self._last_message.get(uid) != outcome.message:
             self._last_message[uid] = outcome.message
             self.api.event(wl, outcome.reason, outcome.message, type="Warning", component=COMPONENT)
+        return written
 
-    def _set_status(self, wl: Obj, change: Callable[[Obj], object]) -> None:
+    def _set_status(self, wl: Obj, change: Callable[[Obj], object]) -> Obj | None:
+        """Change the workload's status; the workload as stored then (None if it is gone)."""
         meta = wl["metadata"]
-        self.api.modify(
+        return self.api.modify(
             self.workloads,
             meta["namespace"],
             meta["name"],
