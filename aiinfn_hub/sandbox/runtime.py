@@ -1,7 +1,9 @@
 """The container runtime stand-in: one local process group per container, logs to a file.
 
 Each process starts in a session of its own, so signalling the group reaches everything it
-spawned; on Linux the child also gets SIGKILL if the sandbox itself dies (PR_SET_PDEATHSIG).
+spawned; on Linux the child also gets SIGKILL if the sandbox itself dies (PR_SET_PDEATHSIG, set
+by util-linux's setpriv before it execs the command: no Python code runs between fork and exec,
+so the start is a vfork that does not block the sandbox for a copy of its memory).
 Exits are noticed through a pidfd on the event loop (no thread per child), with polling where
 pidfds are not available.
 """
@@ -11,19 +13,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def _die_with_parent() -> None:  # runs in the child between fork and exec (without setpriv)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _check_exec(program: str, env: dict[str, str], cwd: Path) -> None:
+    """Raise the OSError exec would for ``program``, looked up as exec looks it up: on the
+    PATH of ``env`` unless it names a path, relative paths from ``cwd``. (setpriv execs it in
+    the child, too late for Popen to raise.)"""
+    if "/" in program:
+        places = [program]
+    else:
+        places = [os.path.join(d, program) for d in os.get_exec_path(env)]
+    denied = False
+    for place in places:
+        path = cwd / place
+        if path.is_file() and os.access(path, os.X_OK):
+            return
+        denied = denied or path.exists()
+    code = errno.EACCES if denied else errno.ENOENT
+    raise OSError(code, os.strerror(code), program)
 
 
 class LocalProcess:
@@ -39,6 +62,10 @@ class LocalProcess:
     def spawn(cls, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> LocalProcess:
         """Start ``argv``; OSError (e.g. no such executable) is the caller's to report."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        preexec = _die_with_parent
+        if _SETPRIV is not None and argv:
+            _check_exec(argv[0], env, cwd)
+            argv, preexec = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv], None
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
                 argv,
@@ -48,7 +75,7 @@ class LocalProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=preexec,
                 close_fds=True,
             )
         return cls(popen)

@@ -8,6 +8,8 @@ import asyncio
 import base64
 import ipaddress
 import json
+import os
+import signal
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -265,6 +267,37 @@ async def test_nothing_is_left_running_when_the_sandbox_stops(tmp_path: Path) ->
         code = own.stop()
     assert code == 0
     assert [pid for pid in pids if alive(pid)] == []
+
+
+async def test_a_pods_process_dies_with_a_killed_sandbox(tmp_path: Path) -> None:
+    """SIGKILL leaves the sandbox no chance to stop its pods: their processes get the parent
+    death signal."""
+    own = SandboxProcess(port=free_port(), state_dir=tmp_path)
+    own.start()
+    pid = 0
+    try:
+        api = await kube_client(own.kubeconfig)
+        async with api:
+            core = client.CoreV1Api(api)
+            await core.create_namespaced_pod(
+                "default", pod_manifest("orphan", ["sh", "-c", "echo $$$$; exec sleep 300"])
+            )
+
+            async def printed() -> int | None:
+                try:
+                    text = await core.read_namespaced_pod_log("orphan", "default")
+                except client.ApiException:
+                    return None
+                return int(text) if text.strip() else None
+
+            pid = await wait_until(printed, timeout=30, message="the pod to start")
+        assert alive(pid) and own.proc is not None
+        os.kill(own.proc.pid, signal.SIGKILL)
+        await wait_until(lambda: not alive(pid), timeout=30, message="the pod's process to die")
+    finally:
+        own.stop()
+        if pid and alive(pid):  # the test failed: leave nothing running
+            os.kill(pid, signal.SIGKILL)
 
 
 async def test_volumes_config_maps_and_claims(kube: client.ApiClient) -> None:
