@@ -11,7 +11,7 @@ admission checks, topology-aware scheduling, partial admission.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -502,24 +502,7 @@ class KueueController(Controller):
                 continue
             outcome = self._try_admit(wl, lqs, cqs, flavors, usage, stalled)
             if outcome.flavors is not None:
-                self._admit(wl, lqs, outcome)
-                cq = lqs[(wl["metadata"]["namespace"], wl["spec"]["queueName"])]["spec"][
-                    "clusterQueue"
-                ]
-                self._add_usage(
-                    usage,
-                    {
-                        "clusterQueue": cq,
-                        "podSetAssignments": [
-                            {
-                                "flavors": outcome.flavors,
-                                "resourceUsage": {
-                                    k: str(v) for k, v in (outcome.usage or {}).items()
-                                },
-                            }
-                        ],
-                    },
-                )
+                self._add_usage(usage, self._admit(wl, lqs, outcome))
                 self._epoch += 1  # the usage changed: every verdict so far may change
             else:
                 written = self._not_admitted(wl, outcome)
@@ -565,14 +548,20 @@ class KueueController(Controller):
         return 0.0
 
     @staticmethod
-    def _add_usage(usage: Usage, admission: Obj) -> None:
-        cq = admission.get("clusterQueue", "")
+    def _reserved(admission: Obj) -> Iterator[tuple[str, str, Decimal]]:
+        """(flavor, resource, amount) for each resource an admission reserves."""
         for psa in admission.get("podSetAssignments") or []:
+            flavors = psa.get("flavors") or {}
             for res, amount in (psa.get("resourceUsage") or {}).items():
-                flavor = (psa.get("flavors") or {}).get(res)
-                if flavor:
-                    key = (cq, flavor, res)
-                    usage[key] = usage.get(key, Decimal(0)) + parse_quantity(amount)
+                if flavors.get(res):
+                    yield flavors[res], res, parse_quantity(amount)
+
+    @classmethod
+    def _add_usage(cls, usage: Usage, admission: Obj) -> None:
+        cq = admission.get("clusterQueue", "")
+        for flavor, res, amount in cls._reserved(admission):
+            key = (cq, flavor, res)
+            usage[key] = usage.get(key, Decimal(0)) + amount
 
     def _try_admit(
         self, wl: Obj, lqs: dict, cqs: dict, flavors: dict, usage: Usage, stalled: set[str]
@@ -771,27 +760,29 @@ class KueueController(Controller):
                             return parse_quantity(r.get("nominalQuota", 0))
         return Decimal(0)
 
-    def _admit(self, wl: Obj, lqs: dict, outcome: Outcome) -> None:
+    def _admit(self, wl: Obj, lqs: dict, outcome: Outcome) -> Obj:
+        """Reserve the quota and admit; the admission written."""
         ns = wl["metadata"]["namespace"]
         cq = lqs[(ns, wl["spec"]["queueName"])]["spec"]["clusterQueue"]
         pod_set = wl["spec"]["podSets"][0]
         created = parse_time(wl["metadata"]["creationTimestamp"]) or now()
         waited = int((now() - created).total_seconds())
+        admission = {
+            "clusterQueue": cq,
+            "podSetAssignments": [
+                {
+                    "name": pod_set.get("name", "main"),
+                    "flavors": outcome.flavors,
+                    "resourceUsage": {
+                        r: format_quantity(q, r) for r, q in (outcome.usage or {}).items()
+                    },
+                    "count": int(pod_set.get("count", 1)),
+                }
+            ],
+        }
 
         def apply(status: Obj) -> None:
-            status["admission"] = {
-                "clusterQueue": cq,
-                "podSetAssignments": [
-                    {
-                        "name": pod_set.get("name", "main"),
-                        "flavors": outcome.flavors,
-                        "resourceUsage": {
-                            r: format_quantity(q, r) for r, q in (outcome.usage or {}).items()
-                        },
-                        "count": int(pod_set.get("count", 1)),
-                    }
-                ],
-            }
+            status["admission"] = clone(admission)
             set_condition(
                 status,
                 "QuotaReserved",
@@ -826,6 +817,7 @@ class KueueController(Controller):
             f"Admitted by ClusterQueue {cq}, wait time since reservation was 0s",
             component=COMPONENT,
         )
+        return admission
 
     def _not_admitted(self, wl: Obj, outcome: Outcome) -> Obj | None:
         def apply(status: Obj) -> None:
@@ -863,20 +855,18 @@ class KueueController(Controller):
             lq = lqs.get((ns, queue))
             cq = (lq.get("spec") or {}).get("clusterQueue") if lq else None
             state = "admittedWorkloads" if condition_true(wl, "Admitted") else "pendingWorkloads"
+            reserving = condition_true(wl, "QuotaReserved")
+            amounts = list(self._reserved(wl["status"].get("admission") or {})) if reserving else []
             for key in (("lq", ns, queue), ("cq", cq)):
                 bucket = counts.setdefault(
                     key, {"pendingWorkloads": 0, "reservingWorkloads": 0, "admittedWorkloads": 0}
                 )
                 bucket[state] += 1
-                if condition_true(wl, "QuotaReserved"):
+                if reserving:
                     bucket["reservingWorkloads"] += 1
-                    for psa in (wl["status"].get("admission") or {}).get("podSetAssignments") or []:
-                        for res, amount in (psa.get("resourceUsage") or {}).items():
-                            flavor = (psa.get("flavors") or {}).get(res, "")
-                            slot = reserved.setdefault(key, {})
-                            slot[(flavor, res)] = slot.get(
-                                (flavor, res), Decimal(0)
-                            ) + parse_quantity(amount)
+                    slot = reserved.setdefault(key, {})
+                    for flavor, res, amount in amounts:
+                        slot[(flavor, res)] = slot.get((flavor, res), Decimal(0)) + amount
         for name, cq in cqs.items():
             key = ("cq", name)
             missing = self._missing_flavors(cq, flavors)
