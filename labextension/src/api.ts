@@ -188,6 +188,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The words of a thrown value: an Error's message (for an ApiError, the server's). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Reads the error text from a response body the way the server extension writes it. */
 export function errorFromBody(status: number, body: unknown): ApiError {
   if (body && typeof body === 'object') {
@@ -261,7 +266,7 @@ export class JobsClient {
         this.serverSettings
       );
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      const why = errorMessage(error);
       throw new ApiError(`The Jupyter server cannot be reached (${why}).`, 0);
     }
     const text = await response.text();

@@ -17,7 +17,7 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import { IJob, JobsClient } from './api';
+import { errorMessage, IJob, JobsClient } from './api';
 import { LaunchBody, LaunchDialog } from './components/launchdialog';
 import { IPanelActions, JobsPanel } from './components/panel';
 import { jobsIcon } from './icons';
@@ -101,7 +101,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     live.stopped.connect(() => tails.pauseAll());
 
     const report = (error: unknown): string => {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       model.setError(message);
       return message;
     };

@@ -8,7 +8,13 @@ import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, IJob, JOB_EVENT_SCHEMA, JobsClient } from './api';
+import {
+  ApiError,
+  errorMessage,
+  IJob,
+  JOB_EVENT_SCHEMA,
+  JobsClient
+} from './api';
 import { JobsModel } from './model';
 
 export interface ILiveOptions {
@@ -188,7 +194,7 @@ export class LiveUpdates implements IDisposable {
           return;
         }
       }
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       model.setConnection(
         'connecting',
         `Updates delayed, retrying: ${message}`

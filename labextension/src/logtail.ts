@@ -6,7 +6,7 @@ import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, ILogSlice, JobsClient } from './api';
+import { errorMessage, ILogSlice, JobsClient } from './api';
 
 /** Most characters kept on screen; older text is cut at a line start. */
 export const MAX_LOG_CHARS = 200_000;
@@ -166,7 +166,7 @@ export class LogTail implements IDisposable {
         }
       }
     } catch (error) {
-      this._error = error instanceof ApiError ? error.message : String(error);
+      this._error = errorMessage(error);
       this._changed.emit();
       throw error;
     }

@@ -7,7 +7,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { UUID } from '@lumino/coreutils';
 import * as React from 'react';
 
-import { ApiError, IJob, IPlan, JobsClient } from '../api';
+import { errorMessage, IJob, IPlan, JobsClient } from '../api';
 import { buildRequest, ILaunchForm, Latest, scriptKind } from '../launch';
 import { PlanView } from './panel';
 
@@ -146,10 +146,7 @@ export class LaunchBody extends ReactWidget {
     this._previewing = false;
     if (result.error !== undefined) {
       this._plan = null;
-      this._planError =
-        result.error instanceof Error
-          ? result.error.message
-          : String(result.error);
+      this._planError = errorMessage(result.error);
     } else {
       this._plan = result.value ?? null;
       this._planError = '';
@@ -168,10 +165,7 @@ export class LaunchBody extends ReactWidget {
         })
       );
     } catch (error) {
-      this._submitError =
-        error instanceof ApiError || error instanceof Error
-          ? error.message
-          : String(error);
+      this._submitError = errorMessage(error);
       this.update();
       return null;
     }
