@@ -55,6 +55,14 @@ export async function refreshAll(
   model.setSites(sites);
 }
 
+/** Why live updates stopped when the Jupyter server went away. */
+function lostContact(why: string): string {
+  return (
+    `Lost contact with the Jupyter server (${why}); live updates stopped. ` +
+    'Reconnect once it is back.'
+  );
+}
+
 /** A job change carried by an event-bus emission of our schema. */
 export interface IJobEvent {
   job: IJob;
@@ -186,10 +194,7 @@ export class LiveUpdates implements IDisposable {
         if (this._failures >= this._goneAfter) {
           // Stop outside the poll's own tick, which is still settling.
           void Promise.resolve().then(() =>
-            this.stop(
-              `Lost contact with the Jupyter server (${error.message}); live updates ` +
-                'stopped. Reconnect once it is back.'
-            )
+            this.stop(lostContact(error.message))
           );
           return;
         }
@@ -217,9 +222,6 @@ export class LiveUpdates implements IDisposable {
   }
 
   private _onConnectionLost(_: unknown, error: Error): void {
-    this.stop(
-      `Lost contact with the Jupyter server (${error.message}); live updates stopped. ` +
-        'Reconnect once it is back.'
-    );
+    this.stop(lostContact(error.message));
   }
 }
