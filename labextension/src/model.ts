@@ -183,14 +183,11 @@ export class JobsModel {
 
   /** Apply one job's new view (from an event, a poll or an action); false if stale. */
   upsert(job: IJob): boolean {
-    const previous = this._jobs.get(job.id);
-    if (isStale(previous, job)) {
-      return false;
+    const applied = this._apply(job);
+    if (applied) {
+      this._changed.emit();
     }
-    this._jobs.set(job.id, job);
-    this._notify(previous, job);
-    this._changed.emit();
-    return true;
+    return applied;
   }
 
   /**
@@ -201,12 +198,7 @@ export class JobsModel {
     const seen = new Set<string>();
     for (const job of jobs) {
       seen.add(job.id);
-      const previous = this._jobs.get(job.id);
-      if (isStale(previous, job)) {
-        continue;
-      }
-      this._jobs.set(job.id, job);
-      this._notify(previous, job);
+      this._apply(job);
     }
     if (complete) {
       for (const [id, job] of this._jobs) {
@@ -255,6 +247,17 @@ export class JobsModel {
       this._error = message;
       this._changed.emit();
     }
+  }
+
+  /** Keep a job's new view unless it is stale, and notify its transition; false if stale. */
+  private _apply(job: IJob): boolean {
+    const previous = this._jobs.get(job.id);
+    if (isStale(previous, job)) {
+      return false;
+    }
+    this._jobs.set(job.id, job);
+    this._notify(previous, job);
+    return true;
   }
 
   private _notify(previous: IJob | undefined, job: IJob): void {
