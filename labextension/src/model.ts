@@ -68,7 +68,10 @@ export function sortNewestFirst(jobs: Iterable<IJob>): IJob[] {
   });
 }
 
-/** Whether a change of this job is news for the person looking at the panel. */
+/**
+ * Whether the job is the viewer's (in standalone mode every job is): a change of it is news
+ * for the person looking at the panel, and theirs to cancel.
+ */
 export function concernsViewer(job: IJob, who: IWhoami | null): boolean {
   if (!who) {
     return false;

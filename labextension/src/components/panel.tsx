@@ -25,7 +25,7 @@ import {
   timeSummary
 } from '../format';
 import { LogTail, LogTails } from '../logtail';
-import { JobsModel } from '../model';
+import { concernsViewer, JobsModel } from '../model';
 import { jobsIcon } from '../icons';
 
 /** What the panel's buttons do; implemented by the plugin, which owns the I/O. */
@@ -389,8 +389,7 @@ function JobDetail(props: {
     void actions.loadJob(job.id);
   }, [job.id]);
   const notebook = model.executedNotebook(job.id);
-  const mine =
-    model.whoami?.mode === 'standalone' || job.owner === model.whoami?.name;
+  const mine = concernsViewer(job, model.whoami);
   const canCancel = !isTerminal(job.state) && (mine || model.isAdmin);
   const run = async (action: () => Promise<void>) => {
     setBusy(true);
