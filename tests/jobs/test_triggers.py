@@ -154,8 +154,10 @@ async def test_an_eviction_reason_a_site_does_not_list_keeps_the_job_there(slow_
         view, _ = await manager.submit("alice", GPU_JOB)
 
         def evicted():
+            # Kueue records the eviction before the Job is suspended again: wait for both
             current = manager.jobs[view["id"]].view
-            return kueue_reason(current) == "PodsReadyTimeout" and current
+            suspended = current["state"] == "queued"
+            return kueue_reason(current) == "PodsReadyTimeout" and suspended and current
 
         seen = await wait_until(evicted, timeout=30, message="the PodsReadyTimeout eviction")
     finally:
