@@ -20,7 +20,6 @@ from ..objects import (
     set_condition,
     timestamp,
 )
-from ..selectors import Requirement
 from ..store import Event
 from .base import Controller
 
@@ -81,11 +80,7 @@ class JobController(Controller):
             return None
         uid = job["metadata"]["uid"]
         spec = job.get("spec") or {}
-        pods = [
-            p
-            for p in self.api.select(self.pods, namespace, (Requirement(UID_LABEL, "In", (uid,)),))
-            if controller_uid(p) == uid
-        ]
+        pods = self._pods_of(job)
         counted = self._counted.setdefault(uid, {})
         for pod in pods:
             if is_terminal_pod(pod):
@@ -179,6 +174,23 @@ class JobController(Controller):
 
         self.api.modify(self.jobs, namespace, name, write)
         return requeue
+
+    def _pods_of(self, job: Obj) -> list[Obj]:
+        """The pods the Job controls and labels as its own, sorted by name; found through the
+        store's index of owners, not by a label scan of every pod in the namespace."""
+        meta = job["metadata"]
+        uid = meta["uid"]
+        return sorted(
+            (
+                pod
+                for rt, pod in self.store.dependents(uid)
+                if rt is self.pods
+                and pod["metadata"].get("namespace") == meta["namespace"]
+                and (pod["metadata"].get("labels") or {}).get(UID_LABEL) == uid
+                and controller_uid(pod) == uid
+            ),
+            key=lambda pod: pod["metadata"]["name"],
+        )
 
     def _failure(self, spec: Obj, status: Obj, failed: int) -> tuple[str, str] | None:
         if failed > int(spec.get("backoffLimit", 6)):
