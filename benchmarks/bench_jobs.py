@@ -16,7 +16,6 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -36,6 +35,7 @@ from aiinfn_hub.jobs.manager import JobsManager, now_iso
 from aiinfn_hub.jobs.manifests import build_record
 from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.sandbox import SandboxProcess
+from aiinfn_hub.sandbox.testing import wait_until
 
 #: Scale down for a quick look: AIINFN_BENCH_SCALE=0.1 python -m benchmarks bench_jobs
 SCALE = float(os.environ.get("AIINFN_BENCH_SCALE", "1"))
@@ -54,15 +54,6 @@ PREFIX = "/services/aiinfn-jobs/"
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-async def until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := probe()):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"benchmark: timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return found
 
 
 class Service:
@@ -174,13 +165,15 @@ async def fallback_reaction(sandbox: SandboxProcess, service: Service) -> dict[s
             view, _ = await manager.submit("user-000", job_body(4 * i))
             ids.append(view["id"])
             await asyncio.sleep(0.1)  # independent failures, not one burst
-        await until(
-            lambda: all(i in fallback_at and i in failed_at for i in ids), 120, "every fallback"
+        await wait_until(
+            lambda: all(i in fallback_at and i in failed_at for i in ids),
+            timeout=120,
+            message="every fallback",
         )
-        await until(
+        await wait_until(
             lambda: all(manager.jobs[i].view["state"] == "succeeded" for i in ids),
-            120,
-            "the fallen-back jobs to finish",
+            timeout=120,
+            message="the fallen-back jobs to finish",
         )
     finally:
         sandbox.faults.provider_failure("leonardo", on=False)
@@ -264,10 +257,10 @@ async def _run() -> list[dict]:
             ]
             burst_start = time.perf_counter()
             seconds = await submit_all(service, bodies)
-            await until(
+            await wait_until(
                 lambda: all(t.attempts or t.final for t in manager.jobs.values()),
-                300,
-                "every first attempt",
+                timeout=300,
+                message="every first attempt",
             )
             attempts_seconds = time.perf_counter() - burst_start
             for site in ("leonardo", "tier1", "local"):
@@ -277,12 +270,12 @@ async def _run() -> list[dict]:
                 for i in range(BURST, SUBMITTED - FALLBACKS)
             ]
             flowing = await submit_all(service, rest)
-            await until(
+            await wait_until(
                 lambda: all(
                     t.view and t.view["state"] == "succeeded" for t in manager.jobs.values()
                 ),
-                900,
-                "the submitted jobs to succeed",
+                timeout=900,
+                message="the submitted jobs to succeed",
             )
             # steady state: 100 users, 1,000 jobs (100 of them running)
             running = [
@@ -290,14 +283,14 @@ async def _run() -> list[dict]:
                 for i in range(STEADY_JOBS - len(manager.jobs))
             ]
             await submit_all(service, running)
-            await until(
+            await wait_until(
                 lambda: (
                     sum(t.view["state"] == "running" for t in manager.jobs.values()) == len(running)
                 ),
-                300,
-                "the long jobs to run",
+                timeout=300,
+                message="the long jobs to run",
             )
-            await until(service.settled, 300, "the jobs to settle")
+            await wait_until(service.settled, timeout=300, message="the jobs to settle")
             kube = manager.kube
             before = sum(kube.requests.values())
             window_start = time.perf_counter()
@@ -314,10 +307,10 @@ async def _run() -> list[dict]:
             owners = owners[: TOTAL_JOBS - len(manager.jobs)]
             records = [finished_record(service, 10**6 + i, o) for i, o in enumerate(owners)]
             await seed_records(service, records)
-            await until(
+            await wait_until(
                 lambda: len(manager.jobs) >= TOTAL_JOBS and service.settled(),
-                600,
-                "10,000 jobs in the service's cache",
+                timeout=600,
+                message="10,000 jobs in the service's cache",
             )
             listing = await get_jobs_latency(service)
         finally:
