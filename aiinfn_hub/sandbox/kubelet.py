@@ -274,13 +274,9 @@ class PodWorker:
 
     async def _run_one(self, run: ContainerRun) -> int | None:
         """Run a container until it is done for good; returns its last exit code."""
-        policy = (
-            "Never"
-            if run.spec.get("_init") and self._restart_policy() == "Always"
-            else self._restart_policy()
-        )
+        policy = self._restart_policy()
         if run.spec.get("_init") and policy == "Always":
-            policy = "OnFailure"
+            policy = "OnFailure"  # init containers run to completion: retried only on failure
         code: int | None = None
         while not self.stopping.is_set():
             started = await self._start_process(run)

@@ -214,6 +214,54 @@ async def test_restart_on_failure_keeps_the_previous_log(kube: client.ApiClient)
     assert caught.value.status == 404
 
 
+async def test_init_containers_retry_on_failure_unless_the_pod_never_restarts(
+    kube: client.ApiClient, tmp_path: Path
+) -> None:
+    """As the kubelet does: with restartPolicy Always (or OnFailure) a failed init container
+    runs again until it succeeds, then the app containers start; with Never the pod fails."""
+    core = client.CoreV1Api(kube)
+    marker = tmp_path / "tried-once"
+    flaky = (
+        f"import pathlib, sys; p = pathlib.Path({str(marker)!r}); "
+        "sys.exit(0) if p.exists() else (p.touch(), sys.exit(1))"
+    )
+
+    def init(command: list[str]) -> dict:
+        return {"name": "prepare", "image": "python:3.11", "command": command}
+
+    await core.create_namespaced_pod(
+        "default",
+        pod_manifest(
+            "retried",
+            ["sleep", "30"],
+            restartPolicy="Always",
+            initContainers=[init([PY, "-c", flaky])],
+        ),
+    )
+    pod = await wait_pod(
+        kube, "retried", lambda p: p.status.phase == "Running", timeout=30, message="running"
+    )
+    [prepared] = pod.status.init_container_statuses
+    assert prepared.restart_count == 1
+    assert prepared.state.terminated.exit_code == 0
+
+    await core.create_namespaced_pod(
+        "default",
+        pod_manifest(
+            "not-retried",
+            ["sleep", "30"],
+            restartPolicy="Never",
+            initContainers=[init([PY, "-c", "raise SystemExit(2)"])],
+        ),
+    )
+    pod = await wait_pod(
+        kube, "not-retried", lambda p: p.status.phase == "Failed", timeout=30, message="failed"
+    )
+    [prepared] = pod.status.init_container_statuses
+    assert (prepared.restart_count, prepared.state.terminated.exit_code) == (0, 2)
+    assert pod.status.container_statuses[0].state.waiting is not None
+
+
 async def test_deleting_a_pod_ends_its_processes(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     command = "sleep 300 & echo $! $$$$; wait"  # $$ is an escaped $ in k8s
