@@ -118,10 +118,45 @@ class LocalProcess:
             os.killpg(self.pid, sig)
 
     async def terminate(self, grace: float) -> int:
-        """SIGTERM to the group, SIGKILL after ``grace`` seconds; returns the exit code."""
+        """SIGTERM to the group, SIGKILL after ``grace`` seconds; returns the exit code once
+        every process of the group is gone."""
         if self.running:
             self.signal_group(signal.SIGTERM)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wait(), max(grace, 0.0))
         self.signal_group(signal.SIGKILL)  # leftovers in the group, if the leader is gone
-        return await self.wait()
+        code = await self.wait()
+        await self._group_ended()
+        return code
+
+    async def _group_ended(self, timeout: float = 5.0) -> None:
+        """Wait until the SIGKILLed rest of the group has exited, as a container ends only
+        when all its processes have (a signalled process exits when next scheduled)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.001
+        while _group_alive(self.pid) and loop.time() < deadline:
+            self.signal_group(signal.SIGKILL)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is alive (zombies awaiting their reaper are not)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return True  # no /proc: the group exists, zombies or not
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False

@@ -262,9 +262,14 @@ async def test_init_containers_retry_on_failure_unless_the_pod_never_restarts(
     assert pod.status.container_statuses[0].state.waiting is not None
 
 
-async def test_deleting_a_pod_ends_its_processes(kube: client.ApiClient) -> None:
+@pytest.mark.parametrize(
+    "child",
+    ["sleep 300", "(trap '' TERM; exec sleep 300)"],
+    ids=["child-ends-on-sigterm", "child-outlives-its-shell-until-sigkill"],
+)
+async def test_deleting_a_pod_ends_its_processes(kube: client.ApiClient, child: str) -> None:
     core = client.CoreV1Api(kube)
-    command = "sleep 300 & echo $! $$$$; wait"  # $$ is an escaped $ in k8s
+    command = f"{child} & echo $! $$$$; wait"  # $$ is an escaped $ in k8s
     await core.create_namespaced_pod(
         "default", pod_manifest("victim", ["sh", "-c", command], terminationGracePeriodSeconds=5)
     )
