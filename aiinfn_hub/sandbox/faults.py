@@ -39,27 +39,36 @@ FAULTS = (
 SITE_FAULTS = FAULTS[:6]
 #: Faults that take a number, and the request key it goes in.
 VALUE_FAULTS = {"api-latency": "ms", "api-errors": "fraction"}
+_VALUE_EXAMPLES = {"api-latency": "200", "api-errors": "0.2"}
 DEFAULT_PROVIDER_ERROR = "Error creating the remote job: HTTP 504 Gateway Timeout"
 
 
 def parse_fault(text: str) -> dict[str, Any]:
-    """A fault written ``NAME:SITE[:MESSAGE]`` or ``NAME:NUMBER`` (``provider-failure:tier1``,
-    ``site-down:leonardo:power cut``, ``api-latency:200``) as a fault request; ValueError
-    says what is wrong."""
+    """A fault written ``NAME:SITE[:MESSAGE]``, ``exit-code:SITE[:CODE]`` or ``NAME:NUMBER``
+    (``provider-failure:tier1``, ``site-down:leonardo:power cut``, ``exit-code:tier1:502``,
+    ``api-latency:200``) as a fault request; ValueError says what is wrong."""
     name, _, arg = text.partition(":")
     if name in SITE_FAULTS and name != "preempt":
         site, _, message = arg.partition(":")
         if not site:
             raise ValueError(f"{text}: name the site, e.g. {name}:leonardo")
         request: dict[str, Any] = {"fault": name, "site": site, "on": True}
-        if message:
+        if name == "exit-code" and message:
+            try:
+                request["code"] = int(message)
+            except ValueError:
+                raise ValueError(
+                    f"{text}: the exit code is a whole number, e.g. exit-code:{site}:502"
+                ) from None
+        elif message:
             request["message"] = message
         return request
     if name in VALUE_FAULTS:
         try:
             value = float(arg)
         except ValueError:
-            raise ValueError(f"{text}: {name} takes a number, e.g. {name}:0.2") from None
+            example = f"{name}:{_VALUE_EXAMPLES[name]}"
+            raise ValueError(f"{text}: {name} takes a number, e.g. {example}") from None
         return {"fault": name, VALUE_FAULTS[name]: value, "on": True}
     known = ", ".join([*(f for f in SITE_FAULTS if f != "preempt"), *VALUE_FAULTS])
     raise ValueError(f"{text}: unknown fault {name!r}; known: {known}")

@@ -369,6 +369,8 @@ async def test_reset_between_tests_clears_faults_and_objects(
         ),
         ("api-latency:250", {"fault": "api-latency", "ms": 250.0, "on": True}),
         ("api-errors:0.2", {"fault": "api-errors", "fraction": 0.2, "on": True}),
+        ("exit-code:tier1:502", {"fault": "exit-code", "site": "tier1", "code": 502, "on": True}),
+        ("exit-code:tier1", {"fault": "exit-code", "site": "tier1", "on": True}),
     ],
 )
 def test_faults_written_as_text(text: str, request_: dict) -> None:
@@ -379,7 +381,9 @@ def test_faults_written_as_text(text: str, request_: dict) -> None:
     ("text", "words"),
     [
         ("site-down", "site-down: name the site, e.g. site-down:leonardo"),
-        ("api-latency:soon", "api-latency takes a number, e.g. api-latency:0.2"),
+        ("api-latency:soon", "api-latency takes a number, e.g. api-latency:200"),
+        ("api-errors:most", "api-errors takes a number, e.g. api-errors:0.2"),
+        ("exit-code:tier1:lost", "the exit code is a whole number, e.g. exit-code:tier1:502"),
         ("preempt:leonardo", "unknown fault 'preempt'"),
         ("meteor:leonardo", "known: site-down, maintenance"),
     ],
