@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .usage import UsageError
@@ -25,9 +26,20 @@ SUBCOMMAND_MODULES = (
 )
 
 
+class CommandLineError(Exception):
+    """Arguments argparse cannot parse; the message is the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (with where to find help), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="aiinfn-hub",
         description="AI_INFN hub: placement, sandbox cluster, demo and background jobs.",
     )
@@ -47,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except CommandLineError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -36,6 +36,10 @@ def test_plan_with_site_down(capsys):
         (["--walltime", "forever"], "--walltime: expected a duration"),
         (["--site-down", "mars"], "--site-down: unknown site 'mars'"),
         (["--walltime", "60d"], "no site can satisfy the walltime"),
+        (["--volume", "nfs"], "--volume: unknown volume type 'nfs'"),
+        (["--memory", "-1Gi"], "argument --memory: expected one argument"),
+        (["--gpus"], "(see aiinfn-hub plan --help)"),
+        (["--bogus"], "aiinfn-hub: error: unrecognized arguments: --bogus"),
     ],
 )
 def test_plan_bad_input_is_one_line_and_exit_2(capsys, args, message):

@@ -11,6 +11,10 @@ from .policy import Placer
 from .sites import SiteHealth
 
 
+#: Request fields whose option is not ``--`` and the field's name with dashes.
+_OPTION_OF_FIELD = {"volumes": "--volume", "needs_inbound_network": "--inbound-network"}
+
+
 def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     """The job-request options shared by every command that places a job."""
     parser.add_argument("--gpus", default=0, help="number of GPUs (default 0)")
@@ -75,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         request = placer.parse(request_from_args(args))
         plan = placer.plan(request, health)
     except RequestError as exc:
-        raise UsageError(f"--{exc.field.replace('_', '-')}: {exc.message}") from None
+        option = _OPTION_OF_FIELD.get(exc.field, "--" + exc.field.replace("_", "-"))
+        raise UsageError(f"{option}: {exc.message}") from None
     except PlacementError as exc:
         raise UsageError(str(exc)) from None
     if args.json:
