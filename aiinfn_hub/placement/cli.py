@@ -10,7 +10,6 @@ from .errors import PlacementError, RequestError
 from .policy import Placer
 from .sites import SiteHealth
 
-
 #: Request fields whose option is not ``--`` and the field's name with dashes.
 _OPTION_OF_FIELD = {"volumes": "--volume", "needs_inbound_network": "--inbound-network"}
 
