@@ -118,3 +118,35 @@ def test_bindings_name_the_hub_service_account(binding, role):
     doc, target = one(DOCUMENTS, binding), one(DOCUMENTS, role)
     assert doc["roleRef"] == {"apiGroup": RBAC, "kind": role, "name": target["metadata"]["name"]}
     assert doc["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": NAMESPACE}]
+
+
+#: `kubectl auth can-i VERB RESOURCE[.GROUP] [-n NS] --as=system:serviceaccount:NS:SA` and the
+#: answer the deployment guides promise (`# yes`, `# no: ...`, "says yes").
+CAN_I = re.compile(
+    r"kubectl auth can-i (?P<verb>\S+) (?P<resource>[a-z/]+)(?:\.(?P<group>[a-z0-9.-]+))?"
+    r"(?: -n (?P<namespace>\S+))? --as=system:serviceaccount:(?P<sa_namespace>[^:\s]+):"
+    r"(?P<account>[^\s`]+)`?\s*(?:#\s*|says )(?P<answer>yes|no)\b"
+)
+
+
+def guide_checks() -> list[tuple[str, re.Match]]:
+    found = []
+    for path in (REPO / "README.md", REPO / "helm-values" / "README.md"):
+        text = path.read_text(encoding="utf-8")
+        found += [(f"{path.name}: {m.group(0)}", m) for m in CAN_I.finditer(text)]
+    return found
+
+
+def test_the_guides_can_i_checks_answer_as_the_rbac_files_say():
+    """An admin following the guide must get the answers it promises, not a stale grant."""
+    from .rbac import HubRbac
+
+    checks = guide_checks()
+    assert len(checks) >= 3, "the deployment guides have no `kubectl auth can-i` checks"
+    rbac = HubRbac.from_files(NAMESPACE)
+    for where, check in checks:
+        assert (check["sa_namespace"], check["account"]) == (NAMESPACE, "hub"), where
+        allowed = rbac.allows(
+            check["group"] or "", check["resource"], check["verb"], check["namespace"] or ""
+        )
+        assert allowed == (check["answer"] == "yes"), where
