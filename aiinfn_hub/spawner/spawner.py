@@ -268,7 +268,10 @@ class AIInfnSpawner(KubeSpawner):
             try:
                 options = validate_options(user_options, profiles or self.profiles())
             except OptionsError as exc:
-                raise web.HTTPError(400, str(exc)) from None
+                error = web.HTTPError(400, str(exc))
+                # the spawn form shows this as is, not as "HTTP 400: error (...)"
+                error.jupyterhub_message = str(exc)  # type: ignore[attr-defined]
+                raise error from None
         self.user_options = options
         return options
 

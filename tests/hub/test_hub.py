@@ -172,6 +172,13 @@ async def test_bad_options_through_the_rest_api_are_400_naming_them(
     assert server is None or not (server["ready"] or server["pending"] or server["started"])
 
 
+def spawn_error(html: str) -> str:
+    """The error the spawn form shows above the profiles (HTML-escaped)."""
+    match = re.search(r'<p class="spawn-error-msg alert alert-danger">(.*?)</p>', html, re.S)
+    assert match, "the spawn form shows no error"
+    return match.group(1).strip()
+
+
 async def test_a_bad_choice_on_the_form_is_400_with_the_message(hub: HubClient):
     async with hub.login("heidi") as browser:
         await browser.get("/hub/spawn")
@@ -181,8 +188,17 @@ async def test_a_bad_choice_on_the_form_is_400_with_the_message(hub: HubClient):
             "_xsrf": browser.cookies.get("_xsrf"),
         }
         page = await browser.post("/hub/spawn", data=data)
+        # a spawn link with the choices in its query string (JupyterHub spawns from it)
+        linked = await browser.get("/hub/spawn", params={"profile": "gpu-h100"})
     assert page.status_code == 400
-    assert "&#39;16&#39; is out of range for option &#39;gpus&#39;" in page.text
+    # the message itself, in the user's words, not "HTTP 400: error (...)"
+    assert spawn_error(page.text) == (
+        "Error: &#39;16&#39; is out of range for option &#39;gpus&#39; (GPUs) of profile "
+        "&#39;gpu-t4&#39;: choose one of 1, 2"
+    )
+    assert linked.status_code == 400
+    assert spawn_error(linked.text).startswith("Error: unknown profile &#39;gpu-h100&#39;;")
+    assert spawn_form_profiles(linked.text), "the form is shown again to choose anew"
     assert hub.pod("heidi") is None
 
 
