@@ -119,3 +119,31 @@ async def test_leonardo_down_falls_back_to_a_local_gpu_node_and_says_so(hub: Hub
     assert home["persistentVolumeClaim"]["claimName"] == "claim-carol"
     assert (await hub.server("carol"))["state"]["aiinfn_site"] == "local"
     await hub.stop("carol")
+
+
+async def test_leonardo_failing_the_server_falls_back_to_a_local_gpu_node_and_says_so(
+    hub: HubClient,
+):
+    """Leonardo is up but its batch system refuses the server: the pod fails there, the
+    spawner removes it and starts the server locally, and the page says where and why."""
+    hub.sandbox.faults.provider_failure("leonardo", message="sbatch: invalid account")
+    try:
+        said = await spawn_automatic(hub, "dave", 1)
+    finally:
+        hub.sandbox.faults.provider_failure("leonardo", on=False)
+    first = said.index(next(m for m in said if m.startswith("starting your server at CINECA")))
+    failed = next(m for m in said if m.startswith("CINECA Leonardo could not run your server"))
+    assert "sbatch: invalid account" in failed, failed
+    assert failed.endswith("; falling back to Local resources"), failed
+    fallback = said.index("starting your server at Local resources on A100 GPUs (fallback)")
+    assert first < said.index(failed) < fallback
+    final = next(m for m in said if m.startswith("your server runs at"))
+    assert final.startswith(
+        "your server runs at Local resources; it fell back from CINECA Leonardo: "
+        "CINECA Leonardo could not run your server"
+    ), final
+
+    assert hub.pod("dave")["spec"]["nodeName"] == "local-gpu-a100-1"
+    state = (await hub.server("dave"))["state"]
+    assert [a["site"] for a in state["aiinfn_attempts"]] == ["leonardo", "local"]
+    await hub.stop("dave")
