@@ -412,9 +412,34 @@ def _validate_cluster_queue(cq: Obj) -> list[Cause]:
         if not group.get("coveredResources"):
             causes.append(_required(f"spec.resourceGroups[{i}].coveredResources"))
         for j, flavor in enumerate(group.get("flavors") or []):
+            where = f"spec.resourceGroups[{i}].flavors[{j}]"
             if not flavor.get("name"):
-                causes.append(_required(f"spec.resourceGroups[{i}].flavors[{j}].name"))
+                causes.append(_required(f"{where}.name"))
+            for k, quota in enumerate(flavor.get("resources") or []):
+                for limit in ("nominalQuota", "borrowingLimit", "lendingLimit"):
+                    causes += _validate_quota(quota.get(limit), f"{where}.resources[{k}].{limit}")
     return causes
+
+
+def _validate_quota(value: Any, field: str) -> list[Cause]:
+    """A quota is a quantity (the CRD schema's pattern); the answer names the field."""
+    if value is None:
+        return []
+    try:
+        parse_quantity(value)
+    except ValueError:
+        pattern = (
+            r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+            r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+        )
+        return [
+            (
+                field,
+                "FieldValueInvalid",
+                f"Invalid value: \"{value}\": {field} in body should match '{pattern}'",
+            )
+        ]
+    return []
 
 
 def _validate_local_queue(lq: Obj) -> list[Cause]:

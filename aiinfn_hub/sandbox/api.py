@@ -31,6 +31,7 @@ from .selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from .shapes import check_shape
 from .store import Store
 
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -156,6 +157,7 @@ class Api:
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
+        check_shape(rt, obj)
         if rt.namespaced:
             body_ns = meta.get("namespace")
             if body_ns and namespace and body_ns != namespace:
@@ -211,6 +213,7 @@ class Api:
         """PUT: replace with optimistic concurrency; status and spec kept apart."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
+        check_shape(rt, obj)
         current = self.get(rt, namespace, name)
         meta = obj.get("metadata") or {}
         if meta.get("name") and meta["name"] != name:
@@ -244,6 +247,7 @@ class Api:
         patched = apply_patch(content_type, clone(current), body)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patched object must be a JSON object")
+        check_shape(rt, patched)
         sent_rv = (patched.get("metadata") or {}).get("resourceVersion")
         if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name)

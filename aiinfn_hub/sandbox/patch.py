@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import jsonpatch
@@ -74,6 +74,9 @@ def _smp_map(target: Mapping[str, Any], patch: Mapping[str, Any], path: tuple) -
     for key, value in patch.items():
         if key in ("$patch", "$retainKeys"):
             continue
+        directive_list = key.startswith(("$setElementOrder/", "$deleteFromPrimitiveList/"))
+        if directive_list and not isinstance(value, list):
+            raise bad_request(f"strategic merge patch: {key} must be a list, got {value!r}")
         if key.startswith("$setElementOrder/"):
             orders[key.split("/", 1)[1]] = value
             continue
@@ -99,7 +102,9 @@ def _smp_map(target: Mapping[str, Any], patch: Mapping[str, Any], path: tuple) -
         if isinstance(result.get(field), list):
             result[field] = _reorder(result[field], order, _merge_key(field, path))
     if "$retainKeys" in patch:
-        keep = set(patch["$retainKeys"])
+        if not isinstance(patch["$retainKeys"], list):
+            raise bad_request("strategic merge patch: $retainKeys must be a list of field names")
+        keep = {k for k in patch["$retainKeys"] if isinstance(k, str)}
         result = {k: v for k, v in result.items() if k in keep}
     return result
 
@@ -142,11 +147,14 @@ def _smp_list(current: Any, patch: list, field: str, path: tuple) -> list:
 
 
 def _reorder(items: list, order: list, key: str | None) -> list:
-    if not key:
-        ranked = {v: i for i, v in enumerate(order)}
-        return sorted(items, key=lambda v: ranked.get(v, len(ranked)))
-    ranked = {o.get(key): i for i, o in enumerate(order) if isinstance(o, Mapping)}
-    return sorted(items, key=lambda v: ranked.get(v.get(key), len(ranked)))
+    """``items`` in the order of ``order`` (by merge key, or by value for primitives)."""
+
+    def identity(item: Any) -> Any:
+        value = (item.get(key) if isinstance(item, Mapping) else None) if key else item
+        return value if isinstance(value, Hashable) else None
+
+    ranked = {identity(o): i for i, o in enumerate(order) if identity(o) is not None}
+    return sorted(items, key=lambda item: ranked.get(identity(item), len(ranked)))
 
 
 def json_patch(target: Any, operations: Any) -> Any:

@@ -81,9 +81,9 @@ class ResourceType:
 
 def _cohort_rename(obj: dict[str, Any], version: str) -> dict[str, Any]:
     """ClusterQueue ``spec.cohort`` (v1beta1) is ``spec.cohortName`` in v1beta2."""
-    spec = obj.get("spec") or {}
+    spec = obj.get("spec")
     old, new = ("cohortName", "cohort") if version == "v1beta1" else ("cohort", "cohortName")
-    if old in spec:
+    if isinstance(spec, dict) and old in spec:
         spec[new] = spec.pop(old)
     return obj
 

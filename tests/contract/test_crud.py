@@ -151,6 +151,35 @@ async def test_invalid_names_the_field(cluster: Cluster) -> None:
     assert fields.get("spec.template.spec.restartPolicy") == "FieldValueNotSupported"
 
 
+async def test_a_field_of_the_wrong_json_type_is_a_bad_request(cluster: Cluster) -> None:
+    """A built-in object is decoded into typed structs first: a field of the wrong JSON type
+    is a 400 BadRequest naming the field, for create, replace and patch alike."""
+    pods = f"/api/v1/namespaces/{cluster.namespace}/pods"
+    configmaps = f"/api/v1/namespaces/{cluster.namespace}/configmaps"
+    await cluster.configmap("typed", a="1")
+    cases = [
+        ("POST", pods, {"metadata": {"name": "p"}, "spec": {"containers": "c"}}, "spec.containers"),
+        ("POST", configmaps, {"metadata": {"name": "l", "labels": {"n": 5}}}, "metadata.labels"),
+        ("POST", configmaps, {"metadata": {"name": "d"}, "data": {"n": 5}}, "data"),
+        ("PUT", f"{configmaps}/typed", {"metadata": "typed"}, "metadata"),
+    ]
+    for method, path, body, field in cases:
+        response = await cluster.raw(method, path, body)
+        assert response.status == 400, (body, response.body)
+        status = response.body
+        assert (status["kind"], status["reason"], status["code"]) == ("Status", "BadRequest", 400)
+        assert field in status["message"], status["message"]
+    patched = await cluster.raw(
+        "PATCH",
+        f"{configmaps}/typed",
+        {"metadata": {"labels": "x"}},
+        content_type="application/merge-patch+json",
+    )
+    assert patched.status == 400 and "metadata.labels" in patched.body["message"]
+    kept = await cluster.core.read_namespaced_config_map("typed", cluster.namespace)
+    assert kept.data == {"a": "1"} and not kept.metadata.labels
+
+
 async def test_name_is_required(cluster: Cluster) -> None:
     with pytest.raises(ApiException) as caught:
         await cluster.core.create_namespaced_config_map(cluster.namespace, {"metadata": {}})

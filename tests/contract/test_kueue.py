@@ -192,6 +192,14 @@ async def test_custom_object_errors_and_deletes(cluster: Cluster, kueue: str) ->
     assert status_of(caught.value)["message"] == (
         '"spec.queueName" is not a known field selector: only "metadata.name", "metadata.namespace"'
     )
+    # a custom resource is checked against its CRD's schema: 422 Invalid, naming the field
+    wrong = {"metadata": {"name": f"{cluster.namespace}-x"}, "spec": {"resourceGroups": "all"}}
+    with pytest.raises(ApiException) as caught:
+        await cluster.custom.create_cluster_custom_object(GROUP, kueue, "clusterqueues", wrong)
+    status = status_of(caught.value)
+    assert (caught.value.status, status["reason"]) == (422, "Invalid")
+    assert [c["field"] for c in status["details"]["causes"]] == ["spec.resourceGroups"]
+    assert "must be of type array" in status["message"]
     extra = {"metadata": {"name": "extra"}, "spec": {"clusterQueue": cluster.namespace}}
     await cluster.custom.create_namespaced_custom_object(
         GROUP, kueue, cluster.namespace, "localqueues", extra

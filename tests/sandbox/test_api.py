@@ -13,6 +13,8 @@ from kubernetes_asyncio import client
 from aiinfn_hub.sandbox import Sandbox, SandboxProcess
 from aiinfn_hub.sandbox.testing import kube_client
 
+from .util import KUEUE, job_manifest, pod_manifest, wait_job, wait_pod
+
 
 async def test_an_expired_continue_token_is_410(
     kube: client.ApiClient, sandbox: SandboxProcess
@@ -67,6 +69,43 @@ async def test_bad_requests_are_answered_in_words(sandbox: SandboxProcess) -> No
                 assert status["message"]
                 if reason:
                     assert status["reason"] == reason
+
+
+async def test_malformed_objects_are_refused_and_leave_the_controllers_working(
+    kube: client.ApiClient,
+) -> None:
+    """Objects the scheduler and Kueue would choke on (a list for a nodeSelector, a quota
+    that is no quantity) are refused as a real server refuses them; work goes on."""
+    core = client.CoreV1Api(kube)
+    custom = client.CustomObjectsApi(kube)
+    bad_pod = pod_manifest("bad", ["true"], nodeSelector=["local"])
+    with pytest.raises(client.ApiException) as caught:
+        await core.create_namespaced_pod("default", bad_pod)
+    assert caught.value.status == 400
+    assert "spec.nodeSelector of type map[string]string" in json.loads(caught.value.body)["message"]
+    flavors = [{"name": "local", "resources": [{"name": "cpu", "nominalQuota": "plenty"}]}]
+    bad_queue = {
+        "metadata": {"name": "bad"},
+        "spec": {"resourceGroups": [{"coveredResources": ["cpu"], "flavors": flavors}]},
+    }
+    with pytest.raises(client.ApiException) as caught:
+        await custom.create_cluster_custom_object(*KUEUE, "clusterqueues", bad_queue)
+    status = json.loads(caught.value.body)
+    assert (caught.value.status, status["reason"]) == (422, "Invalid")
+    field = "spec.resourceGroups[0].flavors[0].resources[0].nominalQuota"
+    assert [c["field"] for c in status["details"]["causes"]] == [field]
+    strategic = "application/strategic-merge-patch+json"
+    await core.create_namespaced_pod("default", pod_manifest("good", ["sleep", "60"]))
+    with pytest.raises(client.ApiException) as caught:
+        await core.patch_namespaced_pod(
+            "good", "default", {"spec": {"$setElementOrder/containers": 5}}, _content_type=strategic
+        )
+    assert caught.value.status == 400
+    await wait_pod(kube, "good", lambda pod: pod.status.phase == "Running")
+    await client.BatchV1Api(kube).create_namespaced_job(
+        "default", job_manifest("queued", ["true"], queue="local")
+    )
+    await wait_job(kube, "queued")
 
 
 async def test_a_required_token_is_checked(tmp_path: Path) -> None:
