@@ -21,6 +21,7 @@ server reads them, straight to the service they are read here and shipped. Error
 from __future__ import annotations
 
 import builtins
+import http.client
 import json
 import os
 import time
@@ -29,7 +30,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 EXTENSION_PATH = "aiinfn-hub/api/"
@@ -94,13 +95,13 @@ class Connection:
         data = json.dumps(body).encode() if body is not None else None
         if data is None and method in ("POST", "PUT"):
             data = b""
-        request = urllib.request.Request(url, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json"}
         if self.token:
-            request.add_header("Authorization", f"token {self.token}")
+            headers["Authorization"] = f"token {self.token}"
         try:
+            request = urllib.request.Request(url, data=data, headers=headers, method=method)
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
+                status, text = response.status, response.read()
         except urllib.error.HTTPError as exc:
             raise JobsClientError(exc.code, self._error(exc)) from None
         except urllib.error.URLError as exc:
@@ -109,6 +110,18 @@ class Connection:
             ) from None
         except (TimeoutError, ConnectionError) as exc:
             raise JobsClientError(0, f"no answer from {self.url} ({exc})") from None
+        except (ValueError, http.client.InvalidURL):  # not a URL, or with spaces in it
+            raise JobsClientError(
+                0, f"{self.url} is not a URL; give one like http://127.0.0.1:8888/aiinfn-hub/api/"
+            ) from None
+        try:
+            return json.loads(text or b"null")
+        except ValueError:
+            raise JobsClientError(
+                status,
+                f"{self.url} answered with something other than JSON: give the URL of a server's "
+                f".../{EXTENSION_PATH} or of the jobs service",
+            ) from None
 
     def _error(self, exc: urllib.error.HTTPError) -> str:
         try:
@@ -125,6 +138,11 @@ class Connection:
         if exc.code == 403:
             return f"{self.url} refused the token; check AIINFN_JOBS_TOKEN or log in again"
         return f"{self.url} answered {exc.code} {exc.reason}"
+
+
+def job_path(job_id: str, tail: str = "") -> str:
+    """The API path of a job, its id quoted: any text is one id, never another route."""
+    return f"jobs/{quote(str(job_id), safe='')}{tail}"
 
 
 def _kind(url: str) -> str:
@@ -300,7 +318,7 @@ def plan(target: str | os.PathLike | None = None, **options: Any) -> dict[str, A
 
 def get(job_id: str) -> dict[str, Any]:
     """The job: state, site, plan and attempt history."""
-    return connection().request("GET", f"jobs/{job_id}")
+    return connection().request("GET", job_path(job_id))
 
 
 def list(
@@ -320,12 +338,13 @@ def list(
 
 def cancel(job_id: str) -> dict[str, Any]:
     """Cancel the job; returns it."""
-    return connection().request("DELETE", f"jobs/{job_id}")
+    return connection().request("DELETE", job_path(job_id))
 
 
 def rerun(job_id: str, site: str | None = None) -> dict[str, Any]:
     """Submit the job again as a new job, optionally at ``site``; returns the new job."""
-    return connection().request("POST", f"jobs/{job_id}/rerun", {"site": site} if site else {})
+    body = {"site": site} if site else {}
+    return connection().request("POST", job_path(job_id, "/rerun"), body)
 
 
 def sites() -> builtins.list[dict[str, Any]]:
@@ -337,7 +356,7 @@ def log_slice(job_id: str, offset: int = 0, completion_index: int | None = None)
     """``{data, next_offset, eof, pod}`` of the current attempt's log from ``offset``."""
     conn = connection()
     data = conn.request(
-        "GET", f"jobs/{job_id}/log", offset=offset, completion_index=completion_index
+        "GET", job_path(job_id, "/log"), offset=offset, completion_index=completion_index
     )
     if conn.kind == "service":  # the extension already hides the returned notebook
         from ..runner import readable

@@ -53,11 +53,13 @@ class ServiceBackend(Backend):
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}", "Content-Type": "application/json"}
 
+    def _who(self) -> str:
+        return "ask your hub admin" if self.mode == "hub" else "restart your Jupyter server"
+
     def _unreachable(self, detail: Any) -> JobsError:
-        who = "ask your hub admin" if self.mode == "hub" else "restart your Jupyter server"
         return ClusterUnavailable(
             f"the jobs service at {self.url} cannot be reached ({detail}); try again in a "
-            f"minute, and if it persists {who}"
+            f"minute, and if it persists {self._who()}"
         )
 
     def _refused(self) -> dict[str, Any]:
@@ -93,7 +95,14 @@ class ServiceBackend(Backend):
                 raise self._unreachable(exc.message) from None
             if exc.code == 401:  # the server's token, not the user's Jupyter login
                 return 403, self._refused()
-            return exc.code, _json(exc.response.body, exc.code)
+            data = _json(exc.response.body, exc.code)
+            if not isinstance(data, dict) or not isinstance(data.get("error"), str):
+                raise JobsError(
+                    502,
+                    f"the jobs service answered {exc.code} without saying why; try again, and "
+                    f"if it persists {self._who()}",
+                ) from None
+            return exc.code, data
         except OSError as exc:
             raise self._unreachable(exc.strerror or exc) from None
         return response.code, _json(response.body, response.code)

@@ -29,6 +29,9 @@ GET     ``sites``                        ``{sites: [...]}``: health, capacity, q
 GET     ``whoami``                       ``{name, admin, mode, defaults, limits}``
 ======  ===============================  ==================================================
 
+Any other path under the prefix is a JSON 404 naming these routes; a method a route does not
+take is a JSON 405 naming the ones it does.
+
 Job changes are not polled: they arrive on the Jupyter Server event bus under
 :data:`.events.SCHEMA_ID`.
 """
@@ -44,6 +47,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from ..jobs.client import job_path
 from ..jobs.errors import BadRequest, JobsError
 from ..runner import readable
 from .returns import targets
@@ -51,6 +55,15 @@ from .staging import build_request
 
 AUTH_RESOURCE = "aiinfn_hub"
 PREFIX = "aiinfn-hub/api"
+METHODS = ("GET", "POST", "DELETE")
+#: Words for the errors Jupyter Server and tornado raise without a message of their own.
+PLAIN_ERRORS = {
+    403: "this Jupyter server did not accept your login: log in again, or send the server's "
+    "token (header 'Authorization: token <token>'; for aiinfn-jobs: --token or "
+    "$AIINFN_JOBS_TOKEN)",
+    404: "this request's origin is not allowed by the Jupyter server; call the API from "
+    "JupyterLab's own page or without an Origin header",
+}
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -68,8 +81,18 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(exc, JobsError):
             self.set_status(exc.status)
             body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError) and status_code == 405:
+            allowed = [m for m in METHODS if type(self).takes(m)]
+            body = {
+                "error": f"{self.request.method} is not allowed here; use "
+                f"{' or '.join(allowed)} (see the routes in {PREFIX})",
+                "status": 405,
+            }
         elif isinstance(exc, web.HTTPError) and status_code < 500:
-            body = {"error": exc.log_message or self._reason, "status": status_code}
+            message = exc.log_message or PLAIN_ERRORS.get(status_code) or self._reason
+            if status_code == 403 and getattr(self, "_jupyter_current_user", None) is None:
+                message = PLAIN_ERRORS[403]  # not logged in (not the XSRF check it then fails)
+            body = {"error": message, "status": status_code}
         else:
             body = {
                 "error": "the jobs extension hit an unexpected error; it is logged, and your "
@@ -81,6 +104,11 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def log_exception(self, typ, value, tb) -> None:
         if not isinstance(value, JobsError):
             super().log_exception(typ, value, tb)
+
+    @classmethod
+    def takes(cls, method: str) -> bool:
+        """Whether this handler answers ``method`` (rather than tornado's 405)."""
+        return getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
 
     def json_body(self) -> Any:
         if not self.request.body:
@@ -151,7 +179,7 @@ class JobHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        status, job = await self.call("GET", f"jobs/{job_id}")
+        status, job = await self.call("GET", job_path(job_id))
         if status == 200 and isinstance(job, dict):
             self.ext.returns_for(job)
             saved = None
@@ -165,7 +193,7 @@ class JobHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def delete(self, job_id: str) -> None:
-        await self.relay("DELETE", f"jobs/{job_id}")
+        await self.relay("DELETE", job_path(job_id))
 
 
 class LogHandler(BaseHandler):
@@ -174,7 +202,7 @@ class LogHandler(BaseHandler):
     async def get(self, job_id: str) -> None:
         offset = self.int_arg("offset", 0, 2**62) or 0
         query = {"offset": offset, "completion_index": self.int_arg("completion_index", 0, 10**6)}
-        status, data = await self.call("GET", f"jobs/{job_id}/log", None, query)
+        status, data = await self.call("GET", job_path(job_id, "/log"), None, query)
         if status == 200 and isinstance(data, dict):
             data["data"], data["next_offset"] = readable(
                 data.get("data") or "", offset, bool(data.get("eof"))
@@ -186,7 +214,7 @@ class RerunHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id: str) -> None:
-        await self.relay("POST", f"jobs/{job_id}/rerun", self.json_body() or {})
+        await self.relay("POST", job_path(job_id, "/rerun"), self.json_body() or {})
 
 
 class PlanHandler(BaseHandler):
@@ -222,6 +250,24 @@ class WhoamiHandler(BaseHandler):
         )
 
 
+class UnknownHandler(BaseHandler):
+    """Any other path under the prefix: a JSON 404 that names the routes."""
+
+    def unknown(self) -> None:
+        routes = "jobs, jobs/ID, jobs/ID/log, jobs/ID/rerun, plan, sites, whoami"
+        raise JobsError(
+            404,
+            f"no such endpoint {self.request.path!r:.100}; the routes under {PREFIX} are {routes}",
+        )
+
+    @web.authenticated
+    @authorized
+    async def get(self, *args: str) -> None:
+        self.unknown()
+
+    post = put = patch = delete = get
+
+
 def routes() -> list[tuple[str, type[BaseHandler]]]:
     """URL patterns relative to the server's base URL (an ExtensionApp adds the base)."""
     api = "/" + PREFIX
@@ -234,4 +280,5 @@ def routes() -> list[tuple[str, type[BaseHandler]]]:
         (api + r"/plan/?", PlanHandler),
         (api + r"/sites/?", SitesHandler),
         (api + r"/whoami/?", WhoamiHandler),
+        (api + r"(/.*)?", UnknownHandler),
     ]

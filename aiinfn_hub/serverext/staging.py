@@ -13,6 +13,7 @@ Two ways for a file to reach the job:
 from __future__ import annotations
 
 import json
+import keyword
 import posixpath
 import re
 from typing import Any
@@ -145,8 +146,9 @@ async def build_request(
     path = body.pop("path", None)
     args = body.pop("args", None)
     parameters = body.pop("parameters", None)
-    staging = body.pop("staging", None) or "ship"
-    if staging not in STAGING:
+    staging = body.pop("staging", None)
+    staging = "ship" if staging is None else staging
+    if not isinstance(staging, str) or staging not in STAGING:
         raise BadRequest("staging must be 'ship' (send the file) or 'home' (read it in place)")
     if path is None:
         for name, value in (("args", args), ("parameters", parameters)):
@@ -200,7 +202,7 @@ def _parameters(parameters: Any, kind: str) -> dict[str, Any]:
         raise BadRequest('parameters must be an object of name: value, e.g. {"n": 3}', "parameters")
     if parameters and kind != "notebook":
         raise BadRequest("parameters are for notebooks; give a script 'args'", "parameters")
-    bad = [k for k in parameters if not str(k).isidentifier()]
+    bad = [k for k in parameters if not k.isidentifier() or keyword.iskeyword(k)]
     if bad:
         raise BadRequest(f"parameter name {bad[0]!r} is not a Python variable name", "parameters")
     return parameters

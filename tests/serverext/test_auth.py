@@ -6,6 +6,7 @@ the server started as the extension template's check does: unauthenticated acces
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -34,7 +35,7 @@ def implemented(handler: type[web.RequestHandler]) -> list[str]:
 def concrete(pattern: str, base_url: str) -> str:
     """A URL path matching ``pattern`` (named groups filled with a job-id-like value)."""
     path = re.sub(r"\(\?P<\w+>[^)]*\)", "0123456789", url_path_join(base_url, pattern))
-    return path.replace("/?", "/").rstrip("/")
+    return path.replace("(/.*)?", "/anything").replace("/?", "/").rstrip("/")
 
 
 @pytest.fixture
@@ -94,7 +95,8 @@ async def test_every_route_and_method_refuses_anonymous_and_wrong_tokens(
                 )
                 assert response.code == 403, (method, path, headers, response.code)
                 if method != "HEAD":
-                    assert b'"error"' in response.body, (method, path)
+                    error = json.loads(response.body)["error"]
+                    assert "did not accept your login" in error, (method, path, error)
                 checked += 1
     # and with the server's token the same routes are not refused
     response = await jp_fetch("aiinfn-hub", "api", "whoami")

@@ -3,12 +3,14 @@ run in (from Jupyter's runtime files), or the environment JupyterLab and Jupyter
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import threading
 
 import pytest
 
-from aiinfn_hub.jobs.client import Connection, JobsClientError, build_request
+from aiinfn_hub.jobs.client import Connection, JobsClientError, build_request, job_path
 
 
 def server_file(runtime, pid: int, port: int, root, token: str = "") -> None:
@@ -82,3 +84,43 @@ def test_files_go_by_path_to_the_extension_and_by_content_to_the_service(tmp_pat
         build_request(tmp_path / "train.py", command=["true"], conn=extension)
     with pytest.raises(JobsClientError, match="list of words"):
         build_request(command="python x.py", conn=extension)
+
+
+def test_a_job_id_is_one_path_segment_whatever_it_holds():
+    assert job_path("0123456789") == "jobs/0123456789"
+    assert job_path("a b/../sites", "/log") == "jobs/a%20b%2F..%2Fsites/log"
+
+
+@pytest.fixture
+def html_server():
+    """A server that answers every GET with an HTML page (a proxy's, a login page)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>not the API</html>")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "http://a b/aiinfn-hub/api/"])
+def test_a_url_that_is_not_one_is_an_error_in_words(url):
+    with pytest.raises(JobsClientError, match="is not a URL; give one like http://") as caught:
+        Connection(url).request("GET", "jobs")
+    assert caught.value.status == 0
+
+
+def test_an_answer_that_is_not_json_is_an_error_in_words(html_server):
+    with pytest.raises(JobsClientError, match="something other than JSON") as caught:
+        Connection(html_server).request("GET", job_path("abc"))
+    assert caught.value.status == 200

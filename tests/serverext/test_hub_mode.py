@@ -10,13 +10,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.serverext import AiinfnHubExtension
+from aiinfn_hub.serverext.backends import ServiceBackend
 from aiinfn_hub.serverext.standalone import JobsServiceServer
 
 from .conftest import FAST_SITES, Api, extension_config, write_notebook
@@ -185,3 +190,25 @@ async def test_a_notebook_that_ended_while_the_server_was_down_comes_back_at_sta
     await wait_until(target.exists, 60, message="the executed notebook")
     executed = nbformat.read(str(target), as_version=4)
     assert executed.cells[0].outputs[0]["text"] == "ran overnight\n"
+
+
+async def test_a_service_error_without_words_is_a_502_in_words():
+    """A refusal with no JSON body (tornado's answer to a malformed request, a proxy's page)
+    is not relayed as a bare status: the user reads what happened and what to do."""
+
+    class Mute(web.RequestHandler):
+        def get(self) -> None:
+            self.set_status(400)
+
+    sockets = bind_sockets(0, "127.0.0.1")
+    server = HTTPServer(web.Application([(r"/.*", Mute)]))
+    server.add_sockets(sockets)
+    try:
+        backend = ServiceBackend(f"http://127.0.0.1:{sockets[0].getsockname()[1]}/", "t")
+        with pytest.raises(JobsError) as caught:
+            await backend.call("GET", "jobs")
+    finally:
+        server.stop()
+    assert caught.value.status == 502
+    assert "answered 400 without saying why" in caught.value.message
+    assert "ask your hub admin" in caught.value.message

@@ -154,6 +154,9 @@ async def test_unknown_jobs_and_bad_queries(api):
         ({"path": "x.py", "parameters": {"n": 1}}, 400, ["notebooks"]),
         ({"path": "n.ipynb", "parameters": ["n"]}, 400, ["parameters"]),
         ({"path": "n.ipynb", "parameters": {"not a name": 1}}, 400, ["not a name"]),
+        ({"path": "n.ipynb", "parameters": {"class": 1}}, 400, ["'class'"]),
+        ({"path": "x.py", "staging": {}}, 400, ["staging"]),
+        ({"path": "x.py", "staging": ""}, 400, ["staging"]),
     ],
 )
 async def test_bad_submissions_say_what_is_wrong(api, jp_root_dir, body, expected, words):
@@ -161,6 +164,43 @@ async def test_bad_submissions_say_what_is_wrong(api, jp_root_dir, body, expecte
     write_notebook(jp_root_dir / "n.ipynb", "n = 1")
     status, answer = await api("POST", "jobs", body)
     assert_error(status, answer, expected, *words)
+
+
+@pytest.mark.parametrize(
+    ("route", "method", "shown"),
+    [
+        ("jobs/x%20y", "GET", "'x y'"),
+        ("jobs/%00", "DELETE", "'\\x00'"),
+        ("jobs/..%2F..%2Fsites", "GET", "'../../sites'"),
+        ("jobs/..%2Fwhoami/log", "GET", "'../whoami'"),
+        ("jobs/%2F/rerun", "POST", "'/'"),
+    ],
+)
+async def test_any_job_id_reaches_the_service_as_one_id(
+    http_server_client, jp_base_url, jp_auth_header, api, route, method, shown
+):
+    """An id that decodes to spaces, slashes or dots is still one id: a 404 that names it
+    (it once went unquoted into the service's URL: a 400 without words, or another route)."""
+    response = await http_server_client.fetch(
+        f"{jp_base_url}aiinfn-hub/api/{route}",
+        method=method,
+        body=b"{}" if method == "POST" else None,
+        headers=jp_auth_header,
+        raise_error=False,
+    )
+    assert_error(response.code, json.loads(response.body), 404, "no job", shown)
+
+
+async def test_unknown_routes_and_methods_say_what_there_is(api):
+    for method, path in (("GET", "nosuch"), ("POST", "jobs/abc/logs"), ("PUT", "a/b/c")):
+        status, body = await api(method, path)
+        assert_error(status, body, 404, "no such endpoint", "jobs/ID/log", "whoami")
+    status, body = await api("PUT", "jobs", {})
+    assert_error(status, body, 405, "PUT is not allowed here; use GET or POST")
+    status, body = await api("GET", "plan")
+    assert_error(status, body, 405, "use POST")
+    status, body = await api("DELETE", "jobs/abc/log")
+    assert_error(status, body, 405, "use GET")
 
 
 async def test_invalid_json_is_a_400(api):
