@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from . import client
 from .client import JobsClientError
@@ -28,6 +28,13 @@ SUFFIXES = (".ipynb", ".py", ".sh")
 
 class UsageError(Exception):
     """A mistake on the command line, said in one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (no usage block) like the others."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -223,7 +230,7 @@ def _request(args: argparse.Namespace, rest: list[str]) -> tuple[str | None, dic
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="aiinfn-jobs",
         description="Background jobs on AI_INFN: submit, follow, cancel.",
         epilog="Anything after '--' is the command (no FILE) or the FILE's arguments.",

@@ -229,6 +229,7 @@ def test_errors_are_one_readable_line_and_a_nonzero_exit(server, tmp_path):
     (server.root / "notes.txt").write_text("hi\n")
     (server.root / "big.py").write_text("# padding\n" * 400 + "print('big')\n")
     one_line_error(cli(server, "show", "0123456789"), "no job")
+    one_line_error(cli(server, "show", "a b/../sites"), "no job 'a b/../sites'")
     one_line_error(cli(server, "submit", "missing.py"), "no file")
     one_line_error(cli(server, "submit", "notes.txt"), ".ipynb")
     one_line_error(cli(server, "submit", "../outside.py"), "outside")
@@ -237,6 +238,13 @@ def test_errors_are_one_readable_line_and_a_nonzero_exit(server, tmp_path):
     one_line_error(cli(server, "submit", "big.py"), f"{LIMIT:,}-byte limit", "--from-home")
     one_line_error(cli(server, "submit"), "FILE")
     one_line_error(cli(server, "submit", "calc.ipynb", "--param", "oops"), "NAME=VALUE")
+    one_line_error(cli(server, "submit", "calc.ipynb", "--gpus", "x"), "--gpus", "--help")
+    one_line_error(cli(server, "show"), "id", "aiinfn-jobs show --help")
+    one_line_error(cli(server, "--url", "not-a-url", "list"), "not a URL")
+    wrong = {**server.env, "AIINFN_JOBS_API": server.url + "aiinfn-hub/api/"}
+    wrong["AIINFN_JOBS_TOKEN"] = "not-the-token"
+    one_line_error(cli(server, "list", env=wrong), "did not accept your login", "--token")
+    one_line_error(cli(server, "cancel", "0123456789", env=wrong), "did not accept your login")
     elsewhere = {**server.env, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     one_line_error(cli(server, "list", env=elsewhere), "no Jupyter server")
     stopped = {**server.env, "AIINFN_JOBS_API": f"http://127.0.0.1:{free_port()}/aiinfn-hub/api/"}
