@@ -1,8 +1,10 @@
 """``aiinfn-hub demo`` as a newcomer runs it: it prints the URL and the logins, the hub answers
-there, and Ctrl-C stops everything it started."""
+there, a user gets JupyterLab through the proxy, and Ctrl-C stops everything it started, the
+user's server included."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +66,18 @@ class Output:
         return self.text
 
 
+def _ready(browser: httpx.Client, user: str, timeout: float = 180) -> bool:
+    """Follow the spawn's progress (as the pending page does) until it ends; True if ready."""
+    path = f"/hub/api/users/{user}/server/progress"
+    with browser.stream("GET", path, timeout=timeout) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:"):
+                event = json.loads(line[5:])
+                if event.get("ready") or event.get("failed"):
+                    return bool(event.get("ready"))
+    return False
+
+
 def test_the_demo_serves_the_hub_and_ctrl_c_leaves_nothing_behind(tmp_path: Path):
     port = free_port()
     state = tmp_path / "demo"
@@ -99,6 +113,15 @@ def test_the_demo_serves_the_hub_and_ctrl_c_leaves_nothing_behind(tmp_path: Path
             )
             assert page.status_code == 200 and form.status_code == 200
             assert 'id="profile-item-automatic"' in form.text  # the spawn form
+            # a user's server is running when Ctrl-C comes: it must go too
+            spawn = {"profile": "cpu-small", "_xsrf": browser.cookies.get("_xsrf")}
+            assert browser.post("/hub/spawn", data=spawn).status_code == 200
+            assert _ready(browser, "alice"), "alice's server did not start"
+            lab = browser.get("/user/alice/lab")
+            assert lab.status_code == 200 and "<title>JupyterLab</title>" in lab.text
+        started = list({*started, *descendants(proc.pid)})
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in started]
+        assert any(b"jupyterhub-singleuser" in c for c in commands)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the demo's terminal
