@@ -61,6 +61,15 @@ async def test_whoami_and_sites(api):
     assert all(s["health"]["usable"] for s in body["sites"])
 
 
+async def test_whoami_gives_the_profiles_resources_as_the_dialogs_defaults(api, monkeypatch):
+    """AIInfnSpawner's profile puts its resources in the server's environment."""
+    for key, value in {"CPU": "4", "MEMORY": "16Gi", "GPUS": "1", "GPU_MODEL": "A100"}.items():
+        monkeypatch.setenv(f"AIINFN_DEFAULT_{key}", value)
+    status, me = await api("GET", "whoami")
+    assert status == 200
+    assert me["defaults"] == {"cpu": "4", "memory": "16Gi", "gpus": 1, "gpu_model": "A100"}
+
+
 async def test_plan_previews_without_submitting(api, jp_root_dir, manager):
     (jp_root_dir / "train.py").write_text("print(1)\n")
     status, plan = await api("POST", "plan", {"path": "train.py"})
