@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -121,6 +122,21 @@ def parse_fault(text: str) -> dict[str, Any]:
         raise UsageError(f"--fault {exc}") from None
 
 
+def check_port(ip: str, port: int) -> None:
+    """UsageError now if the proxy could not listen on ``ip:port``, rather than a failed start
+    a minute later."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the proxy binds
+        try:
+            sock.bind((ip, port))
+        except OSError as exc:
+            raise UsageError(
+                f"--port {port}: cannot listen on {ip}:{port} ({exc.strerror or exc}); "
+                "another program may have it: choose another port with --port"
+            ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.plans:
         return print_plans()
@@ -132,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     faults = [parse_fault(f) for f in args.fault]
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")
+    check_port(args.ip, args.port)
     if args.sites and not Path(args.sites).is_file():
         raise UsageError(f"--sites {args.sites}: no such file")
     if not CHP.exists():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +40,17 @@ def test_a_bad_fault_is_one_line_and_exit_2(capsys):
     assert err.startswith("aiinfn-hub demo: error: --fault meteor:leonardo: unknown fault")
     assert main(["demo", "--fault", "site-down"]) == 2
     assert "name the site, e.g. site-down:leonardo" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["demo", "--port", str(port), "--state-dir", "/nonexistent/never"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aiinfn-hub demo: error: --port {port}: cannot listen on 127.0.0.1:")
+    assert "choose another port with --port" in err
 
 
 class Output:
