@@ -198,7 +198,10 @@ class _Handler(RequestHandler):
             return None
         content_type = self.request.headers.get("Content-Type", "")
         if "protobuf" in content_type:
-            raise errors.unsupported_media_type("the sandbox speaks JSON only, not protobuf")
+            raise errors.unsupported_media_type(
+                "the sandbox speaks JSON only, not protobuf (kubectl create KIND NAME sends "
+                "protobuf: add --dry-run=client -o yaml and pipe it to kubectl apply -f -)"
+            )
         try:
             if "yaml" in content_type:
                 return yaml.safe_load(raw)

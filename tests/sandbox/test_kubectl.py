@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 from aiinfn_hub.sandbox import SandboxProcess
 
-from .util import kubectl
+from .util import kubectl, kubectl_binary
 
 MANIFEST = """\
 apiVersion: v1
@@ -90,6 +92,30 @@ def test_get_nodes_pods_jobs(sandbox: SandboxProcess, tmp_path: Path) -> None:
     lines = deleted.splitlines()  # newer kubectl adds "from default namespace"
     assert lines[0].startswith('configmap "applied" deleted')
     assert lines[1].startswith('job.batch "hello" deleted')
+
+
+def test_imperative_create_says_how_to_send_json(sandbox: SandboxProcess) -> None:
+    """kubectl create KIND NAME sends protobuf, which the sandbox does not decode: it says so
+    and how to get the same object in, which then works."""
+    env = dict(os.environ, KUBECONFIG=str(sandbox.kubeconfig), HOME=str(sandbox.state_dir))
+    direct = [kubectl_binary(), "create", "namespace", "imperative"]
+    done = subprocess.run(direct, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode != 0
+    assert "add --dry-run=client -o yaml and pipe it to kubectl apply -f -" in done.stderr
+    manifest = kubectl(sandbox, *direct[1:], "--dry-run=client", "-o", "yaml")
+    applied = subprocess.run(
+        [kubectl_binary(), "apply", "-f", "-"],
+        input=manifest,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert applied.returncode == 0 and applied.stdout == "namespace/imperative created\n"
+    assert rows(kubectl(sandbox, "get", "namespace", "imperative"))[1][:2] == [
+        "imperative",
+        "Active",
+    ]
 
 
 def test_describe_and_cordon(sandbox: SandboxProcess) -> None:
