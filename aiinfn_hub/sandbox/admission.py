@@ -387,7 +387,10 @@ def _validate_job(job: Obj) -> list[Cause]:
                     f"Invalid value: {value}: must be greater than or equal to 0",
                 )
             )
-    if spec.get("completionMode") == "Indexed" and spec.get("completions") is None:
+    mode = spec.get("completionMode")
+    if mode not in (None, "NonIndexed", "Indexed"):
+        causes.append(_unsupported("spec.completionMode", mode, ("NonIndexed", "Indexed")))
+    if mode == "Indexed" and spec.get("completions") is None:
         causes.append(_required("spec.completions"))
     return causes
 

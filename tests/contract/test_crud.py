@@ -150,6 +150,14 @@ async def test_invalid_names_the_field(cluster: Cluster) -> None:
     fields = {c["field"]: c["reason"] for c in status["details"]["causes"]}
     assert fields.get("spec.template.spec.restartPolicy") == "FieldValueNotSupported"
 
+    job = cluster.job("unordered", "true", completions=2, completionMode="Shuffled")
+    with pytest.raises(ApiException) as caught:
+        await cluster.batch.create_namespaced_job(cluster.namespace, job)
+    status = status_of(caught.value)
+    assert caught.value.status == 422
+    fields = {c["field"]: c["reason"] for c in status["details"]["causes"]}
+    assert fields.get("spec.completionMode") == "FieldValueNotSupported"
+
 
 async def test_a_field_of_the_wrong_json_type_is_a_bad_request(cluster: Cluster) -> None:
     """A built-in object is decoded into typed structs first: a field of the wrong JSON type
