@@ -268,7 +268,9 @@ class _Handler(RequestHandler):
             try:
                 self._send(200, admin.apply_fault(body))
             except (KeyError, ValueError) as exc:
-                raise errors.bad_request(str(exc).strip("'\"")) from exc
+                # a KeyError's str() is the repr of its message; its message as written
+                words = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+                raise errors.bad_request(words) from exc
         elif rest == "faults" and method == "DELETE":
             self._send(200, admin.apply_fault({"fault": "clear"}))
         elif rest == "compact" and method == "POST":

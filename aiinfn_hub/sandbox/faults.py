@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,26 @@ def parse_fault(text: str) -> dict[str, Any]:
         return {"fault": name, VALUE_FAULTS[name]: value, "on": True}
     known = ", ".join([*(f for f in SITE_FAULTS if f != "preempt"), *VALUE_FAULTS])
     raise ValueError(f"{text}: unknown fault {name!r}; known: {known}")
+
+
+def _number(request: dict[str, Any], key: str, fault: str, default: float, whole=False) -> float:
+    """``request[key]`` as a number (``default`` when absent); ValueError names the field."""
+    value = request.get(key)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    if (
+        number is None
+        or isinstance(value, bool)
+        or not math.isfinite(number)
+        or (whole and not number.is_integer())
+    ):
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{fault}: {key} must be {kind}, got {value!r}") from None
+    return number
 
 
 class FaultSwitches:
@@ -180,6 +201,8 @@ class Faults(FaultSwitches):
                 raise ValueError(f"fault {name} needs a site")
             self.topology.site(site)  # KeyError names the known sites
             result["site"] = site
+        if not isinstance(request.get("message") or "", str):
+            raise ValueError(f"{name}: message must be text, got {request['message']!r}")
         state = self.state
         if name == "site-down":
             if on:
@@ -200,18 +223,18 @@ class Faults(FaultSwitches):
                 state.provider_failure.pop(site, None)
         elif name == "exit-code":
             if on:
-                state.exit_code[site] = int(request.get("code") or 404)
+                state.exit_code[site] = int(_number(request, "code", name, 404, whole=True))
             else:
                 state.exit_code.pop(site, None)
         elif name == "preempt":
             result["evicted"] = self._preempt(site)
         elif name == "api-latency":
-            ms = float(request.get("ms") or 0) if on else 0.0
+            ms = _number(request, "ms", name, 0) if on else 0.0
             if ms < 0:
                 raise ValueError("api-latency: ms must be >= 0")
             state.latency_ms = ms
         elif name == "api-errors":
-            fraction = float(request.get("fraction") or 0) if on else 0.0
+            fraction = _number(request, "fraction", name, 0) if on else 0.0
             if not 0 <= fraction <= 1:
                 raise ValueError("api-errors: fraction must be between 0 and 1")
             state.error_fraction = fraction

@@ -331,6 +331,16 @@ def test_the_cli_explains_bad_requests(sandbox: SandboxProcess) -> None:
         assert done.returncode == 2, (args, done.stdout)
         assert words in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+    for request, words in (
+        ({"fault": "exit-code", "site": "tier1", "code": "lost"}, "code must be a whole number"),
+        ({"fault": "api-latency", "ms": "nan"}, "ms must be a number, got 'nan'"),
+        ({"fault": "api-errors", "fraction": [0.5]}, "fraction must be a number"),
+        ({"fault": "site-down", "site": "tier1", "message": 5}, "message must be text"),
+    ):
+        with pytest.raises(Exception, match=re.escape(words)) as caught:
+            sandbox.faults._apply(request)
+        assert "400" in str(caught.value), caught.value
+    assert sandbox.faults.state()["site-down"] == []
     missing = aiinfn_hub("fault", "clear", kubeconfig=Path("/nonexistent/kubeconfig"))
     assert missing.returncode == 2 and "cannot read kubeconfig" in missing.stderr
 
