@@ -34,6 +34,17 @@ def _finite(text: str) -> float:
     return value
 
 
+def _check_unicode(data: Any) -> None:
+    """Refuse text that cannot be UTF-8: a JSON escape of half a surrogate pair (``\\ud800``)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "the body holds an unpaired surrogate escape (such as \\ud800), which is not "
+            "text; send valid Unicode (escape characters outside the BMP as a pair)"
+        ) from None
+
+
 class APIHandler(web.RequestHandler):
     """JSON in, JSON out; errors as ``{"error", "status", "field"}``; no anonymous access."""
 
@@ -92,6 +103,8 @@ class APIHandler(web.RequestHandler):
                 data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
             except (ValueError, RecursionError) as exc:
                 raise BadRequest(f"the body is not valid JSON ({exc})") from None
+            if b"\\u" in raw:
+                _check_unicode(data)
         if schema:
             openapi.validate(schema, data)
         return data

@@ -13,6 +13,7 @@ from .errors import BadRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 SCRIPT_KINDS = {"notebook": ".ipynb", "python": ".py", "shell": ".sh"}
 MAX_COMPLETIONS = 1000
 
@@ -98,6 +99,12 @@ class JobSpec:
                 "parameters": dict(self.script.parameters),
             }
         return data
+
+
+def default_name(text: str) -> str:
+    """A valid job name from a file name or command word, for requests that give none."""
+    name = re.sub(r"[^A-Za-z0-9 ._-]+", "-", text).lstrip(" ._-")
+    return name[:63] or "job"
 
 
 def _text(data: Mapping[str, Any], key: str, default: str | None = None) -> str | None:
@@ -189,7 +196,9 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
         if exc.field in ("needs_inbound_network", "local_only"):
             where = exc.field
         raise BadRequest(f"{where}: {exc.message}", where) from None
-    name = _text(data, "name") or (script.filename if script else command[0].rsplit("/", 1)[-1])
+    name = _text(data, "name") or default_name(
+        script.filename if script else command[0].rsplit("/", 1)[-1]
+    )
     if not NAME_RE.match(name):
         raise BadRequest(
             "name must be 1 to 63 letters, digits, spaces, '.', '_' or '-', "
@@ -230,7 +239,9 @@ def _parse_script(data: Any, max_staged_bytes: int) -> Script:
     if not isinstance(data, Mapping):
         raise BadRequest("script must be an object with path, content and optional args", "script")
     path = data.get("path")
-    if not isinstance(path, str) or not path.strip() or path.endswith("/"):
+    path = path.strip() if isinstance(path, str) else ""
+    filename = path.rsplit("/", 1)[-1]
+    if not filename or filename == "." or filename.startswith("..") or CONTROL_RE.search(path):
         raise BadRequest("script.path must name a file, e.g. 'analysis/train.py'", "script.path")
     if path.startswith("/") or ".." in path.split("/"):
         raise BadRequest(
@@ -256,7 +267,7 @@ def _parse_script(data: Any, max_staged_bytes: int) -> Script:
     parameters = data.get("parameters") or {}
     if not isinstance(parameters, Mapping):
         raise BadRequest("script.parameters must be an object of name: value", "script.parameters")
-    return Script(path.strip(), kind, content, tuple(args), dict(parameters))
+    return Script(path, kind, content, tuple(args), dict(parameters))
 
 
 class JobsTooLarge(BadRequest):

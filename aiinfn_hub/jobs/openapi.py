@@ -8,6 +8,7 @@ failure is a :class:`BadRequest` that names the field and says what would be acc
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from .errors import BadRequest
 PATH = Path(__file__).with_name("openapi.yaml")
 #: Query parameters any request may carry (authentication), besides the declared ones.
 AMBIENT_QUERY = frozenset({"token", "_xsrf"})
+#: A whole number as a query value: digits, optionally signed (no spaces, no ``1_000``).
+_INTEGER = re.compile(r"[-+]?[0-9]+")
 _TYPE_WORDS = {
     "object": "a JSON object",
     "array": "a list",
@@ -183,8 +186,10 @@ def query(path: str, method: str, arguments: Mapping[str, list[bytes]]) -> dict[
         value: Any = text
         if param.integer:
             try:
+                if not _INTEGER.fullmatch(text):
+                    raise ValueError(text)
                 value = int(text)
-            except ValueError:
+            except ValueError:  # not digits, or more digits than Python converts
                 raise BadRequest(f"{name} must be a whole number, got {text!r:.40}", name) from None
         error = next(iter(param.validator.iter_errors(value)), None)
         if error is not None:

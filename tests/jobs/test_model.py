@@ -68,6 +68,10 @@ def test_full_request_round_trips():
             "notebook, python or shell",
         ),
         ({"script": {"path": "a.py"}}, "script.content", "file's text"),
+        ({"script": {"path": "dir/", "content": ""}}, "script.path", "name a file"),
+        ({"script": {"path": "a/.", "kind": "python", "content": ""}}, "script.path", "a file"),
+        ({"script": {"path": "..x.py", "content": ""}}, "script.path", "name a file"),
+        ({"script": {"path": "a\x00b.py", "content": ""}}, "script.path", "name a file"),
     ],
 )
 def test_bad_requests(data, field, text):
@@ -84,3 +88,16 @@ def test_file_too_large_is_413_with_the_limit_and_what_to_do():
     assert info.value.status == 413
     assert "1,000-byte limit" in info.value.message
     assert "local_only" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        ({"command": ["@@@"]}, "job"),
+        ({"command": ["./-run"]}, "run"),
+        ({"command": ["x" * 100]}, "x" * 63),
+        ({"script": {"path": "notes/Run #1 (été).py", "content": ""}}, "Run -1 -t-.py"),
+    ],
+)
+def test_a_request_without_a_name_gets_a_valid_one(data, name):
+    assert parse(data).name == name
