@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from traitlets import Integer, Unicode, default
+from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
@@ -31,7 +31,7 @@ from . import labels as L
 from .cache import Reflector
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
 from .kube import Kube, KubeError
-from .manifests import PodSettings, build_attempt, build_record
+from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, parse_spec
 from .signals import Assessment, Verdict, assess, condition, site_health
 from .triggers import FallbackPolicy
@@ -115,6 +115,11 @@ class JobsManager(LoggingConfigurable):
     home_mount_path = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(
         config=True
     )
+    shared_claims = List(
+        Unicode(),
+        help="PVCs that any user's job may mount by name ('pvc:<claim>'), such as shared "
+        "datasets. A job may always mount its owner's home claim; no other claim.",
+    ).tag(config=True)
     run_as_user = Integer(1000, help="UID job containers run as (non-root).").tag(config=True)
     run_as_group = Integer(100, help="GID job containers run as.").tag(config=True)
     max_staged_bytes = Integer(
@@ -655,6 +660,7 @@ class JobsManager(LoggingConfigurable):
     async def submit(self, user: str, data: Any) -> tuple[dict[str, Any], bool]:
         """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
+        self._check_claims(user, spec)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:
@@ -689,6 +695,21 @@ class JobsManager(LoggingConfigurable):
                 self._publish(tracked, State.QUEUED, None, self._site(first), None, "")
         self._mark(job_id)  # the controller creates the first attempt
         return tracked.view, is_new
+
+    def _check_claims(self, user: str, spec: JobSpec) -> None:
+        """Refuse a PVC that is neither the owner's home claim nor a shared one: the job
+        pods run in the hub's namespace, beside every other user's home and the hub's own."""
+        home = self.home_claim_template.format(username=L.label_value(user))
+        allowed = {"", "home", home, *self.shared_claims}
+        for need in spec.request.volumes:
+            if need.type == "pvc" and need.name not in allowed:
+                shared = ", ".join(sorted(self.shared_claims))
+                raise JobsError(
+                    403,
+                    f"a job may mount your home volume ('pvc'){' or ' + shared if shared else ''}"
+                    f", not the claim {need.name!r:.80}",
+                    "volumes",
+                )
 
     def list_json(
         self,
@@ -767,6 +788,14 @@ class JobsManager(LoggingConfigurable):
         tracked = self._visible(job_id, user, admin)
         if offset < 0:
             raise BadRequest("offset must be 0 or more", "offset")
+        completions = int(tracked.spec.get("completions") or 1)
+        if completion_index is not None and not 0 <= completion_index < completions:
+            raise BadRequest(
+                f"completion_index must be from 0 to {completions - 1}, this job's indexes"
+                if completions > 1
+                else "this job is not an array job; leave out completion_index",
+                "completion_index",
+            )
         view = tracked.view
         terminal = State(view["state"]).terminal
         pods = sorted(
@@ -897,7 +926,8 @@ def _spec_data(tracked: Tracked) -> dict[str, Any]:
     data = dict(tracked.spec)
     script = data.get("script")
     if script:
-        content = (tracked.record.get("data") or {}).get(script["path"].rsplit("/", 1)[-1], "")
+        key = staged_key(script["path"].rsplit("/", 1)[-1])
+        content = (tracked.record.get("data") or {}).get(key, "")
         data["script"] = {**script, "content": content}
     resources = {k: v for k, v in (data.pop("resources", None) or {}).items() if v is not None}
     data["resources"] = resources

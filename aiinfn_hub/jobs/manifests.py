@@ -6,6 +6,7 @@ No I/O here: every function maps data to a manifest dict, so each is tested on i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,20 @@ class PodSettings:
     backoff_limit: int = 0
 
 
+#: Keys of a job record's own data, which a staged file must not overwrite.
+RECORD_KEYS = frozenset({"spec.json", "plan.json"})
+_CONFIGMAP_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+def staged_key(filename: str) -> str:
+    """The record's data key of a staged file: its name where that is a valid ConfigMap key
+    (letters, digits, '-', '_', '.') and not one of the record's own, else ``staged-file``.
+    The pod sees the file under its own name either way (the volume maps key to name)."""
+    if _CONFIGMAP_KEY.fullmatch(filename) and filename not in RECORD_KEYS | {".", ".."}:
+        return filename
+    return "staged-file"
+
+
 def common_labels(job_id: str, owner: str) -> dict[str, str]:
     return {L.MANAGED_BY: L.MANAGER, L.JOB_ID: job_id, L.OWNER: L.label_value(owner)}
 
@@ -47,7 +62,7 @@ def build_record(
         "plan.json": json.dumps(plan, sort_keys=True),
     }
     if spec.script:
-        data[spec.script.filename] = spec.script.content
+        data[staged_key(spec.script.filename)] = spec.script.content
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -129,8 +144,12 @@ def build_attempt(
         {"name": "staged", "mountPath": STAGED_DIR, "readOnly": True},
         {"name": "work", "mountPath": WORK_DIR},
     ]
+    staged: dict[str, Any] = {"name": L.record_name(job_id)}
+    if spec.script:
+        filename = spec.script.filename
+        staged["items"] = [{"key": staged_key(filename), "path": filename}]
     volumes: list[dict[str, Any]] = [
-        {"name": "staged", "configMap": {"name": L.record_name(job_id)}},
+        {"name": "staged", "configMap": staged},
         {"name": "work", "emptyDir": {}},
     ]
     for index, need in enumerate(spec.request.volumes):

@@ -103,6 +103,12 @@ async def test_idempotent_submit_with_client_request_id(api):
         ("POST", "plan", [], 400, None, "must be a JSON object"),
         ("GET", "jobs?limit=0", None, 400, "limit", "from 1 to 1000"),
         ("GET", "jobs?limit=many", None, 400, "limit", "whole number"),
+        ("GET", "jobs?limit=1_0", None, 400, "limit", "whole number"),
+        ("GET", "jobs?limit=%205", None, 400, "limit", "whole number"),
+        ("POST", "jobs", {"command": ["true"], "volumes": ["pvc:claim-bob"]}, 403, "volumes",
+         "not the claim 'claim-bob'"),
+        ("POST", "jobs", {"command": ["true"], "volumes": ["pvc:hub-db-dir"]}, 403, "volumes",
+         "your home volume"),
         ("GET", "jobs?state=lost", None, 400, "state", "must be one of queued"),
         ("GET", "jobs?site=mars", None, 400, "site", "sites are"),
         ("GET", "jobs?colour=red", None, 400, "colour", "this endpoint takes"),
@@ -133,6 +139,14 @@ async def test_bad_json_and_empty_body(api):
     assert status == 400 and "NaN" in error["error"]
     status, error = await api.call("POST", "plan", raw=b'{"resources": {"memory": 1e999}}')
     assert status == 400 and "too large" in error["error"]
+    for raw in (
+        b'{"command": ["true"], "client_request_id": "\\ud800"}',
+        b'{"command": ["\\udfff"]}',
+    ):
+        status, error = await api.call("POST", "jobs", raw=raw)
+        assert status == 400 and "unpaired surrogate" in error["error"], error
+    status, job = await api.call("POST", "plan", raw=b'{"command": ["\\ud83d\\ude00", "x"]}')
+    assert status == 200, job
 
 
 async def test_unauthenticated_requests_are_refused_in_words(api):
@@ -190,6 +204,9 @@ async def test_log_over_http_with_offsets_and_array_indexes(api, manager):
     assert chunk["data"] == "index 2\n" and chunk["eof"] is True and chunk["next_offset"] == 8
     _, tail = await api.call("GET", f"jobs/{job['id']}/log?completion_index=2&offset=6")
     assert tail["data"] == "2\n"
+    status, error = await api.call("GET", f"jobs/{job['id']}/log?completion_index=3")
+    assert (status, error["field"]) == (400, "completion_index")
+    assert error["error"] == "completion_index must be from 0 to 2, this job's indexes"
 
 
 async def test_log_of_a_job_not_started_yet(api, sandbox):

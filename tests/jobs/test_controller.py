@@ -8,6 +8,7 @@ import json
 import pytest
 
 from aiinfn_hub.jobs import labels as L
+from aiinfn_hub.jobs.errors import JobsError
 
 from .conftest import fast_config, start_manager, stop_manager, wait_for
 
@@ -165,8 +166,6 @@ async def test_cancel(manager):
         "cancelled by you",
     )
     assert last["ended"] and last["ended"] == kept["ended"]
-    from aiinfn_hub.jobs.errors import JobsError
-
     with pytest.raises(JobsError) as info:
         await manager.cancel("alice", False, view["id"])
     assert info.value.status == 409
@@ -294,3 +293,39 @@ async def test_attempt_jobs_in_the_cluster_carry_the_site_wiring_and_restricted_
     ]
     assert pod["metadata"]["annotations"]["slurm-job.vk.io/flags"] == "--partition=boost_usr_prod"
     assert remote["spec"]["suspend"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("my notes/Run 1 (final).py", None), ("spec.json", "python")],
+    ids=["spaces", "the-records-own-key"],
+)
+async def test_a_staged_file_under_any_name_runs_and_reruns(manager, path, kind):
+    script = {"path": path, "content": "print('staged ok')", **({"kind": kind} if kind else {})}
+    view, _ = await manager.submit("alice", {"script": script, "local_only": True})
+    done = await wait_for(manager, view["id"])
+    assert done["state"] == "succeeded", done["reason"]
+    assert done["spec"]["script"]["path"] == path
+    assert (await manager.logs("alice", False, view["id"]))["data"] == "staged ok\n"
+    again = await manager.rerun("alice", False, view["id"])
+    assert (await wait_for(manager, again["id"]))["state"] == "succeeded"
+    assert (await manager.logs("alice", False, again["id"]))["data"] == "staged ok\n"
+
+
+async def test_a_job_mounts_its_owners_home_or_a_shared_claim_only(sandbox):
+    config = fast_config()
+    config.JobsManager.shared_claims = ["datasets"]
+    manager = await start_manager(str(sandbox.kubeconfig), config)
+    try:
+        for volume in ("pvc", "pvc:home", "pvc:claim-alice", "pvc:datasets"):
+            view, new = await manager.submit("alice", {"command": ["true"], "volumes": [volume]})
+            assert new and view["site"] == "local"
+        for claim in ("claim-bob", "hub-db-dir"):
+            with pytest.raises(JobsError) as info:
+                await manager.submit("alice", {"command": ["true"], "volumes": [f"pvc:{claim}"]})
+            assert (info.value.status, info.value.field) == (403, "volumes")
+            assert info.value.message == (
+                f"a job may mount your home volume ('pvc') or datasets, not the claim {claim!r}"
+            )
+    finally:
+        await stop_manager(manager)

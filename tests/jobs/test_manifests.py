@@ -1,11 +1,18 @@
 """Pure manifest builders: what each attempt's Job and the job's record carry."""
 
 import json
+import re
 
 import pytest
 
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.manifests import PodSettings, build_attempt, build_record, container_command
+from aiinfn_hub.jobs.manifests import (
+    PodSettings,
+    build_attempt,
+    build_record,
+    container_command,
+    staged_key,
+)
 from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.placement import Placer
 
@@ -151,3 +158,30 @@ def test_label_values_are_always_valid():
         value = L.label_value(text)
         assert len(value) <= 63
         assert value[0].isalnum() and value[-1].isalnum()
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("nb.ipynb", "nb.ipynb"),
+        ("my notes/Run 1 (final).py", "staged-file"),
+        ("été.sh", "staged-file"),
+        ("spec.json", "staged-file"),
+        ("plan.json", "staged-file"),
+    ],
+)
+def test_staged_file_is_stored_under_a_valid_key_and_seen_under_its_name(path, key):
+    job_spec = parse_spec(
+        {"script": {"path": path, "kind": "python", "content": "print(1)"}}, PLACER, 100
+    )
+    record = build_record("abc123def0", "bob", job_spec, {"sites": []}, "jhub", "now")
+    filename = path.rsplit("/", 1)[-1]
+    assert staged_key(filename) == key
+    assert record["data"][key] == "print(1)"
+    assert json.loads(record["data"]["spec.json"])["script"]["path"] == path
+    assert json.loads(record["data"]["plan.json"]) == {"sites": []}
+    assert all(re.fullmatch(r"[-._a-zA-Z0-9]+", k) for k in record["data"])
+    pod = attempt(job_spec, site="local")["spec"]["template"]["spec"]
+    staged = next(v for v in pod["volumes"] if v["name"] == "staged")
+    assert staged["configMap"]["items"] == [{"key": key, "path": filename}]
+    assert pod["containers"][0]["command"][:2] == ["python", f"/aiinfn/job/{filename}"]
