@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import re
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -142,6 +144,74 @@ def load_topology(source: str | Path | dict[str, Any] | Topology | None = None) 
     return _topology(data)
 
 
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _name(what: str, value: Any, *, label: bool = False) -> str:
+    """``value`` if it is a Kubernetes name (an RFC 1123 label for namespaces)."""
+    pattern, limit = (_LABEL, 63) if label else (_NAME, 253)
+    if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
+        raise TopologyError(
+            f"{what} {value!r} is not a Kubernetes name: lowercase letters, digits and '-'"
+            + ("" if label else " or '.'")
+            + ", starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _seconds(what: str, value: Any, *, optional: bool = False) -> float | None:
+    """A non-negative, finite number of seconds (None allowed when ``optional``)."""
+    if value is None and optional:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise TopologyError(f"{what} must be a number of seconds, 0 or more, got {value!r}")
+
+
+def _count(what: str, value: Any, *, optional: bool = False) -> int | None:
+    """A whole number, 0 or more (None allowed when ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise TopologyError(f"{what} must be a whole number, 0 or more, got {value!r}")
+
+
+def _quantities(what: str, raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise TopologyError(f"{what} must map resource names to quantities, got {raw!r}")
+    for value in raw.values():
+        try:
+            parse_quantity(value)
+        except ValueError:
+            raise TopologyError(f"{what}: {value!r} is not a quantity such as 4 or 16Gi") from None
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _kueue(raw: Any) -> KueueSettings:
+    if not isinstance(raw, dict):
+        raise TopologyError(f"'kueue' must be a mapping of settings, got {raw!r}")
+    unknown = set(raw) - {"pods_ready_timeout", "requeue_backoff_base", "requeue_backoff_limit"}
+    if unknown:
+        raise TopologyError(f"unknown kueue settings: {', '.join(sorted(unknown))}")
+    settings: dict[str, Any] = {}
+    if "pods_ready_timeout" in raw:
+        settings["pods_ready_timeout"] = _seconds(
+            "kueue.pods_ready_timeout", raw["pods_ready_timeout"], optional=True
+        )
+    if "requeue_backoff_base" in raw:
+        settings["requeue_backoff_base"] = _seconds(
+            "kueue.requeue_backoff_base", raw["requeue_backoff_base"]
+        )
+    if "requeue_backoff_limit" in raw:
+        settings["requeue_backoff_limit"] = _count(
+            "kueue.requeue_backoff_limit", raw["requeue_backoff_limit"], optional=True
+        )
+    return KueueSettings(**settings)
+
+
 def _topology(data: dict[str, Any]) -> Topology:
     raw_sites = data.get("sites")
     if not isinstance(raw_sites, list) or not raw_sites:
@@ -153,23 +223,23 @@ def _topology(data: dict[str, Any]) -> Topology:
         dupes = sorted({x for x in items if items.count(x) > 1})
         if dupes:
             raise TopologyError(f"duplicate {label} names: {', '.join(dupes)}")
-    kueue = data.get("kueue") or {}
-    unknown = set(kueue) - {"pods_ready_timeout", "requeue_backoff_base", "requeue_backoff_limit"}
-    if unknown:
-        raise TopologyError(f"unknown kueue settings: {', '.join(sorted(unknown))}")
+    namespaces = data.get("namespaces") or ["default"]
+    if not isinstance(namespaces, list):
+        raise TopologyError(f"'namespaces' must be a list of names, got {namespaces!r}")
+    cohort = data.get("cohort", "aiinfn")
     return Topology(
         sites=sites,
-        namespaces=tuple(data.get("namespaces") or ("default",)),
-        cohort=data.get("cohort", "aiinfn"),
-        kueue=KueueSettings(**kueue),
-        job_backoff_seconds=float(data.get("job_backoff_seconds") or 0),
+        namespaces=tuple(_name("namespace", n, label=True) for n in namespaces),
+        cohort=None if cohort is None else _name("cohort", cohort),
+        kueue=_kueue(data.get("kueue") or {}),
+        job_backoff_seconds=_seconds("job_backoff_seconds", data.get("job_backoff_seconds") or 0),
     )
 
 
 def _site(raw: Any) -> SiteSpec:
     if not isinstance(raw, dict) or not raw.get("name"):
         raise TopologyError(f"each site needs a name: {raw!r}")
-    name = raw["name"]
+    name = _name("site name", raw["name"])
     kind = raw.get("type", "local")
     if kind not in ("local", "interlink"):
         raise TopologyError(f"site {name}: type must be 'local' or 'interlink', not {kind!r}")
@@ -177,23 +247,48 @@ def _site(raw: Any) -> SiteSpec:
     if not isinstance(raw_nodes, list) or not raw_nodes:
         raise TopologyError(f"site {name}: 'nodes' must be a non-empty list")
     try:
-        nodes = tuple(NodeSpec(**{k: v for k, v in n.items()}) for n in raw_nodes)
-        for node in nodes:
-            parse_quantity(node.cpu), parse_quantity(node.memory)
+        nodes = tuple(_node(n) for n in raw_nodes)
         extra = {k: raw[k] for k in ("job_id_prefix", "maintenance_taint") if k in raw}
         return SiteSpec(
             name=name,
             type=kind,
             nodes=nodes,
-            remote_queue_delay=float(
-                raw.get("remote_queue_delay", 0.5 if kind == "interlink" else 0)
+            remote_queue_delay=_seconds(
+                "remote_queue_delay",
+                raw.get("remote_queue_delay", 0.5 if kind == "interlink" else 0),
             ),
-            quota={k: str(v) for k, v in (raw.get("quota") or {}).items()},
-            borrowing_limit={k: str(v) for k, v in (raw.get("borrowing_limit") or {}).items()},
+            quota=_quantities("quota", raw.get("quota") or {}),
+            borrowing_limit=_quantities("borrowing_limit", raw.get("borrowing_limit") or {}),
             **extra,
         )
     except (TypeError, ValueError) as exc:
         raise TopologyError(f"site {name}: {exc}") from exc
+
+
+def _node(raw: Any) -> NodeSpec:
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise TopologyError(f"each node is a mapping with a name, got {raw!r}")
+    name = _name("node name", raw["name"])
+    known = [f.name for f in fields(NodeSpec)]
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise TopologyError(f"node {name}: unknown settings {unknown}; known: {', '.join(known)}")
+    node = NodeSpec(**raw)
+    for what in ("cpu", "memory"):
+        try:
+            parse_quantity(getattr(node, what))
+        except ValueError:
+            raise TopologyError(
+                f"node {node.name}: {what} {getattr(node, what)!r} is not a quantity"
+            ) from None
+    _count(f"node {node.name}: gpus", node.gpus)
+    _count(f"node {node.name}: pods", node.pods)
+    labels = node.labels
+    if not isinstance(labels, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+    ):
+        raise TopologyError(f"node {node.name}: labels must map text to text, got {labels!r}")
+    return node
 
 
 # -- objects -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -10,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox.process import free_port
 from aiinfn_hub.sandbox.testing import kube_client
+from aiinfn_hub.sandbox.topology import TopologyError, load_topology
 
 SITES = {
     "namespaces": ["default", "team"],
@@ -119,6 +122,54 @@ def test_up_explains_what_is_wrong(tmp_path: Path) -> None:
             timeout=60,
         )
     assert done.returncode == 2 and f"cannot serve on port {taken}" in done.stderr, done.stderr
+
+
+def _site(**changes) -> dict:
+    site = {"name": "lab", "type": "local", "nodes": [{"name": "lab-1", "cpu": "4"}]}
+    return {"sites": [dict(site, **changes)]}
+
+
+def _node(**changes) -> dict:
+    return _site(nodes=[dict({"name": "lab-1", "cpu": "4"}, **changes)])
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_site(name="Lab_1"), "site name 'Lab_1' is not a Kubernetes name"),
+        (_node(name="Node_1"), "node name 'Node_1' is not a Kubernetes name"),
+        (_node(cpu="lots"), "node lab-1: cpu 'lots' is not a quantity"),
+        (_node(gpus=-1), "node lab-1: gpus must be a whole number, 0 or more, got -1"),
+        (_node(labels={"zone": 3}), "node lab-1: labels must map text to text"),
+        (_node(colour="red"), "node lab-1: unknown settings ['colour']; known: name, cpu,"),
+        (_site(nodes=["lab-1"]), "each node is a mapping with a name, got 'lab-1'"),
+        (_site(nodes=[{"cpu": "4"}]), "each node is a mapping with a name, got {'cpu': '4'}"),
+        (_site(remote_queue_delay="soon"), "remote_queue_delay must be a number of seconds"),
+        (_site(quota={"cpu": "many"}), "quota: 'many' is not a quantity"),
+        ({**_site(), "kueue": {"pods_ready_timeout": "x"}}, "kueue.pods_ready_timeout must be"),
+        ({**_site(), "kueue": {"requeue_backoff_limit": 1.5}}, "kueue.requeue_backoff_limit"),
+        ({**_site(), "kueue": [1]}, "'kueue' must be a mapping of settings"),
+        ({**_site(), "namespaces": ["Team"]}, "namespace 'Team' is not a Kubernetes name"),
+        ({**_site(), "namespaces": "team"}, "'namespaces' must be a list of names"),
+        ({**_site(), "job_backoff_seconds": -1}, "job_backoff_seconds must be a number"),
+    ],
+)
+def test_a_sites_file_is_checked_before_anything_starts(data: dict, words: str) -> None:
+    with pytest.raises(TopologyError, match=re.escape(words)):
+        load_topology(data)
+
+
+def test_a_sites_file_with_a_bad_name_is_one_line(tmp_path: Path) -> None:
+    sites = tmp_path / "sites.yaml"
+    sites.write_text(yaml.safe_dump(_site(name="Lab_1")))
+    done = subprocess.run(
+        command("up", "--config", str(sites), "--kubeconfig", str(tmp_path / "kc")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "is not a Kubernetes name" in done.stderr
 
 
 def test_config_prints_the_built_in_sites() -> None:
