@@ -96,8 +96,11 @@ test: install lint chp
 	$(BIN)/python -m pytest
 	@$(MAKE) --no-print-directory test-js test-ui
 
+# Options for the demo, e.g. make demo DEMO_ARGS="--port 8001 --fault provider-failure:tier1"
+DEMO_ARGS ?=
+
 demo: install chp
-	$(BIN)/aiinfn-hub demo
+	$(BIN)/aiinfn-hub demo $(DEMO_ARGS)
 
 bench: install chp
 	$(BIN)/python -m benchmarks
