@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +17,7 @@ from aiinfn_hub.jobs.auth import TokenAuthenticator
 from aiinfn_hub.jobs.handlers import routes
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.sandbox.testing import wait_until
 
 TOKENS = {"alice-token": "alice", "bob-token": "bob", "admin-token": "admin"}
 #: Short fallback timeouts so triggers fire within a test.
@@ -57,17 +56,19 @@ async def wait_for(
     manager: JobsManager,
     job_id: str,
     states: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
-    timeout: float = 30.0,
+    timeout: float = 60.0,
 ) -> dict[str, Any]:
     """The job's view once it reaches one of ``states`` (in-memory: no API requests)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def reached() -> dict[str, Any] | None:
         view = manager.jobs[job_id].view
-        if view and view["state"] in states:
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} stuck: {json.dumps(view, indent=1)}")
-        await asyncio.sleep(0.05)
+        return view if view and view["state"] in states else None
+
+    try:
+        return await wait_until(reached, timeout=timeout, message=f"job {job_id} in {states}")
+    except TimeoutError:
+        view = manager.jobs[job_id].view
+        raise AssertionError(f"job {job_id} stuck: {json.dumps(view, indent=1)}") from None
 
 
 class Api:

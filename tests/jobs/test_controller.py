@@ -9,6 +9,7 @@ import pytest
 
 from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.errors import JobsError
+from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import fast_config, start_manager, stop_manager, wait_for
 
@@ -92,14 +93,14 @@ async def test_evicted_by_kueue_falls_back(manager, sandbox):
     )
     await wait_for(manager, blocker["id"], ("running",))
     sandbox.faults.preempt("leonardo")
-    done = await wait_for(manager, blocker["id"], ("queued", "succeeded", "failed"), timeout=15)
+    done = await wait_for(manager, blocker["id"], ("queued", "succeeded", "failed"))
     assert done["attempts"][0]["outcome"] == "fell_back"
     assert "evicted by Kueue (Preempted" in done["attempts"][0]["reason"]
 
 
 async def test_site_in_maintenance_is_skipped_before_submission(manager, sandbox):
     sandbox.faults.maintenance("leonardo")
-    await _until(lambda: not manager.health["leonardo"].usable)
+    await wait_until(lambda: not manager.health["leonardo"].usable, timeout=60)
     view, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
     assert [s["name"] for s in view["plan"]["sites"]] == ["local"]
     assert {
@@ -144,7 +145,7 @@ async def test_walltime_is_enforced(manager):
     view, _ = await manager.submit(
         "alice", {"command": ["sleep", "30"], "walltime": "1s", "local_only": True}
     )
-    done = await wait_for(manager, view["id"], timeout=20)
+    done = await wait_for(manager, view["id"])
     assert done["state"] == "failed"
     assert done["reason"] == "ran past its walltime of 1s"
 
@@ -155,8 +156,8 @@ async def test_cancel(manager):
     cancelled = await manager.cancel("alice", False, view["id"])
     assert cancelled["state"] == "cancelled"
     assert cancelled["reason"] == "cancelled by you"
-    await _until(lambda: not manager.jobs[view["id"]].pods)
-    await _until(lambda: not manager.jobs[view["id"]].attempts)
+    await wait_until(lambda: not manager.jobs[view["id"]].pods, timeout=60)
+    await wait_until(lambda: not manager.jobs[view["id"]].attempts, timeout=60)
     kept = manager.get("alice", False, view["id"])
     assert (kept["state"], kept["site"]) == ("cancelled", "local")
     last = kept["attempts"][-1]
@@ -234,7 +235,9 @@ async def test_restart_rebuilds_every_job_and_history(sandbox):
 
     again = await start_manager(str(sandbox.kubeconfig))
     try:
-        await _until(lambda: again.jobs.get(fell["id"]) and again.jobs[fell["id"]].view)
+        await wait_until(
+            lambda: again.jobs.get(fell["id"]) and again.jobs[fell["id"]].view, timeout=60
+        )
         rebuilt = again.get("alice", False, fell["id"])
         assert rebuilt["attempts"] == done["attempts"]
         assert rebuilt["state"] == "succeeded"
@@ -244,17 +247,6 @@ async def test_restart_rebuilds_every_job_and_history(sandbox):
         assert names == sorted([L.attempt_name(fell["id"], 2), L.attempt_name(waiting["id"], 1)])
     finally:
         await stop_manager(again)
-
-
-async def _until(predicate, timeout: float = 10.0) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.05)
 
 
 async def test_attempt_jobs_in_the_cluster_carry_the_site_wiring_and_restricted_pods(
@@ -283,7 +275,7 @@ async def test_attempt_jobs_in_the_cluster_carry_the_site_wiring_and_restricted_
     assert first["remote_job_id"].startswith("slurm-")
     sandbox.faults.stall_admission("leonardo")
     waiting, _ = await manager.submit("alice", command_job(resources={"gpus": 1}))
-    await _until(lambda: manager.jobs[waiting["id"]].attempts)
+    await wait_until(lambda: manager.jobs[waiting["id"]].attempts, timeout=60)
     remote = await manager.kube.get("job", L.attempt_name(waiting["id"], 1))
     assert remote["metadata"]["labels"][L.QUEUE_NAME] == "leonardo"
     pod = remote["spec"]["template"]

@@ -31,7 +31,7 @@ async def run_one(kubeconfig, config, body=GPU_JOB, states=("succeeded", "failed
     manager = await start_manager(str(kubeconfig), config)
     try:
         view, _ = await manager.submit("alice", body)
-        return await wait_for(manager, view["id"], states, timeout=40)
+        return await wait_for(manager, view["id"], states)
     finally:
         await stop_manager(manager)
 
@@ -99,7 +99,7 @@ async def test_node_not_ready_while_waiting_falls_back(sandbox):
         await core.patch_node_status(
             "vk-leonardo", {"status": {"conditions": conditions}}, _content_type=MERGE_PATCH
         )
-        done = await wait_for(manager, view["id"], timeout=30)
+        done = await wait_for(manager, view["id"])
     finally:
         await stop_manager(manager)
     first = fell_back_to_local(done)
