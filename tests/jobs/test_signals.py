@@ -274,3 +274,22 @@ def test_triggers_switched_off_for_a_site():
 def test_unknown_per_site_keys_are_refused():
     with pytest.raises(TraitError, match="unknown keys \\['colour'\\]"):
         FallbackPolicy(sites={"leonardo": {"colour": "red"}})
+
+
+def test_inadmissible_reasons_per_site():
+    leonardo, tier1 = triggers(inadmissible_reasons=["ExceedsMaxQuota"])
+    flavorless = workload(cond("QuotaReserved", "False", "NoMatchingFlavor", "no flavor"))
+    stays = assess(
+        job(age=1), flavorless, [], LEONARDO, HEALTHY, NOW, last_resort=False, triggers=leonardo
+    )
+    assert stays.verdict is Verdict.WAIT
+    assert stays.check_at == pytest.approx(NOW - 1 + LEONARDO.timeouts.admission)
+    over = workload(cond("QuotaReserved", "False", "ExceedsMaxQuota", "too big"))
+    found = assess(
+        job(age=1), over, [], LEONARDO, HEALTHY, NOW, last_resort=False, triggers=leonardo
+    )
+    assert found.verdict is Verdict.FALL_BACK
+    moved = assess(
+        job(age=1), flavorless, [], SITES["tier1"], HEALTHY, NOW, last_resort=False, triggers=tier1
+    )
+    assert moved.verdict is Verdict.FALL_BACK
