@@ -338,20 +338,25 @@ class JobsManager(LoggingConfigurable):
             if exc.transient:
                 log.warning("job %s: %s; will retry", job_id, exc)
                 self._schedule(tracked, time.time() + 2)
+            elif exc.status == 404:  # an object is gone: its watch event reconciles the job
+                log.warning("job %s: %s", job_id, exc)
             else:
-                await self._refused(tracked, exc)
+                await self._refused(tracked, exc.plain())
+        except JobsError as exc:  # the stored request does not parse under today's sites
+            await self._refused(tracked, f"its request is no longer accepted: {exc.message}")
         except Exception:
             log.exception("job %s: reconcile failed", job_id)
             self._schedule(tracked, time.time() + 5)
 
-    async def _refused(self, tracked: Tracked, exc: KubeError) -> None:
-        """Kubernetes refused a step for good (invalid, forbidden): end the job and say why."""
-        log.warning("job %s: %s", tracked.job_id, exc)
-        if exc.status == 404 or tracked.record is None or tracked.final:
-            return  # an object is gone: its watch event reconciles the job again
+    async def _refused(self, tracked: Tracked, reason: str) -> None:
+        """A step that cannot succeed however often it is tried (Kubernetes refused it as
+        invalid or forbidden, or the request no longer parses): end the job, saying why."""
+        log.warning("job %s: %s", tracked.job_id, reason)
+        if tracked.record is None or tracked.final:
+            return
         try:
             async with tracked.lock:
-                await self._finish(tracked, State.FAILED, exc.plain(), None)
+                await self._finish(tracked, State.FAILED, reason, None)
         except KubeError as again:
             log.warning("job %s: cannot record the failure: %s", tracked.job_id, again)
             self._schedule(tracked, time.time() + 5)
@@ -380,7 +385,11 @@ class JobsManager(LoggingConfigurable):
 
     def _remaining(self, tracked: Tracked, history: list[dict[str, Any]]) -> list[str]:
         tried = {entry["site"] for entry in history}
-        return [s["name"] for s in tracked.plan.get("sites", []) if s["name"] not in tried]
+        return [
+            s["name"]
+            for s in tracked.plan.get("sites", [])
+            if s["name"] not in tried and s["name"] in self.placer.sites  # still configured
+        ]
 
     def _choose(self, remaining: list[str]) -> str | None:
         """The first healthy site left; the last one if none is healthy (waiting beats failing)."""

@@ -4,6 +4,7 @@ has no RBAC), so a Kube double refuses here."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -13,6 +14,8 @@ from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.kube import KubeError
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.placement import Placer
+from aiinfn_hub.placement.config import DEFAULT_TABLE
 
 FORBIDDEN = KubeError(403, "Forbidden", 'jobs.batch is forbidden: User "hub" cannot create')
 
@@ -77,3 +80,32 @@ async def test_a_refused_attempt_ends_the_job_saying_why():
     record = kube.objects[("configmap", L.record_name(view["id"]))]
     assert '"state": "failed"' in record["metadata"]["annotations"][L.FINAL]
     assert kube.requests["create job"] == 1, "not retried"
+
+
+async def test_a_site_no_longer_configured_is_skipped_and_a_request_no_longer_valid_fails():
+    kube = RefusingKube({})
+    manager = JobsManager(kube)
+    manager.started = True
+    moved, _ = await manager.submit("alice", {"command": ["true"]})
+    broken, _ = await manager.submit("alice", {"command": ["true"], "local_only": True})
+    assert [s["name"] for s in moved["plan"]["sites"]] == ["tier1", "local"]
+    # the service restarts with tier1 gone from its sites
+    kept = [site for name, site in manager.placer.sites.items() if name != "tier1"]
+    table = {row: [s for s in sites if s != "tier1"] for row, sites in DEFAULT_TABLE.items()}
+    manager.placer = Placer(kept, table)
+    await manager._reconcile_one(moved["id"])
+    assert manager.get("alice", False, moved["id"])["site"] == "local"
+    assert ("job", L.attempt_name(moved["id"], 1)) in kube.objects
+    # ... and a stored request that no longer parses (here: one edited by hand)
+    record = kube.objects[("configmap", L.record_name(broken["id"]))]
+    spec = json.loads(record["data"]["spec.json"])
+    record["data"]["spec.json"] = json.dumps({**spec, "completions": 5000})
+    record["metadata"]["resourceVersion"] = "7"
+    manager.jobs[broken["id"]].record = record
+    await manager._reconcile_one(broken["id"])
+    done = manager.get("alice", False, broken["id"])
+    assert done["state"] == "failed"
+    assert done["reason"] == (
+        "its request is no longer accepted: completions must be a whole number from 1 to 1000"
+    )
+    assert ("job", L.attempt_name(broken["id"], 1)) not in kube.objects
