@@ -105,7 +105,7 @@ async def wait_workload(
     ctype: str,
     status: str = "True",
     reason: str | None = None,
-    timeout: float = 15,
+    timeout: float = 60,
 ) -> dict:
     custom = client.CustomObjectsApi(kube)
     name = (await workload_of(kube, job_name))["metadata"]["name"]
@@ -125,7 +125,7 @@ async def wait_workload(
 
 
 async def wait_job(
-    kube: client.ApiClient, name: str, ctype: str = "Complete", timeout: float = 20
+    kube: client.ApiClient, name: str, ctype: str = "Complete", timeout: float = 60
 ) -> Any:
     batch = client.BatchV1Api(kube)
 
@@ -140,7 +140,7 @@ async def wait_job(
 
 
 async def wait_pod(
-    kube: client.ApiClient, name: str, predicate, timeout: float = 15, message: str = ""
+    kube: client.ApiClient, name: str, predicate, timeout: float = 60, message: str = ""
 ) -> Any:
     core = client.CoreV1Api(kube)
 
