@@ -56,7 +56,7 @@ Faults (--fault, repeatable; switch more while it runs with `aiinfn-hub sandbox 
   maintenance:SITE        the site's maintenance taint (a local site: nodes cordoned)
   stall-admission:SITE    Kueue admits nothing at the site
   provider-failure:SITE   remote submissions fail (ProviderFailed)
-  exit-code:SITE          remote jobs end with an infrastructure exit code (404)
+  exit-code:SITE[:CODE]   remote jobs end with an infrastructure exit code (default 404)
   api-latency:MS          every Kubernetes request waits MS milliseconds
   api-errors:FRACTION     a fraction of Kubernetes requests answer 503
 SITE is local, leonardo or tier1 (or a site of --sites).""",
