@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import keyword
 import posixpath
-import re
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -23,7 +22,7 @@ from tornado.web import HTTPError
 
 from ..jobs.errors import BadRequest, JobsError
 from ..jobs.manifests import WORK_DIR
-from ..jobs.model import SCRIPT_KINDS
+from ..jobs.model import SCRIPT_KINDS, default_name
 from ..runner import SOURCE_ENV, notebook_command
 
 STAGING = ("ship", "home")
@@ -58,8 +57,7 @@ def kind_of(path: str) -> str | None:
 
 def job_name(path: str) -> str:
     """A job name the service accepts, from a file name."""
-    name = re.sub(r"[^A-Za-z0-9 ._-]+", "-", path.rsplit("/", 1)[-1]).lstrip(" ._-")
-    return name[:63] or "job"
+    return default_name(path.rsplit("/", 1)[-1])
 
 
 async def _model(contents_manager: Any, path: str, content: bool) -> dict[str, Any]:
