@@ -228,6 +228,14 @@ class SitesHandler(APIHandler):
         self.write_json({"sites": self.manager.sites()})
 
 
+class WhoamiHandler(APIHandler):
+    openapi_path = "/whoami"
+
+    async def get(self) -> None:
+        self.query()
+        self.write_json({"name": self.caller.name, "admin": self.caller.admin})
+
+
 class OpenAPIHandler(APIHandler):
     openapi_path = "/openapi.json"
 
@@ -331,6 +339,7 @@ def routes(prefix: str) -> list:
         (prefix + job + r"/rerun/?", RerunHandler),
         (prefix + r"/plan/?", PlanHandler),
         (prefix + r"/sites/?", SitesHandler),
+        (prefix + r"/whoami/?", WhoamiHandler),
         (prefix + r"/events/?", EventsHandler),
         (prefix + r"/metrics/?", MetricsHandler),
         (prefix + r"/openapi.json", OpenAPIHandler),

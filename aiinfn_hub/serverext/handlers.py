@@ -237,17 +237,25 @@ class WhoamiHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         ext = self.ext
-        hub_user = getattr(self.current_user, "hub_user", None) or {}
         self.reply(
             200,
             {
                 "name": ext.user,
-                "admin": ext.resolved_mode() == "standalone" or bool(hub_user.get("admin")),
+                "admin": await self.service_admin(),
                 "mode": ext.resolved_mode(),
                 "defaults": ext.defaults(),
                 "limits": {"max_staged_bytes": ext.max_staged_bytes},
             },
         )
+
+    async def service_admin(self) -> bool:
+        """Whether the jobs service lets this user see everyone's jobs: it is the one that
+        decides (the browser's hub login does not carry the admin flag to this server)."""
+        try:
+            status, caller = await self.call("GET", "whoami")
+        except JobsError:
+            return False
+        return status == 200 and isinstance(caller, dict) and caller.get("admin") is True
 
 
 class UnknownHandler(BaseHandler):

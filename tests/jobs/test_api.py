@@ -27,10 +27,21 @@ async def test_openapi_document_is_served_and_kept_in_the_repo(api):
         "/jobs/{id}/rerun",
         "/plan",
         "/sites",
+        "/whoami",
         "/events",
         "/metrics",
         "/openapi.json",
     }
+
+
+async def test_whoami_names_the_caller_and_says_whether_they_are_admin(api):
+    assert await api.call("GET", "whoami") == (200, {"name": "alice", "admin": False})
+    assert await api.call("GET", "whoami", token="admin-token") == (
+        200,
+        {"name": "admin", "admin": True},
+    )
+    status, error = await api.call("GET", "whoami", token="nobody")
+    assert status == 401 and "token" in error["error"]
 
 
 async def test_submit_get_list_and_the_job_model(api, manager):
@@ -109,6 +120,12 @@ async def test_idempotent_submit_with_client_request_id(api):
          "not the claim 'claim-bob'"),
         ("POST", "jobs", {"command": ["true"], "volumes": ["pvc:hub-db-dir"]}, 403, "volumes",
          "your home volume"),
+        ("POST", "jobs", {"command": ["true"], "volumes": ["secret:hub-secret"]}, 403, "volumes",
+         "a Secret the admins share (JobsManager.shared_secrets: none), not the Secret"),
+        ("POST", "jobs", {"command": ["true"], "volumes": ["configmap:hub"]}, 403, "volumes",
+         "(JobsManager.shared_configmaps: none), not the ConfigMap 'hub'"),
+        ("POST", "plan", {"command": ["true"], "volumes": ["configmap"]}, 400, "volumes",
+         "'configmap:<name>'"),
         ("GET", "jobs?state=lost", None, 400, "state", "must be one of queued"),
         ("GET", "jobs?site=mars", None, 400, "site", "sites are"),
         ("GET", "jobs?colour=red", None, 400, "colour", "this endpoint takes"),

@@ -13,7 +13,7 @@ from urllib.request import Request, urlopen
 import aiohttp
 import pytest
 
-from aiinfn_hub.hubconfig import DEMO_PASSWORD, SERVICE, SandboxHub
+from aiinfn_hub.hubconfig import DEMO_PASSWORD, SERVICE, SandboxHub, load_values
 from aiinfn_hub.hubprocess import HubProcess
 from aiinfn_hub.sandbox.process import free_port
 from aiinfn_hub.sandbox.testing import wait_until
@@ -158,3 +158,26 @@ async def test_oauth_cookie_login_and_xsrf(hub):
     assert job["owner"] == "bob"
     done = await wait_state(hub, job["id"], hub.tokens["bob"])
     assert done["state"] == "succeeded"
+
+
+async def test_a_servers_token_says_admin_for_hub_admins_only(hub):
+    """$JUPYTERHUB_API_TOKEN of a user's server has only the values' `server` role scopes; the
+    server extension calls the service with it, and an admin's panel must still be an admin's."""
+    scopes = load_values()["hub"]["loadRoles"]["server"]["scopes"]
+    server_tokens = {
+        user: hub_api(hub.url, hub.admin_token, "POST", f"users/{user}/tokens", {"scopes": scopes})[
+            "token"
+        ]
+        for user in ("admin", "alice")
+    }
+    status, mine = await call("POST", hub.service + "jobs", SHORT, token=server_tokens["alice"])
+    assert status == 201 and mine["owner"] == "alice"
+    for user, admin in (("admin", True), ("alice", False)):
+        status, me = await call("GET", hub.service + "whoami", token=server_tokens[user])
+        assert (status, me) == (200, {"name": user, "admin": admin})
+    status, refused = await call("GET", hub.service + "jobs?user=bob", token=server_tokens["alice"])
+    assert status == 403, refused
+    status, alices = await call(
+        "GET", hub.service + "jobs?user=alice", token=server_tokens["admin"]
+    )
+    assert status == 200 and mine["id"] in [j["id"] for j in alices["jobs"]]

@@ -26,7 +26,8 @@ from aiinfn_hub.serverext.standalone import JobsServiceServer
 
 from .conftest import FAST_SITES, Api, extension_config, write_notebook
 
-TOKENS = {"alice-token": "alice", "bob-token": "bob"}
+TOKENS = {"alice-token": "alice", "bob-token": "bob", "carol-token": "carol"}
+ADMINS = {"carol"}  # the service's admins
 SHORT = {"command": ["python", "-c", "print('hi')"], "local_only": True}
 
 
@@ -38,7 +39,7 @@ async def service(sandbox):
     api = await kube_client(str(sandbox.kubeconfig))
     manager = JobsManager(Kube(api, "default"), config=config)
     await manager.start()
-    server = JobsServiceServer(manager, TOKENS, set())
+    server = JobsServiceServer(manager, TOKENS, ADMINS)
     yield server, manager
     server.server.stop()
     await manager.stop()
@@ -107,6 +108,18 @@ async def test_hub_mode_forwards_with_the_users_token(api, ext, bus, service, jp
     status, body = await api("GET", "jobs", params={"user": "bob"})
     assert status == 403 and "admin" in body["error"]
     assert not bus.of(bobs["id"])
+
+
+@pytest.mark.parametrize(
+    "hub_env", [{"JUPYTERHUB_API_TOKEN": "carol-token", "JUPYTERHUB_USER": "carol"}], indirect=True
+)
+async def test_the_service_says_who_is_admin_and_an_admin_sees_everyone(api, service):
+    _, manager = service
+    alices, _ = await manager.submit("alice", SHORT)
+    status, me = await api("GET", "whoami")
+    assert (status, me["name"], me["admin"], me["mode"]) == (200, "carol", True, "hub")
+    status, page = await api("GET", "jobs", params={"user": "alice"})
+    assert status == 200 and [j["id"] for j in page["jobs"]] == [alices["id"]]
 
 
 @pytest.mark.parametrize("hub_env", [{"JUPYTERHUB_API_TOKEN": "stolen"}], indirect=True)
