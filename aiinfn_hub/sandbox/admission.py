@@ -333,9 +333,33 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
             if not container.get("image"):
                 causes.append(_required(f"{where}.image"))
             causes += _validate_resources(container, where)
+            causes += _validate_sub_paths(container, where)
+    for i, volume in enumerate(spec.get("volumes") or []):
+        claim = volume.get("persistentVolumeClaim") if isinstance(volume, dict) else None
+        if isinstance(claim, dict) and not claim.get("claimName"):
+            causes.append(_required(f"{path}.volumes[{i}].persistentVolumeClaim.claimName"))
     policy = spec.get("restartPolicy")
     if policy not in _RESTART_POLICIES:
         causes.append(_unsupported(f"{path}.restartPolicy", policy, _RESTART_POLICIES))
+    return causes
+
+
+def _validate_sub_paths(container: Obj, where: str) -> list[Cause]:
+    """A volume mount's subPath stays inside its volume: relative, without '..'."""
+    causes = []
+    for i, mount in enumerate(container.get("volumeMounts") or []):
+        sub = mount.get("subPath") if isinstance(mount, dict) else None
+        if not sub:
+            continue
+        field = f"{where}.volumeMounts[{i}].subPath"
+        if str(sub).startswith("/"):
+            causes.append(
+                (field, "FieldValueInvalid", f'Invalid value: "{sub}": must be a relative path')
+            )
+        elif ".." in str(sub).split("/"):
+            causes.append(
+                (field, "FieldValueInvalid", f"Invalid value: \"{sub}\": must not contain '..'")
+            )
     return causes
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .admission import _SUBDOMAIN as OBJECT_NAME
 from .objects import Obj
 
 Lookup = Callable[[str, str], Obj | None]
@@ -92,6 +93,8 @@ def materialize(
             if not allow_claims:
                 continue
             claim = volume["persistentVolumeClaim"].get("claimName", "")
+            if not OBJECT_NAME.match(claim):  # no claim can have that name (nor leave claims_dir)
+                raise VolumeError(f'persistentvolumeclaim "{claim}" not found')
             target = claims_dir / pod["metadata"]["namespace"] / claim
             target.mkdir(parents=True, exist_ok=True)
         elif "hostPath" in volume:

@@ -402,6 +402,61 @@ async def test_volumes_config_maps_and_claims(kube: client.ApiClient) -> None:
     assert await pod_log(kube, "reader") == "kept\n"
 
 
+async def test_a_claim_name_no_claim_can_have_is_not_found(kube: client.ApiClient) -> None:
+    """A claimName that is not an object name (``../x``) names no claim: the pod waits in
+    ContainerCreating with a FailedMount event, and no folder outside the claims is made."""
+    core = client.CoreV1Api(kube)
+    manifest = pod_manifest(
+        "escaper",
+        ["true"],
+        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "../../escaped"}}],
+    )
+    await core.create_namespaced_pod("default", manifest)
+
+    async def failed_mount():
+        events = await core.list_namespaced_event(
+            "default", field_selector="involvedObject.name=escaper"
+        )
+        return [e.message for e in events.items if e.reason == "FailedMount"]
+
+    messages = await wait_until(failed_mount, message="a FailedMount event")
+    assert messages[0] == 'persistentvolumeclaim "../../escaped" not found'
+    pod = await core.read_namespaced_pod("escaper", "default")
+    assert pod.status.phase == "Pending"
+    assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+
+
+async def test_sub_paths_and_claim_names_are_checked_on_create(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    cases = {
+        "/abs": "spec.containers[0].volumeMounts[0].subPath",
+        "a/../../b": "spec.containers[0].volumeMounts[0].subPath",
+    }
+    for sub, field in cases.items():
+        manifest = pod_manifest(
+            "subpath",
+            ["true"],
+            container={"volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": sub}]},
+            volumes=[{"name": "v", "emptyDir": {}}],
+        )
+        with pytest.raises(client.ApiException) as caught:
+            await core.create_namespaced_pod("default", manifest)
+        body = json.loads(caught.value.body)
+        assert (caught.value.status, body["reason"]) == (422, "Invalid")
+        assert [c["field"] for c in body["details"]["causes"]] == [field]
+    manifest = pod_manifest(
+        "noclaim", ["true"], volumes=[{"name": "v", "persistentVolumeClaim": {}}]
+    )
+    with pytest.raises(client.ApiException) as caught:
+        await core.create_namespaced_pod("default", manifest)
+    body = json.loads(caught.value.body)
+    assert caught.value.status == 422
+    assert [c["field"] for c in body["details"]["causes"]] == [
+        "spec.volumes[0].persistentVolumeClaim.claimName"
+    ]
+
+
 # ----------------------------------------------------------------------- postStart lifecycle hook
 
 
