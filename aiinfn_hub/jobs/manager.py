@@ -33,7 +33,7 @@ from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, parse_spec
-from .signals import Assessment, Verdict, assess, condition, site_health
+from .signals import Assessment, Verdict, assess, condition, progress, site_health
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
@@ -119,6 +119,19 @@ class JobsManager(LoggingConfigurable):
         Unicode(),
         help="PVCs that any user's job may mount by name ('pvc:<claim>'), such as shared "
         "datasets. A job may always mount its owner's home claim; no other claim.",
+    ).tag(config=True)
+    shared_configmaps = List(
+        Unicode(),
+        help="ConfigMaps that any user's job may mount by name ('configmap:<name>'), "
+        "read-only at /mnt/configmap/<name>. They are mounted into any user's job: never list "
+        "the hub's own. A job may mount no other ConfigMap.",
+    ).tag(config=True)
+    shared_secrets = List(
+        Unicode(),
+        help="Secrets that any user's job may mount by name ('secret:<name>'), read-only at "
+        "/mnt/secret/<name>. They are mounted into any user's job, so every user can read "
+        "them: never list the hub's own secrets (its API token, cookie secret, database or "
+        "proxy credentials). A job may mount no other Secret.",
     ).tag(config=True)
     run_as_user = Integer(1000, help="UID job containers run as (non-root).").tag(config=True)
     run_as_group = Integer(100, help="GID job containers run as.").tag(config=True)
@@ -407,12 +420,23 @@ class JobsManager(LoggingConfigurable):
         history = tracked.history
         final = tracked.final
         expected = len(history) + 1
+        ended = final.get("attempt") if final else None  # kept: its pods hold the log
         for number in sorted(tracked.attempts):
             job = tracked.attempts[number]
+            if number == ended and _finished(job):
+                continue
             if number < expected or (final and not _finished(job)):
                 await self.kube.delete("job", job["metadata"]["name"])
         if final:
-            self._publish(tracked, State(final["state"]), None, None, None, final["reason"])
+            self._publish(
+                tracked,
+                State(final["state"]),
+                None,
+                None,
+                None,
+                final["reason"],
+                final.get("progress"),
+            )
             return
         job = tracked.attempts.get(expected)
         if job is None:
@@ -440,7 +464,27 @@ class JobsManager(LoggingConfigurable):
             await self._fall_back(tracked, expected, site, job, found, history, remaining)
             return
         attempt = current_attempt(expected, site, job, found)
+        if found.verdict in (Verdict.SUCCEED, Verdict.FAIL):
+            await self._record_outcome(tracked, found.state, attempt, job)
+            return
         self._publish(tracked, found.state, attempt, site, job, found.reason)
+
+    async def _record_outcome(
+        self, tracked: Tracked, state: State, attempt: dict[str, Any], job: dict[str, Any]
+    ) -> None:
+        """The attempt ended the job (its code succeeded, failed or ran out of time): write
+        the outcome and the attempt into the record, so the job stays ended with its history
+        when its Job is deleted from outside or the service restarts. Setting the same values
+        again is harmless, so a restart halfway through simply writes them once more."""
+        counts = progress(job, int(tracked.spec.get("completions") or 1))
+        final = {
+            "state": state.value,
+            "reason": attempt["reason"],
+            "attempt": attempt["number"],
+            "progress": counts,
+        }
+        await self._patch_record(tracked, [*tracked.history, attempt], final)
+        self._publish(tracked, state, None, None, None, attempt["reason"], counts)
 
     async def _fall_back(
         self,
@@ -514,6 +558,7 @@ class JobsManager(LoggingConfigurable):
         self, tracked: Tracked, number: int, site: Site, history: list[dict[str, Any]]
     ) -> dict[str, Any]:
         spec = parse_spec(_spec_data(tracked), self.placer, 1 << 40)
+        self._check_volumes(tracked.owner, spec)  # an admin may have stopped sharing one
         body = build_attempt(
             tracked.job_id,
             tracked.owner,
@@ -573,6 +618,7 @@ class JobsManager(LoggingConfigurable):
         site: Site | None,
         job: dict[str, Any] | None,
         reason: str,
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         if site is None and tracked.attempts:
             number = max(tracked.attempts)
@@ -591,6 +637,7 @@ class JobsManager(LoggingConfigurable):
             site,
             job,
             reason,
+            counts,
         )
         tracked.view = view
         tracked.encoded = None
@@ -669,7 +716,7 @@ class JobsManager(LoggingConfigurable):
     async def submit(self, user: str, data: Any) -> tuple[dict[str, Any], bool]:
         """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
-        self._check_claims(user, spec)
+        self._check_volumes(user, spec)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:
@@ -705,20 +752,30 @@ class JobsManager(LoggingConfigurable):
         self._mark(job_id)  # the controller creates the first attempt
         return tracked.view, is_new
 
-    def _check_claims(self, user: str, spec: JobSpec) -> None:
-        """Refuse a PVC that is neither the owner's home claim nor a shared one: the job
-        pods run in the hub's namespace, beside every other user's home and the hub's own."""
+    def _check_volumes(self, user: str, spec: JobSpec) -> None:
+        """Refuse a PVC, ConfigMap or Secret that the admins do not share: job pods run in the
+        hub's namespace, beside every other user's home and the hub's own claims and secrets.
+        A job may also mount its owner's home claim."""
         home = self.home_claim_template.format(username=L.label_value(user))
-        allowed = {"", "home", home, *self.shared_claims}
+        rules = {  # volume type: (option, names shared, names always allowed, what it is)
+            "pvc": ("shared_claims", self.shared_claims, {"", "home", home}, "claim"),
+            "configmap": ("shared_configmaps", self.shared_configmaps, set(), "ConfigMap"),
+            "secret": ("shared_secrets", self.shared_secrets, set(), "Secret"),
+        }
         for need in spec.request.volumes:
-            if need.type == "pvc" and need.name not in allowed:
-                shared = ", ".join(sorted(self.shared_claims))
-                raise JobsError(
-                    403,
-                    f"a job may mount your home volume ('pvc'){' or ' + shared if shared else ''}"
-                    f", not the claim {need.name!r:.80}",
-                    "volumes",
-                )
+            if need.type not in rules:
+                continue
+            option, shared, own, what = rules[need.type]
+            if need.name in own or need.name in shared:
+                continue
+            listed = ", ".join(sorted(shared)) or "none"
+            home_words = "your home volume ('pvc') or " if need.type == "pvc" else ""
+            raise JobsError(
+                403,
+                f"a job may mount {home_words}a {what} the admins share "
+                f"(JobsManager.{option}: {listed}), not the {what} {need.name!r:.80}",
+                "volumes",
+            )
 
     def list_json(
         self,

@@ -11,13 +11,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..placement import Site
+from ..placement import Site, VolumeNeed
 from ..runner import notebook_command
 from . import labels as L
 from .model import JobSpec
 
 STAGED_DIR = "/aiinfn/job"
 WORK_DIR = "/aiinfn/work"
+#: Where a job's own volumes appear: ``emptydir`` at SCRATCH_DIR (``emptydir:<name>`` under
+#: it), a shared ConfigMap or Secret read-only under CONFIGMAP_DIR or SECRET_DIR by name.
+SCRATCH_DIR = "/scratch"
+CONFIGMAP_DIR = "/mnt/configmap"
+SECRET_DIR = "/mnt/secret"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,30 @@ def _node_selector(spec: JobSpec, site: Site) -> dict[str, str]:
     return selector
 
 
+def volume_mount(
+    need: VolumeNeed, owner: str, settings: PodSettings
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod volume source and the container mount (without names) of one requested volume:
+    a PVC at the home path, an emptyDir under /scratch, a ConfigMap or Secret read-only under
+    /mnt/configmap or /mnt/secret. Which names a user may ask for is checked before."""
+    if need.type == "pvc":
+        claim = need.name if need.name and need.name != "home" else None
+        claim = claim or settings.home_claim_template.format(username=L.label_value(owner))
+        return {"persistentVolumeClaim": {"claimName": claim}}, {
+            "mountPath": settings.home_mount_path
+        }
+    if need.type == "emptydir":
+        path = f"{SCRATCH_DIR}/{need.name}" if need.name else SCRATCH_DIR
+        return {"emptyDir": {}}, {"mountPath": path}
+    if need.type == "configmap":
+        source: dict[str, Any] = {"configMap": {"name": need.name}}
+        return source, {"mountPath": f"{CONFIGMAP_DIR}/{need.name}", "readOnly": True}
+    if need.type == "secret":
+        source = {"secret": {"secretName": need.name}}
+        return source, {"mountPath": f"{SECRET_DIR}/{need.name}", "readOnly": True}
+    raise ValueError(f"unknown volume type {need.type!r}")
+
+
 def build_attempt(
     job_id: str,
     owner: str,
@@ -152,12 +181,14 @@ def build_attempt(
         {"name": "staged", "configMap": staged},
         {"name": "work", "emptyDir": {}},
     ]
+    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for index, need in enumerate(spec.request.volumes):
-        if need.type == "pvc":
-            claim = need.name if need.name and need.name != "home" else None
-            claim = claim or settings.home_claim_template.format(username=L.label_value(owner))
-            volumes.append({"name": f"pvc-{index}", "persistentVolumeClaim": {"claimName": claim}})
-            mounts.append({"name": f"pvc-{index}", "mountPath": settings.home_mount_path})
+        source, mount = volume_mount(need, owner, settings)
+        if (source, mount) in seen:  # the same volume asked for twice is mounted once
+            continue
+        seen.append((source, mount))
+        volumes.append({"name": f"{need.type}-{index}", **source})
+        mounts.append({"name": f"{need.type}-{index}", **mount})
     container = {
         "name": "job",
         "image": spec.image or settings.default_image,

@@ -9,11 +9,14 @@ from enum import Enum
 from typing import Any
 
 from ..placement import JobRequest, Placer, RequestError
+from ..placement.sites import VOLUME_TYPES
 from .errors import BadRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: A name a volume may be mounted under (one path segment, as Kubernetes object names are).
+VOLUME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 SCRIPT_KINDS = {"notebook": ".ipynb", "python": ".py", "shell": ".sh"}
 MAX_COMPLETIONS = 1000
 
@@ -196,6 +199,7 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
         if exc.field in ("needs_inbound_network", "local_only"):
             where = exc.field
         raise BadRequest(f"{where}: {exc.message}", where) from None
+    _check_volume_names(request)
     name = _text(data, "name") or default_name(
         script.filename if script else command[0].rsplit("/", 1)[-1]
     )
@@ -233,6 +237,23 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
         client_request_id=request_id,
         site=site,
     )
+
+
+def _check_volume_names(request: JobRequest) -> None:
+    """A ConfigMap or Secret volume names the object; any name must be one path segment."""
+    for need in request.volumes:
+        if need.type in ("configmap", "secret") and not need.name:
+            raise BadRequest(
+                f"volumes: give the name of the shared {VOLUME_TYPES[need.type]}, "
+                f"e.g. '{need.type}:<name>'",
+                "volumes",
+            )
+        if need.name and need.type != "pvc" and not VOLUME_NAME_RE.match(need.name):
+            raise BadRequest(
+                f"volumes: {need.name!r:.80} is not a volume name; use letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit",
+                "volumes",
+            )
 
 
 def _parse_script(data: Any, max_staged_bytes: int) -> Script:

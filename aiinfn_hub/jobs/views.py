@@ -85,8 +85,10 @@ def build_view(
     site: Site | None,
     job: Mapping[str, Any] | None,
     reason: str,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The job as the API returns it."""
+    """The job as the API returns it; ``counts`` is the progress recorded when the job ended
+    (its Job may be gone), else it is read from ``job``."""
     attempts = [dict(entry) for entry in history]
     if current:
         attempts.append(dict(current))
@@ -112,6 +114,6 @@ def build_view(
         "plan": dict(plan),
         "attempts": attempts,
         "fallback": fallback_summary(history, site.display_name if site else None),
-        "progress": progress(job, int(spec.get("completions") or 1)),
+        "progress": dict(counts) if counts else progress(job, int(spec.get("completions") or 1)),
         "spec": dict(spec),
     }

@@ -317,7 +317,101 @@ async def test_a_job_mounts_its_owners_home_or_a_shared_claim_only(sandbox):
                 await manager.submit("alice", {"command": ["true"], "volumes": [f"pvc:{claim}"]})
             assert (info.value.status, info.value.field) == (403, "volumes")
             assert info.value.message == (
-                f"a job may mount your home volume ('pvc') or datasets, not the claim {claim!r}"
+                "a job may mount your home volume ('pvc') or a claim the admins share "
+                f"(JobsManager.shared_claims: datasets), not the claim {claim!r}"
             )
     finally:
         await stop_manager(manager)
+
+
+async def test_a_job_reads_shared_configmaps_and_secrets_and_writes_scratch(sandbox):
+    config = fast_config()
+    config.JobsManager.shared_configmaps = ["greetings"]
+    config.JobsManager.shared_secrets = ["job-token"]
+    manager = await start_manager(str(sandbox.kubeconfig), config)
+    kube = manager.kube
+    try:
+        greetings = {"metadata": {"name": "greetings"}, "data": {"hello.txt": "hello, shared\n"}}
+        await kube.create("configmap", greetings)
+        token = {"metadata": {"name": "job-token"}, "stringData": {"token": "s3cret\n"}}
+        await kube.call("create secret", kube.core.create_namespaced_secret, "default", token)
+        script = 'cat "$1" "$2" && echo kept > "$3/note" && cat "$3/note"'
+        view, _ = await manager.submit(
+            "alice",
+            {
+                "command": ["sh", "-c", script, "sh", "/mnt/configmap/greetings/hello.txt",
+                            "/mnt/secret/job-token/token", "/scratch/cache"],
+                "volumes": ["configmap:greetings", "secret:job-token", "emptydir:cache"],
+            },
+        )  # fmt: skip
+        assert view["site"] == "tier1", "interLink sites mount ConfigMaps, Secrets and emptyDirs"
+        done = await wait_for(manager, view["id"])
+        assert done["state"] == "succeeded", done["reason"]
+        log = await manager.logs("alice", False, view["id"])
+        assert log["data"] == "hello, shared\ns3cret\nkept\n"
+        for volume, words in (
+            ("secret:hub-secret", "(JobsManager.shared_secrets: job-token), not the Secret"),
+            ("configmap:hub-config", "(JobsManager.shared_configmaps: greetings), not the"),
+        ):
+            with pytest.raises(JobsError) as info:
+                await manager.submit("alice", {"command": ["true"], "volumes": [volume]})
+            assert (info.value.status, info.value.field) == (403, "volumes")
+            assert words in info.value.message
+            assert info.value.message.endswith(repr(volume.split(":")[1]))
+    finally:
+        await stop_manager(manager)
+
+
+async def reconciled_after_deletion(manager, job_id: str, uid: str) -> None:
+    """Wait until the controller has seen the attempt's Job deleted and has finished
+    reconciling the job (a job waiting in the queue, or being reconciled, holds one or the
+    other of ``_queued`` and its lock; the worker takes the lock as it dequeues)."""
+    tracked = manager.jobs[job_id]
+
+    def settled() -> bool:
+        gone = all(j["metadata"]["uid"] != uid for j in tracked.attempts.values())
+        return gone and job_id not in manager._queued and not tracked.lock.locked()
+
+    await wait_until(settled, timeout=60, message=f"job {job_id} reconciled after the deletion")
+
+
+@pytest.mark.parametrize(
+    ("command", "state", "reason"),
+    [
+        (["python", "-c", "print('done')"], "succeeded", "completed at Local resources"),
+        (["python", "-c", "raise SystemExit(3)"], "failed", "your code exited with code 3"),
+    ],
+    ids=["succeeded", "user-code-failed"],
+)
+async def test_an_ended_job_whose_job_is_deleted_stays_ended(
+    manager, api, sandbox, command, state, reason
+):
+    view, _ = await manager.submit("alice", {"command": command, "local_only": True})
+    job_id = view["id"]
+    done = await wait_for(manager, job_id)
+    assert done["state"] == state and done["reason"].startswith(reason)
+    await wait_until(lambda: manager.jobs[job_id].final, timeout=60, message="outcome recorded")
+    final = manager.jobs[job_id].final
+    assert (final["state"], final["attempt"]) == (state, 1)
+    [recorded] = manager.jobs[job_id].history
+    assert (recorded["site"], recorded["outcome"]) == ("local", state)
+    job = manager.jobs[job_id].attempts[1]
+    assert job["metadata"]["name"] == L.attempt_name(job_id, 1), "the ended attempt is kept"
+
+    await manager.kube.delete("job", job["metadata"]["name"])  # kubectl, or a TTL policy
+    await reconciled_after_deletion(manager, job_id, job["metadata"]["uid"])
+    assert manager.jobs[job_id].attempts == {}, "no new attempt was created"
+    status, shown = await api.call("GET", f"jobs/{job_id}")
+    assert status == 200
+    assert (shown["state"], shown["site"]) == (state, "local")
+    assert shown["reason"] == done["reason"]
+    assert shown["attempts"] == done["attempts"]
+    assert shown["progress"] == done["progress"]
+    assert shown["ended"] == done["ended"]
+    jobs = await manager.kube.call(
+        "list job",
+        manager.kube.batch.list_namespaced_job,
+        "default",
+        label_selector=f"{L.JOB_ID}={job_id}",
+    )
+    assert jobs["items"] == []

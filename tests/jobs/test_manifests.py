@@ -185,3 +185,26 @@ def test_staged_file_is_stored_under_a_valid_key_and_seen_under_its_name(path, k
     staged = next(v for v in pod["volumes"] if v["name"] == "staged")
     assert staged["configMap"]["items"] == [{"key": key, "path": filename}]
     assert pod["containers"][0]["command"][:2] == ["python", f"/aiinfn/job/{filename}"]
+
+
+def test_scratch_configmap_and_secret_volumes_are_mounted_where_documented():
+    job_spec = spec(
+        volumes=["emptydir", "emptydir:cache", "configmap:settings", "secret:tokens", "emptydir"]
+    )
+    pod = attempt(job_spec, site="tier1")["spec"]["template"]["spec"]
+    sources = {v["name"]: {k: x for k, x in v.items() if k != "name"} for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert sources[mounts["/scratch"]["name"]] == {"emptyDir": {}}
+    assert sources[mounts["/scratch/cache"]["name"]] == {"emptyDir": {}}
+    assert sources[mounts["/mnt/configmap/settings"]["name"]] == {"configMap": {"name": "settings"}}
+    assert sources[mounts["/mnt/secret/tokens"]["name"]] == {"secret": {"secretName": "tokens"}}
+    assert mounts["/mnt/configmap/settings"]["readOnly"] is True
+    assert mounts["/mnt/secret/tokens"]["readOnly"] is True
+    assert "readOnly" not in mounts["/scratch"] and "readOnly" not in mounts["/scratch/cache"]
+    # the same volume asked for twice is mounted once; names and mount paths stay unique
+    names = [v["name"] for v in pod["volumes"]]
+    paths = [m["mountPath"] for m in pod["containers"][0]["volumeMounts"]]
+    assert len(names) == len(set(names)) == 6  # staged, work and the four asked for
+    assert len(paths) == len(set(paths)) == 6
+    assert all(set(v) <= {"configMap", "emptyDir", "secret", "name"} for v in pod["volumes"])
+    assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False

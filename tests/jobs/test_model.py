@@ -29,7 +29,7 @@ def test_full_request_round_trips():
         "completions": 4,
         "parallelism": 2,
         "env": {"SEED": "1"},
-        "volumes": ["configmap"],
+        "volumes": ["configmap:settings", "secret:tokens", "emptydir", "emptydir:cache"],
         "client_request_id": "req-1",
     }
     job = parse(data)
@@ -72,6 +72,11 @@ def test_full_request_round_trips():
         ({"script": {"path": "a/.", "kind": "python", "content": ""}}, "script.path", "a file"),
         ({"script": {"path": "..x.py", "content": ""}}, "script.path", "name a file"),
         ({"script": {"path": "a\x00b.py", "content": ""}}, "script.path", "name a file"),
+        ({"command": ["x"], "volumes": ["configmap"]}, "volumes", "'configmap:<name>'"),
+        ({"command": ["x"], "volumes": ["secret:"]}, "volumes", "name of the shared Secret"),
+        ({"command": ["x"], "volumes": ["emptydir:../etc"]}, "volumes", "not a volume name"),
+        ({"command": ["x"], "volumes": ["emptydir:a/b"]}, "volumes", "not a volume name"),
+        ({"command": ["x"], "volumes": ["configmap:.."]}, "volumes", "not a volume name"),
     ],
 )
 def test_bad_requests(data, field, text):

@@ -38,25 +38,26 @@ async def all_jobs(url: str, session: aiohttp.ClientSession) -> dict[str, dict]:
     return {job["id"]: job for job in page["jobs"]}
 
 
-async def test_sigkill_with_100_jobs_in_flight_loses_nothing(sandbox, tmp_path):
-    sandbox.faults.provider_failure("leonardo")
-    api = await kube_client(str(sandbox.kubeconfig))
-    kube = Kube(api, "default")
-    added: Counter[str] = Counter()
+def attempts_seen(api: client.ApiClient, kube: Kube, added: Counter[str]) -> Reflector:
+    """A started watch of the service's attempt Jobs that counts each name's creations."""
 
     def on_job(_kind: str, event: str, obj: dict) -> None:
         if event == "ADDED":
             added[obj["metadata"]["name"]] += 1
 
-    jobs_seen = Reflector(
-        kube,
-        "job",
-        client.BatchV1Api(api).list_namespaced_job,
-        ("default",),
-        f"{L.MANAGED_BY}={L.MANAGER}",
-        on_job,
-    )
-    jobs_seen.start()
+    jobs = client.BatchV1Api(api).list_namespaced_job
+    selector = f"{L.MANAGED_BY}={L.MANAGER}"
+    reflector = Reflector(kube, "job", jobs, ("default",), selector, on_job)
+    reflector.start()
+    return reflector
+
+
+async def test_sigkill_with_100_jobs_in_flight_loses_nothing(sandbox, tmp_path):
+    sandbox.faults.provider_failure("leonardo")
+    api = await kube_client(str(sandbox.kubeconfig))
+    kube = Kube(api, "default")
+    added: Counter[str] = Counter()
+    jobs_seen = attempts_seen(api, kube, added)
     # Fallbacks here come from the provider failures only: no timeout fires under this load.
     patient = {
         site: {"timeouts": {"admission": 600, "start": 600}} for site in ("leonardo", "tier1")
@@ -131,3 +132,63 @@ async def test_sigkill_with_100_jobs_in_flight_loses_nothing(sandbox, tmp_path):
         await session.close()
         await jobs_seen.stop()
         await api.close()
+
+
+async def test_ended_jobs_whose_jobs_are_deleted_stay_ended_across_restarts(sandbox, tmp_path):
+    """A succeeded job and a failed one (its code exited 3) keep their outcome and history
+    when their batch/v1 Jobs are deleted while the service is down, and are not run again."""
+    api = await kube_client(str(sandbox.kubeconfig))
+    kube = Kube(api, "default")
+    added: Counter[str] = Counter()
+    jobs_seen = attempts_seen(api, kube, added)
+    service = ServiceProcess(sandbox.kubeconfig, tmp_path)
+    await service.start()
+    session = aiohttp.ClientSession()
+    try:
+        ids = {}
+        for state, code in (("succeeded", "print('ok')"), ("failed", "raise SystemExit(3)")):
+            body = {"command": ["python", "-c", code], "local_only": True}
+            status, job = await call("POST", service.url + "jobs", body, session=session)
+            assert status == 201, job
+            ids[state] = job["id"]
+
+        async def ended():
+            jobs = await all_jobs(service.url, session)
+            return all(jobs[i]["state"] in TERMINAL for i in ids.values()) and jobs
+
+        before = await wait_until(ended, timeout=60, message="both jobs ended")
+        for state, job_id in ids.items():
+            assert before[job_id]["state"] == state
+        # the outcome is in the record before the service goes away
+        for job_id in ids.values():
+            await wait_until(
+                lambda job_id=job_id: _final(kube, job_id), timeout=60, message="outcome recorded"
+            )
+        service.kill()
+        for job_id in ids.values():
+            await kube.delete("job", L.attempt_name(job_id, 1))
+        await wait_until(lambda: not jobs_seen.objects, timeout=60, message="the Jobs are gone")
+
+        await service.start()  # serves once every job found has been reconciled
+        for _ in range(2):  # and again after a second restart
+            after = await all_jobs(service.url, session)
+            for state, job_id in ids.items():
+                job = after[job_id]
+                assert job["state"] == state, job
+                assert job["reason"] == before[job_id]["reason"]
+                assert job["attempts"] == before[job_id]["attempts"]
+                assert [(a["site"], a["outcome"]) for a in job["attempts"]] == [("local", state)]
+            assert not jobs_seen.objects, "no new attempt was created"
+            service.stop()
+            await service.start()
+        assert set(added.values()) == {1} and len(added) == 2
+    finally:
+        service.stop()
+        await session.close()
+        await jobs_seen.stop()
+        await api.close()
+
+
+async def _final(kube: Kube, job_id: str) -> bool:
+    record = await kube.get("configmap", L.record_name(job_id))
+    return L.FINAL in (record["metadata"].get("annotations") or {})
