@@ -164,7 +164,14 @@ def _resources(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--walltime", metavar="T", help="maximum run time, e.g. 2h or 30m")
     group.add_argument("--completions", type=int, metavar="N", help="array job of N tasks")
     group.add_argument("--parallelism", type=int, metavar="N", help="array job: tasks at once")
-    group.add_argument("--volume", action="append", metavar="V", help="a volume it needs: pvc")
+    group.add_argument(
+        "--volume",
+        action="append",
+        metavar="V",
+        help="a volume it needs: pvc (your home), pvc:CLAIM, configmap:NAME or secret:NAME "
+        "(shared by the admins, read-only at /mnt/configmap/NAME, /mnt/secret/NAME), emptydir "
+        "(scratch at /scratch; emptydir:NAME at /scratch/NAME)",
+    )
     group.add_argument("--env", action="append", default=[], metavar="K=V", help="variable")
     group.add_argument("--local-only", action="store_true", help="keep it on local resources")
     group.add_argument("--site", metavar="NAME", help="only this site (see: aiinfn-jobs sites)")
