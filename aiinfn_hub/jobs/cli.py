@@ -168,7 +168,8 @@ def _resources(parser: argparse.ArgumentParser) -> None:
         "--volume",
         action="append",
         metavar="V",
-        help="a volume it needs: pvc (your home), pvc:CLAIM, configmap:NAME or secret:NAME "
+        help="a volume it needs: pvc (your home), pvc:CLAIM (shared, at /mnt/pvc/CLAIM), "
+        "configmap:NAME or secret:NAME "
         "(shared by the admins, read-only at /mnt/configmap/NAME, /mnt/secret/NAME), emptydir "
         "(scratch at /scratch; emptydir:NAME at /scratch/NAME)",
     )

@@ -23,6 +23,7 @@ WORK_DIR = "/aiinfn/work"
 SCRATCH_DIR = "/scratch"
 CONFIGMAP_DIR = "/mnt/configmap"
 SECRET_DIR = "/mnt/secret"
+CLAIM_DIR = "/mnt/pvc"
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,14 @@ def volume_mount(
     need: VolumeNeed, owner: str, settings: PodSettings
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod volume source and the container mount (without names) of one requested volume:
-    a PVC at the home path, an emptyDir under /scratch, a ConfigMap or Secret read-only under
-    /mnt/configmap or /mnt/secret. Which names a user may ask for is checked before."""
+    the owner's home claim at the home path, another (shared) claim under /mnt/pvc, an emptyDir
+    under /scratch, a ConfigMap or Secret read-only under /mnt/configmap or /mnt/secret. Which
+    names a user may ask for is checked before."""
     if need.type == "pvc":
-        claim = need.name if need.name and need.name != "home" else None
-        claim = claim or settings.home_claim_template.format(username=L.label_value(owner))
-        return {"persistentVolumeClaim": {"claimName": claim}}, {
-            "mountPath": settings.home_mount_path
-        }
+        home = settings.home_claim_template.format(username=L.label_value(owner))
+        claim = need.name if need.name and need.name != "home" else home
+        path = settings.home_mount_path if claim == home else f"{CLAIM_DIR}/{claim}"
+        return {"persistentVolumeClaim": {"claimName": claim}}, {"mountPath": path}
     if need.type == "emptydir":
         path = f"{SCRATCH_DIR}/{need.name}" if need.name else SCRATCH_DIR
         return {"emptyDir": {}}, {"mountPath": path}

@@ -208,3 +208,18 @@ def test_scratch_configmap_and_secret_volumes_are_mounted_where_documented():
     assert len(paths) == len(set(paths)) == 6
     assert all(set(v) <= {"configMap", "emptyDir", "secret", "name"} for v in pod["volumes"])
     assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_home_claim_and_a_shared_claim_mount_at_their_own_paths():
+    pod = attempt(spec(volumes=["pvc", "pvc:datasets"]), site="local")["spec"]["template"]["spec"]
+    sources = {v["name"]: {k: x for k, x in v.items() if k != "name"} for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    home_claim = "claim-" + L.label_value("alice@example.org")
+    home = sources[mounts[PodSettings().home_mount_path]["name"]]
+    assert home == {"persistentVolumeClaim": {"claimName": home_claim}}
+    shared = sources[mounts["/mnt/pvc/datasets"]["name"]]
+    assert shared == {"persistentVolumeClaim": {"claimName": "datasets"}}
+    # the owner's home claim named explicitly is still the home
+    pod = attempt(spec(volumes=[f"pvc:{home_claim}"]), site="local")["spec"]["template"]["spec"]
+    paths = [m["mountPath"] for m in pod["containers"][0]["volumeMounts"]]
+    assert PodSettings().home_mount_path in paths
