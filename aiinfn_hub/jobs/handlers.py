@@ -217,7 +217,7 @@ class PlanHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        self.write_json(self.manager.plan(self.body("JobRequest")))
+        self.write_json(self.manager.plan(self.body("JobRequest"), self.caller.name))
 
 
 class SitesHandler(APIHandler):

@@ -684,9 +684,12 @@ class JobsManager(LoggingConfigurable):
             raise NotFound(f"no job {job_id!r} among your jobs; check the id in your list of jobs")
         return tracked
 
-    def plan(self, data: Any) -> dict[str, Any]:
-        """The placement preview for a request (nothing is submitted)."""
+    def plan(self, data: Any, user: str | None = None) -> dict[str, Any]:
+        """The placement preview for a request (nothing is submitted); with ``user``, the
+        volumes it names are checked as a submission by that user would be."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
+        if user is not None:
+            self._check_volumes(user, spec)
         return self._plan_for(spec)
 
     def _plan_for(self, spec: JobSpec) -> dict[str, Any]:

@@ -126,6 +126,8 @@ async def test_idempotent_submit_with_client_request_id(api):
          "(JobsManager.shared_configmaps: none), not the ConfigMap 'hub'"),
         ("POST", "plan", {"command": ["true"], "volumes": ["configmap"]}, 400, "volumes",
          "'configmap:<name>'"),
+        ("POST", "plan", {"command": ["true"], "volumes": ["pvc:claim-bob"]}, 403, "volumes",
+         "not the claim 'claim-bob'"),
         ("GET", "jobs?state=lost", None, 400, "state", "must be one of queued"),
         ("GET", "jobs?site=mars", None, 400, "site", "sites are"),
         ("GET", "jobs?colour=red", None, 400, "colour", "this endpoint takes"),
