@@ -547,9 +547,11 @@ function PanelView(props: {
   model: JobsModel;
   actions: IPanelActions;
   tails: LogTails;
+  /** Whether the panel is on screen: elapsed times tick only then. */
+  visible: boolean;
 }): JSX.Element {
   const { model, actions } = props;
-  const now = useNow(true);
+  const now = useNow(props.visible);
   const selected = model.selected;
   const jobs = model.visibleJobs();
   return (
@@ -648,9 +650,15 @@ export class JobsPanel extends ReactWidget {
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
+    this.update(); // the clock ticks again
     for (const callback of this._shown) {
       callback();
     }
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.update(); // the clock stops: nothing re-renders each second off screen
   }
 
   protected render(): JSX.Element {
@@ -661,6 +669,7 @@ export class JobsPanel extends ReactWidget {
             model={this.model}
             actions={this._actions}
             tails={this._tails}
+            visible={this.isVisible}
           />
         )}
       </UseSignal>
