@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
+from .children import launch, log_tail, wait_ready
 from .hubconfig import CHP, SERVICE, SandboxHub, hub_config, write_config
 
 
@@ -102,27 +103,19 @@ class HubProcess:
         config = write_config(hub_config(self.hub), self.hub.state_dir / "jupyterhub_config.py")
         env = dict(os.environ, KUBECONFIG=str(self.hub.kubeconfig), PYTHONUNBUFFERED="1")
         env.pop("JUPYTERHUB_API_TOKEN", None)
-        log = self.log_path.open("ab")
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", str(config)],
-                cwd=self.hub.state_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
-        finally:
-            log.close()
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            self._started = descendants(self.proc.pid) or self._started
+        command = [sys.executable, "-m", "jupyterhub", "-f", str(config)]
+        proc = self.proc = launch(command, self.log_path, env, cwd=self.hub.state_dir)
+
+        def ready() -> bool:
+            self._started = descendants(proc.pid) or self._started
             # the hub's API, and the jobs service refusing an anonymous call (not the proxy's 404)
-            if self._answers("/hub/api/", (200,)) and self._answers(
+            return self._answers("/hub/api/", (200,)) and self._answers(
                 f"/services/{SERVICE}/jobs", (401, 403)
-            ):
-                self._started = descendants(self.proc.pid)
-                return self
-            time.sleep(0.2)
+            )
+
+        if wait_ready(proc, ready, self.startup_timeout, 0.2):
+            self._started = descendants(proc.pid)
+            return self
         tail = self.log_tail()
         self.stop()
         raise HubError(f"JupyterHub did not start (log: {self.log_path}):\n{tail}")
@@ -138,11 +131,7 @@ class HubProcess:
             return False
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -15,13 +15,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+from ..children import launch, log_tail, wait_ready
 from .faults import FaultSwitches
 from .kubeconfig import read_kubeconfig
 
@@ -132,33 +132,23 @@ class SandboxProcess:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
         )
-        log = self.log_path.open("ab")
-        try:
-            self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
-            )  # fmt: skip
-        finally:
-            log.close()
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if self.kubeconfig.exists():
-                self.url, self.token = read_kubeconfig(self.kubeconfig)
-                self.admin.url, self.admin.token = self.url, self.token
-                if self.admin.healthy():
-                    return self
-            time.sleep(0.05)
+        self.proc = launch(self.command(), self.log_path, env)
+
+        def ready() -> bool:
+            if not self.kubeconfig.exists():
+                return False
+            self.url, self.token = read_kubeconfig(self.kubeconfig)
+            self.admin.url, self.admin.token = self.url, self.token
+            return self.admin.healthy()
+
+        if wait_ready(self.proc, ready, self.startup_timeout, 0.05):
+            return self
         tail = self.log_tail()
         self.stop()
         raise RuntimeError(f"the sandbox did not start (see {self.log_path}):\n{tail}")
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines)
 
     def reset(self) -> dict[str, Any]:
         """Delete every object, stop every pod, clear faults and the audit trail, and lay the
