@@ -253,32 +253,24 @@ class MetricsHandler(APIHandler):
         self.finish(prometheus(self.manager.metrics()))
 
 
+#: Each metric: name, type, help, the label it is split by, and the key of its values.
+METRICS = (
+    ("aiinfn_jobs", "gauge", "Jobs by state.", "state", "by_state"),
+    ("aiinfn_job_events_total", "counter", "Submissions, fallbacks and endings.", "event",
+     "counters"),
+    ("aiinfn_kube_requests_total", "counter", "Kubernetes API requests by the jobs service.",
+     "request", "kube_requests"),
+    ("aiinfn_site_usable", "gauge", "Whether a site takes jobs now (1) or is skipped (0).",
+     "site", "health"),
+)  # fmt: skip
+
+
 def prometheus(data: dict[str, Any]) -> str:
     """The manager's metrics in the Prometheus text format."""
-    lines = ["# HELP aiinfn_jobs Jobs by state.", "# TYPE aiinfn_jobs gauge"]
-    lines += [f'aiinfn_jobs{{state="{k}"}} {v}' for k, v in sorted(data["by_state"].items())]
-    lines += [
-        "# HELP aiinfn_job_events_total Submissions, fallbacks and endings.",
-        "# TYPE aiinfn_job_events_total counter",
-    ]
-    lines += [
-        f'aiinfn_job_events_total{{event="{k}"}} {v}' for k, v in sorted(data["counters"].items())
-    ]
-    lines += [
-        "# HELP aiinfn_kube_requests_total Kubernetes API requests by the jobs service.",
-        "# TYPE aiinfn_kube_requests_total counter",
-    ]
-    lines += [
-        f'aiinfn_kube_requests_total{{request="{k}"}} {v}'
-        for k, v in sorted(data["kube_requests"].items())
-    ]
-    lines += [
-        "# HELP aiinfn_site_usable Whether a site takes jobs now (1) or is skipped (0).",
-        "# TYPE aiinfn_site_usable gauge",
-    ]
-    lines += [
-        f'aiinfn_site_usable{{site="{k}"}} {int(v)}' for k, v in sorted(data["health"].items())
-    ]
+    lines = []
+    for name, kind, text, label, key in METRICS:
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        lines += [f'{name}{{{label}="{k}"}} {int(v)}' for k, v in sorted(data[key].items())]
     return "\n".join(lines) + "\n"
 
 
