@@ -31,6 +31,9 @@ _LABEL_MSG = (
 )
 _LABEL_NAMED = {"namespaces", "services"}
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
+_TOLERATION_OPERATORS = ("Equal", "Exists")
+_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_NODE_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 _POD_MUTABLE_MSG = (
     "pod updates may not change fields other than `spec.containers[*].image`,"
     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
@@ -341,6 +344,78 @@ def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
     policy = spec.get("restartPolicy")
     if policy not in _RESTART_POLICIES:
         causes.append(_unsupported(f"{path}.restartPolicy", policy, _RESTART_POLICIES))
+    causes += _validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    causes += _validate_node_affinity(spec.get("affinity"), f"{path}.affinity.nodeAffinity")
+    return causes
+
+
+def _validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
+    """Each toleration's operator and effect, as the API server's ValidateTolerations."""
+    causes: list[Cause] = []
+    for i, toleration in enumerate(tolerations if isinstance(tolerations, list) else []):
+        if not isinstance(toleration, dict):
+            continue
+        where = f"{path}[{i}]"
+        operator = toleration.get("operator") or ""
+        if operator == "Exists" and toleration.get("value"):
+            causes.append(
+                (
+                    f"{where}.operator",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_go_toleration(toleration)}: "
+                    "value must be empty when `operator` is 'Exists'",
+                )
+            )
+        elif operator not in ("", *_TOLERATION_OPERATORS):
+            causes.append(_unsupported(f"{where}.operator", operator, _TOLERATION_OPERATORS))
+        effect = toleration.get("effect") or ""
+        if effect and effect not in _TAINT_EFFECTS:
+            causes.append(_unsupported(f"{where}.effect", effect, _TAINT_EFFECTS))
+    return causes
+
+
+def _go_toleration(toleration: Obj) -> str:
+    """The toleration as the real server prints it in this message (Go's %#v of the struct;
+    a set tolerationSeconds is a pointer there, printed as an address that varies)."""
+    seconds = "(*int64)(nil)" if toleration.get("tolerationSeconds") is None else "(*int64)(0x0)"
+    fields = ", ".join(
+        f'{name.capitalize()}:"{toleration.get(name) or ""}"'
+        for name in ("key", "operator", "value", "effect")
+    )
+    return f"core.Toleration{{{fields}, TolerationSeconds:{seconds}}}"
+
+
+def _validate_node_affinity(affinity: Any, path: str) -> list[Cause]:
+    """Node selector operators of the required and preferred node affinity terms."""
+    node = (affinity or {}).get("nodeAffinity") if isinstance(affinity, dict) else None
+    if not isinstance(node, dict):
+        return []
+    required = node.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = [
+        (f"{path}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]", term)
+        for i, term in enumerate(required.get("nodeSelectorTerms") or [])
+    ]
+    terms += [
+        (
+            f"{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}].preference",
+            (weighted or {}).get("preference"),
+        )
+        for i, weighted in enumerate(
+            node.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        )
+    ]
+    causes: list[Cause] = []
+    for where, term in terms:
+        for j, requirement in enumerate((term or {}).get("matchExpressions") or []):
+            operator = (requirement or {}).get("operator")
+            if operator not in _NODE_SELECTOR_OPERATORS:
+                causes.append(
+                    (
+                        f"{where}.matchExpressions[{j}].operator",
+                        "FieldValueInvalid",
+                        f'Invalid value: "{operator or ""}": not a valid selector operator',
+                    )
+                )
     return causes
 
 
@@ -364,16 +439,42 @@ def _validate_sub_paths(container: Obj, where: str) -> list[Cause]:
 
 
 def _validate_resources(container: Obj, where: str) -> list[Cause]:
-    causes = []
-    for part in ("requests", "limits"):
-        for name, value in ((container.get("resources") or {}).get(part) or {}).items():
+    """Quantities that parse, are not negative, and requests no larger than their limits."""
+    resources = container.get("resources") or {}
+    causes: list[Cause] = []
+    parsed: dict[str, dict[str, Any]] = {}
+    for part in ("limits", "requests"):
+        parsed[part] = {}
+        for name, value in (resources.get(part) or {}).items():
+            field = f"{where}.resources.{part}[{name}]"
             try:
-                parse_quantity(value)
+                quantity = parse_quantity(value)
             except ValueError:
-                field = f"{where}.resources.{part}[{name}]"
                 causes.append(
                     (field, "FieldValueInvalid", f'Invalid value: "{value}": must be a quantity')
                 )
+                continue
+            text = str(value).strip()
+            parsed[part][name] = (quantity, text)
+            if quantity < 0:
+                causes.append(
+                    (
+                        field,
+                        "FieldValueInvalid",
+                        f'Invalid value: "{text}": must be greater than or equal to 0',
+                    )
+                )
+    for name, (request, text) in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and request > limit[0]:
+            causes.append(
+                (
+                    f"{where}.resources.requests",
+                    "FieldValueInvalid",
+                    f'Invalid value: "{text}": must be less than or equal to {name} limit of '
+                    f"{limit[1]}",
+                )
+            )
     return causes
 
 
