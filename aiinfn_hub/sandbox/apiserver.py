@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -34,6 +35,7 @@ from .tables import to_table, wants_table
 
 log = logging.getLogger("aiinfn_hub.sandbox.apiserver")
 DEFAULT_WATCH_TIMEOUT = 1800
+_GO_INT = re.compile(r"^[+-]?[0-9]+$")  # what Go's strconv.ParseInt(s, 10, 64) reads
 BOOKMARK_INTERVAL = 60.0
 
 
@@ -179,15 +181,17 @@ class _Handler(RequestHandler):
         return self.get_query_argument(name, default)
 
     def _int_arg(self, name: str) -> int | None:
+        """A whole-number query parameter; anything else is a 400 with the message the real
+        server's parameter decoding gives (Go's strconv.ParseInt)."""
         value = self._arg(name)
         if value in (None, ""):
             return None
-        try:
-            return int(value)
-        except ValueError as exc:
-            raise errors.bad_request(
-                f'{name}: Invalid value: "{value}": must be an integer'
-            ) from exc
+        if not _GO_INT.match(value):
+            raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax')
+        number = int(value)
+        if not -(2**63) <= number < 2**63:
+            raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": value out of range')
+        return number
 
     def _bool_arg(self, name: str) -> bool:
         return (self._arg(name) or "").lower() in ("true", "1")
@@ -611,6 +615,24 @@ class _Handler(RequestHandler):
     # -- pod logs ---------------------------------------------------------------------------------
 
     async def _pod_log(self, rt: ResourceType, namespace: str, name: str) -> None:
+        # as the real server: options are decoded (400) and validated (422) before the pod is read
+        tail_lines = self._int_arg("tailLines")
+        limit_bytes = self._int_arg("limitBytes")
+        since_seconds = self._int_arg("sinceSeconds")
+        causes = []
+        if tail_lines is not None and tail_lines < 0:
+            causes.append(("tailLines", tail_lines, "must be greater than or equal to 0"))
+        if limit_bytes is not None and limit_bytes < 1:
+            causes.append(("limitBytes", limit_bytes, "must be greater than 0"))
+        if since_seconds is not None and since_seconds < 1:
+            causes.append(("sinceSeconds", since_seconds, "must be greater than 0"))
+        if causes:
+            raise errors.invalid(
+                "PodLogOptions",
+                "",
+                name,
+                [(f, "FieldValueInvalid", f"Invalid value: {v}: {why}") for f, v, why in causes],
+            )
         pod = self.api.get(rt, namespace, name)
         containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
         init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
@@ -656,8 +678,8 @@ class _Handler(RequestHandler):
             path,
             follow=follow,
             alive=alive,
-            tail_lines=self._int_arg("tailLines"),
-            limit_bytes=self._int_arg("limitBytes"),
+            tail_lines=tail_lines,
+            limit_bytes=limit_bytes,
         ):
             self.write(chunk)
             if follow:

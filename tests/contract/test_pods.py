@@ -119,3 +119,34 @@ async def test_unscheduled_pod_is_deleted_at_once(cluster: Cluster) -> None:
     with pytest.raises(ApiException) as caught:
         await cluster.core.read_namespaced_pod("nowhere", cluster.namespace)
     assert caught.value.status == 404
+
+
+async def test_log_options_are_checked_before_the_pod_is_read(cluster: Cluster) -> None:
+    """A log option that is not a whole number is a 400 (the query does not decode); one out
+    of range is a 422 Invalid of PodLogOptions naming it, even for a pod that does not exist."""
+    await cluster.core.create_namespaced_pod(cluster.namespace, cluster.pod("quiet", "echo hi"))
+    await wait_phase(cluster, "quiet", "Succeeded")
+    path = f"/api/v1/namespaces/{cluster.namespace}/pods/quiet/log"
+    for name, value in (("tailLines", "ten"), ("limitBytes", "1.5"), ("sinceSeconds", "1e3")):
+        response = await cluster.raw("GET", path, query={name: value})
+        assert (response.status, response.body["reason"]) == (400, "BadRequest"), name
+        assert response.body["message"] == f'strconv.ParseInt: parsing "{value}": invalid syntax'
+    for pod in ("quiet", "ghost"):
+        path = f"/api/v1/namespaces/{cluster.namespace}/pods/{pod}/log"
+        query = {"tailLines": "-1", "limitBytes": "0", "sinceSeconds": "0"}
+        response = await cluster.raw("GET", path, query=query)
+        assert (response.status, response.body["reason"]) == (422, "Invalid"), pod
+        details = response.body["details"]
+        assert (details["kind"], details["name"]) == ("PodLogOptions", pod)
+        assert {c["field"]: c["message"] for c in details["causes"]} == {
+            "tailLines": "Invalid value: -1: must be greater than or equal to 0",
+            "limitBytes": "Invalid value: 0: must be greater than 0",
+            "sinceSeconds": "Invalid value: 0: must be greater than 0",
+        }
+    # the smallest values each option takes are fine
+    text = await cluster.core.read_namespaced_pod_log(
+        "quiet", cluster.namespace, tail_lines=0, limit_bytes=1, since_seconds=1
+    )
+    assert text == ""
+    text = await cluster.core.read_namespaced_pod_log("quiet", cluster.namespace, limit_bytes=1)
+    assert text == "h"
