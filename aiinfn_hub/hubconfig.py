@@ -161,7 +161,7 @@ def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[st
         "user_password": hub.password,
         "admin_password": hub.admin_password,
     }
-    sections.setdefault("KubeSpawner", {}).update(
+    kube.update(
         {
             "namespace": hub.namespace,
             # no images in the sandbox: pods run this venv's jupyterhub-singleuser
