@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .admission import _LABEL, _SUBDOMAIN
 from .objects import Obj, set_condition, timestamp
 from .quantity import Resources, add, format_quantity, parse_quantity
 
@@ -144,13 +144,9 @@ def load_topology(source: str | Path | dict[str, Any] | Topology | None = None) 
     return _topology(data)
 
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
 def _name(what: str, value: Any, *, label: bool = False) -> str:
     """``value`` if it is a Kubernetes name (an RFC 1123 label for namespaces)."""
-    pattern, limit = (_LABEL, 63) if label else (_NAME, 253)
+    pattern, limit = (_LABEL, 63) if label else (_SUBDOMAIN, 253)
     if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
         raise TopologyError(
             f"{what} {value!r} is not a Kubernetes name: lowercase letters, digits and '-'"
