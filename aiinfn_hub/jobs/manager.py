@@ -32,8 +32,8 @@ from .cache import Reflector
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
-from .model import JobSpec, State, parse_spec
-from .signals import Assessment, Verdict, assess, condition, progress, site_health
+from .model import JobSpec, State, completions_of, parse_spec
+from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
@@ -476,7 +476,7 @@ class JobsManager(LoggingConfigurable):
         the outcome and the attempt into the record, so the job stays ended with its history
         when its Job is deleted from outside or the service restarts. Setting the same values
         again is harmless, so a restart halfway through simply writes them once more."""
-        counts = progress(job, int(tracked.spec.get("completions") or 1))
+        counts = progress(job, completions_of(tracked.spec))
         final = {
             "state": state.value,
             "reason": attempt["reason"],
@@ -759,7 +759,7 @@ class JobsManager(LoggingConfigurable):
         """Refuse a PVC, ConfigMap or Secret that the admins do not share: job pods run in the
         hub's namespace, beside every other user's home and the hub's own claims and secrets.
         A job may also mount its owner's home claim."""
-        home = self.home_claim_template.format(username=L.label_value(user))
+        home = self.settings.home_claim(user)
         rules = {  # volume type: (option, names shared, names always allowed, what it is)
             "pvc": ("shared_claims", self.shared_claims, {"", "home", home}, "claim"),
             "configmap": ("shared_configmaps", self.shared_configmaps, set(), "ConfigMap"),
@@ -857,7 +857,7 @@ class JobsManager(LoggingConfigurable):
         tracked = self._visible(job_id, user, admin)
         if offset < 0:
             raise BadRequest("offset must be 0 or more", "offset")
-        completions = int(tracked.spec.get("completions") or 1)
+        completions = completions_of(tracked.spec)
         if completion_index is not None and not 0 <= completion_index < completions:
             raise BadRequest(
                 f"completion_index must be from 0 to {completions - 1}, this job's indexes"
@@ -946,8 +946,8 @@ class JobsManager(LoggingConfigurable):
                 w
                 for w in self.workloads.values()
                 if (w.get("spec") or {}).get("queueName") == site.wiring.local_queue
-                and not _admitted(w)
-                and not _finished_workload(w)
+                and not is_true(w, "QuotaReserved")
+                and not is_true(w, "Finished")
             ]
             reasons = sorted(
                 {
@@ -1015,16 +1015,6 @@ def _finished(job: Mapping[str, Any]) -> bool:
         c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
         for c in (job.get("status") or {}).get("conditions") or ()
     )
-
-
-def _admitted(workload: Mapping[str, Any]) -> bool:
-    cond = condition(workload, "QuotaReserved")
-    return bool(cond and cond.get("status") == "True")
-
-
-def _finished_workload(workload: Mapping[str, Any]) -> bool:
-    cond = condition(workload, "Finished")
-    return bool(cond and cond.get("status") == "True")
 
 
 def _newer(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:

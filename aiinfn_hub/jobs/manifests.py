@@ -37,6 +37,10 @@ class PodSettings:
     run_as_group: int = 100
     backoff_limit: int = 0
 
+    def home_claim(self, owner: str) -> str:
+        """The PVC of ``owner``'s home volume."""
+        return self.home_claim_template.format(username=L.label_value(owner))
+
 
 #: Keys of a job record's own data, which a staged file must not overwrite.
 RECORD_KEYS = frozenset({"spec.json", "plan.json"})
@@ -128,7 +132,7 @@ def volume_mount(
     under /scratch, a ConfigMap or Secret read-only under /mnt/configmap or /mnt/secret. Which
     names a user may ask for is checked before."""
     if need.type == "pvc":
-        home = settings.home_claim_template.format(username=L.label_value(owner))
+        home = settings.home_claim(owner)
         claim = need.name if need.name and need.name != "home" else home
         path = settings.home_mount_path if claim == home else f"{CLAIM_DIR}/{claim}"
         return {"persistentVolumeClaim": {"claimName": claim}}, {"mountPath": path}

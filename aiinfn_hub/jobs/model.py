@@ -104,6 +104,11 @@ class JobSpec:
         return data
 
 
+def completions_of(spec: Mapping[str, Any]) -> int:
+    """How many completions a stored request (a job's ``spec``) asks for; 1 for a single job."""
+    return int(spec.get("completions") or 1)
+
+
 def default_name(text: str) -> str:
     """A valid job name from a file name or command word, for requests that give none."""
     name = re.sub(r"[^A-Za-z0-9 ._-]+", "-", text).lstrip(" ._-")

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..placement import Site
-from .model import State
+from .model import State, completions_of
 from .signals import Assessment, progress
 
 _STATUS_WORDS = {
@@ -114,6 +114,6 @@ def build_view(
         "plan": dict(plan),
         "attempts": attempts,
         "fallback": fallback_summary(history, site.display_name if site else None),
-        "progress": dict(counts) if counts else progress(job, int(spec.get("completions") or 1)),
+        "progress": dict(counts) if counts else progress(job, completions_of(spec)),
         "spec": dict(spec),
     }

@@ -19,6 +19,7 @@ import nbformat
 from jupyter_core.utils import ensure_async
 
 from ..jobs.errors import JobsError
+from ..jobs.model import completions_of
 from ..jobs.signals import parse_time
 from ..runner import SOURCE_ENV, decode_block
 from .backends import Backend
@@ -42,7 +43,7 @@ def targets(job: dict[str, Any]) -> dict[int | None, str]:
     if not source:
         return {}
     stem = source[: -len(".ipynb")] if source.endswith(".ipynb") else source
-    completions = int((job.get("spec") or {}).get("completions") or 1)
+    completions = completions_of(job.get("spec") or {})
     if completions == 1:
         return {None: f"{stem}.{job['id']}.ipynb"}
     return {i: f"{stem}.{job['id']}.{i}.ipynb" for i in range(completions)}

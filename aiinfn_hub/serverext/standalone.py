@@ -33,7 +33,6 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets.config import Configurable
 
-from ..jobs import labels as L
 from ..jobs.app import kube_client
 from ..jobs.auth import TokenAuthenticator
 from ..jobs.handlers import routes
@@ -123,7 +122,7 @@ class Standalone:
         """Make the sandbox's home claim of the user the server's root folder."""
         if self.sandbox is None or self.home_dir is None or self.manager is None:
             return
-        claim = self.manager.home_claim_template.format(username=L.label_value(self.user))
+        claim = self.manager.settings.home_claim(self.user)
         link = self.sandbox.state_dir / "claims" / self.manager.namespace / claim
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.is_symlink() and not link.exists():
