@@ -94,7 +94,9 @@ def readable(text: str, offset: int, eof: bool) -> tuple[str, int]:
         start = rest.find(BEGIN_PREFIX)
         end = rest.find(END)
         if end >= 0 and (start < 0 or end < start):  # the tail of a block begun earlier
-            stop = _after_line(rest, end + len(END))
+            stop = _block_end(rest, end + len(END), eof)
+            if stop is None:
+                break
             take(rest[:stop], "")
             rest = rest[stop:]
         elif start < 0:
@@ -106,20 +108,22 @@ def readable(text: str, offset: int, eof: bool) -> tuple[str, int]:
         else:
             take(rest[:start])
             rest = rest[start:]
-            closed = end - start + len(END)
-            if end < 0 or (closed == len(rest) and not eof):
-                # an incomplete block, or one whose line end has not been read yet
+            stop = None if end < 0 else _block_end(rest, end - start + len(END), eof)
+            if stop is None:  # an incomplete block, or one whose line end is not read yet
                 if eof:
                     take(rest, PLACEHOLDER)
                 break
-            stop = _after_line(rest, closed)
             take(rest[:stop], PLACEHOLDER)
             rest = rest[stop:]
     return "".join(out), offset + consumed
 
 
-def _after_line(text: str, index: int) -> int:
-    return index + 1 if text[index : index + 1] == "\n" else index
+def _block_end(text: str, closed: int, eof: bool) -> int | None:
+    """Where a block whose end marker stops at ``closed`` ends, with its line end; None while
+    that line end may still be unread (the marker ends ``text`` and the log goes on)."""
+    if closed == len(text) and not eof:
+        return None
+    return closed + 1 if text[closed : closed + 1] == "\n" else closed
 
 
 # ---------------------------------------------------------------------- execution

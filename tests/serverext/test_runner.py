@@ -63,6 +63,12 @@ def test_a_log_still_being_written_holds_back_an_unfinished_block():
     assert text == "starting\nstep 1\n" + PLACEHOLDER and offset == len(partial.encode())
     text, offset = readable("hello\n" + BEGIN_PREFIX[:9], 0, eof=False)
     assert (text, offset) == ("hello\n", 6)
+    # a read that starts inside a block and stops right after its end marker: the marker's
+    # line end is not read yet, so the tail is held back (else the next read shows a blank line)
+    tail = "abc\n" + END
+    assert readable(tail, 100, eof=False) == ("", 100)
+    assert readable(tail + "\nafter\n", 100, eof=False) == ("after\n", 100 + len(tail) + 7)
+    assert readable(tail, 100, eof=True) == ("", 100 + len(tail))
 
 
 def test_parameters_go_after_the_parameters_cell_and_replace_earlier_ones():
