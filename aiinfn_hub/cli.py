@@ -10,10 +10,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from . import __version__
-from .usage import UsageError
+from .usage import CommandLineError, OneLineParser, UsageError
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -26,20 +25,9 @@ SUBCOMMAND_MODULES = (
 )
 
 
-class CommandLineError(Exception):
-    """Arguments argparse cannot parse; the message is the one line to print."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line (with where to find help), not the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        raise CommandLineError(f"{self.prog}: error: {message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="aiinfn-hub",
         description="AI_INFN hub: placement, sandbox cluster, demo and background jobs.",
     )

@@ -18,23 +18,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
+from ..usage import CommandLineError, OneLineParser, UsageError
 from . import client
 from .client import JobsClientError
 
 SUFFIXES = (".ipynb", ".py", ".sh")
-
-
-class UsageError(Exception):
-    """A mistake on the command line, said in one line."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with its errors in one line (no usage block) like the others."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -238,7 +228,7 @@ def _request(args: argparse.Namespace, rest: list[str]) -> tuple[str | None, dic
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
+    parser = OneLineParser(
         prog="aiinfn-jobs",
         description="Background jobs on AI_INFN: submit, follow, cancel.",
         epilog="Anything after '--' is the command (no FILE) or the FILE's arguments.",
@@ -347,7 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, rest = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except CommandLineError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         if args.url:
             token = args.token or os.environ.get("AIINFN_JOBS_TOKEN")
