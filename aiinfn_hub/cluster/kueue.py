@@ -1,0 +1,173 @@
+"""Kueue outside the cluster: its real CRDs, its controller as a child process, and its
+webhooks and conversion webhooks served on loopback (URL client configs with the CA bundle).
+
+Kueue's own certificate management names ``kueue-webhook-service.<ns>.svc``, which a URL
+webhook cannot match, so it is off and the cluster CA signs Kueue's serving certificate
+(SAN 127.0.0.1). Only the webhooks of what Kueue serves here are registered: Kueue's own
+kinds and ``batch/v1`` Jobs (the one integration enabled); a webhook for a disabled
+integration would make every create of that kind fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import yaml
+
+from .controlplane import ControlPlane
+from .kubeapi import KubeApi, load_documents
+from .supervisor import Component
+
+NAMESPACE = "kueue-system"
+#: Where Kueue 0.17 reads the certificates of its metrics and visibility servers when its
+#: own certificate management is off: fixed paths (cmd/kueue/main.go,
+#: pkg/visibility/server.go), not settings.
+FIXED_CERT_DIRS = (Path("/etc/kueue/metrics/certs"), Path("/visibility"))
+#: Webhook paths kept: Kueue's own kinds and batch/v1 Jobs.
+KEPT_PATH_PARTS = ("-kueue-x-k8s-io-", "-batch-v1-job")
+
+
+def _ca_bundle(plane: ControlPlane) -> str:
+    return base64.b64encode(plane.certs.ca.pem).decode()
+
+
+def crds(plane: ControlPlane) -> list[dict[str, Any]]:
+    """Kueue's CRDs, with conversion webhooks pointed at Kueue on loopback."""
+    folder = plane.cache.kueue
+    converted = set()
+    for patch in (folder / "crd-patches").glob("webhook_in_*.yaml"):
+        for doc in load_documents(patch):
+            converted.add(doc["metadata"]["name"])
+    result = []
+    for path in sorted((folder / "crd").glob("*.yaml")):
+        for crd in load_documents(path):
+            if crd["metadata"]["name"] in converted:
+                crd["spec"]["conversion"] = {
+                    "strategy": "Webhook",
+                    "webhook": {
+                        "clientConfig": {
+                            "url": f"https://127.0.0.1:{plane.ports.kueue_webhook}/convert",
+                            "caBundle": _ca_bundle(plane),
+                        },
+                        "conversionReviewVersions": ["v1"],
+                    },
+                }
+            result.append(crd)
+    return result
+
+
+def webhook_configurations(plane: ControlPlane) -> list[dict[str, Any]]:
+    """Kueue's admission webhooks for the kinds served here, as URL webhooks."""
+    result = []
+    for doc in load_documents(plane.cache.kueue / "webhooks.yaml"):
+        doc = copy.deepcopy(doc)
+        kept = []
+        for hook in doc.get("webhooks") or ():
+            path = hook["clientConfig"]["service"]["path"]
+            if not any(part in path for part in KEPT_PATH_PARTS):
+                continue
+            hook["clientConfig"] = {
+                "url": f"https://127.0.0.1:{plane.ports.kueue_webhook}{path}",
+                "caBundle": _ca_bundle(plane),
+            }
+            kept.append(hook)
+        doc["webhooks"] = kept
+        doc["metadata"]["name"] = f"kueue-{doc['metadata']['name']}"
+        result.append(doc)
+    return result
+
+
+def configuration(plane: ControlPlane, cert_dir: Path) -> dict[str, Any]:
+    ports = plane.ports
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "namespace": NAMESPACE,
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{ports.kueue_health}"},
+        "metrics": {"bindAddress": f"127.0.0.1:{ports.kueue_metrics}"},
+        "webhook": {"host": "127.0.0.1", "port": ports.kueue_webhook, "certDir": str(cert_dir)},
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {"enable": False},
+        "manageJobsWithoutQueueName": False,
+        "integrations": {"frameworks": ["batch/job"]},
+        "visibilityServer": {"bindAddress": "127.0.0.1", "bindPort": ports.kueue_visibility},
+    }
+
+
+def install(plane: ControlPlane, api: KubeApi) -> None:
+    """Kueue's namespace and CRDs, waited on until the API server serves them."""
+    api.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    definitions = crds(plane)
+    api.apply_all(definitions)
+    names = {crd["metadata"]["name"] for crd in definitions}
+
+    def established() -> bool:
+        listed = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        ready = {
+            crd["metadata"]["name"]
+            for crd in listed["items"]
+            for c in (crd.get("status") or {}).get("conditions") or ()
+            if c["type"] == "Established" and c["status"] == "True"
+        }
+        return names <= ready
+
+    api.wait_for("Kueue's CRDs", established, interval=0.2)
+
+
+def component(plane: ControlPlane) -> Component:
+    """The Kueue controller (its identity may do anything, as Kueue's own ClusterRole)."""
+    folder = plane.state / "kueue"
+    cert_dir = folder / "certs"
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    serving = plane.certs.serving("kueue-webhook")
+    (cert_dir / "tls.crt").write_bytes(serving.cert.read_bytes())
+    (cert_dir / "tls.key").write_bytes(serving.key.read_bytes())
+    _fixed_certificates(plane)
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump(configuration(plane, cert_dir)))
+    kubeconfig = plane.kubeconfig("kueue", "kueue-controller", ("system:masters",))
+    health = plane.ports.kueue_health
+
+    def ready() -> bool:
+        with urlopen(f"http://127.0.0.1:{health}/readyz", timeout=2) as answer:
+            return answer.status == 200
+
+    return Component(
+        "kueue",
+        [
+            str(plane.cache.binary("kueue")),
+            f"--config={config}",
+            f"--kubeconfig={kubeconfig}",
+            f"--visibility-server-port={plane.ports.kueue_visibility}",
+            "--zap-log-level=info",
+        ],
+        ready,
+        timeout=120,
+    )
+
+
+def _fixed_certificates(plane: ControlPlane) -> None:
+    """Kueue exits unless certificates are at its fixed paths: put a loopback serving
+    certificate there where none is (both servers are bound to loopback here)."""
+    pair = plane.certs.serving("kueue-servers")
+    for folder in FIXED_CERT_DIRS:
+        if (folder / "tls.crt").is_file() and (folder / "tls.key").is_file():
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "tls.key").write_bytes(pair.key.read_bytes())
+            (folder / "tls.crt").write_bytes(pair.cert.read_bytes())
+        except OSError as exc:
+            raise PermissionError(
+                f"Kueue 0.17 reads a certificate from {folder}, which cannot be written "
+                f"({exc.strerror}): run `aiinfn-hub cluster up` as root once, or put tls.crt "
+                f"and tls.key there"
+            ) from None
+
+
+def register_webhooks(plane: ControlPlane, api: KubeApi) -> None:
+    api.apply_all(webhook_configurations(plane))
