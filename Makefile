@@ -9,12 +9,13 @@ SYSTEM_PACKAGES ?= chromium
 # Re-install when the dependency list or the pins change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: help install system-deps chp labextension test-js test-ui screenshots demo test lint bench format clean
+.PHONY: help install system-deps chp labextension test-js test-ui screenshots demo test lint bench format clean cluster test-cluster
 
 help:
 	@echo "make demo   start the whole system on the sandbox and print the URL to open"
 	@echo "make test   install what is needed and run every test"
 	@echo "make bench  run the benchmarks and print figures"
+	@echo "make test-cluster  build the real control plane (once) and run the suites on it"
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -96,6 +97,18 @@ test: install lint chp
 	$(BIN)/python -m pytest
 	@$(MAKE) --no-print-directory test-js test-ui
 
+# The real control plane (aiinfn-hub cluster): kube-apiserver, controller-manager, scheduler,
+# etcd, Kueue and the interLink virtual kubelet, built from the Go module proxy into
+# ~/.cache/aiinfn-hub/cluster/<hash of the pins> (nothing is built when that is complete).
+cluster: install
+	$(BIN)/aiinfn-hub cluster build
+
+# The contract suite and the real-stack tests on the real control plane: `cluster run` starts
+# it, runs pytest with KUBECONFIG pointing at it, and stops it.
+test-cluster: install chp cluster
+	$(BIN)/aiinfn-hub cluster run --state-dir .cluster/test -- \
+	  $(BIN)/python -m pytest -p no:cacheprovider -m "contract or cluster" tests/contract tests/cluster
+
 # Options for the demo, e.g. make demo DEMO_ARGS="--port 8001 --fault provider-failure:tier1"
 DEMO_ARGS ?=
 
@@ -106,5 +119,5 @@ bench: install chp
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist tools/chp/node_modules \
+	rm -rf $(VENV) .cluster .pytest_cache .ruff_cache .hypothesis build dist tools/chp/node_modules \
 	  $(LABEXT)/node_modules $(LABEXT)/lib $(LABEXT)/ui-tests/test-results $(LABEXT)/ui-tests/.state $(LABEXT_OUT)

@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "aiinfn_hub.placement.cli",
     "aiinfn_hub.demo",
     "aiinfn_hub.sandbox.cli",
+    "aiinfn_hub.cluster.cli",
     "aiinfn_hub.examples",
 )
 

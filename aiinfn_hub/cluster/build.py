@@ -107,11 +107,30 @@ def pinned_versions(go_dir: Path = GO_DIR) -> dict[str, str]:
 
 def pins_hash(go_dir: Path = GO_DIR) -> str:
     """A hash of every file of the pins (go.mod, go.sum, sources) and the Go toolchain."""
+    return _tree_hash(go_dir)
+
+
+def _tree_hash(folder: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(p for p in go_dir.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(go_dir)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     digest.update(go_version().encode())
     return digest.hexdigest()[:12]
+
+
+def _reuse(binary: Binary, cache: Cache, sources: str) -> Path | None:
+    """The same binary in the build of older pins whose own module did not change."""
+    for other in cache.root.parent.iterdir():
+        if other == cache.root:
+            continue
+        try:
+            recorded = json.loads((other / "sources.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found = other / "bin" / binary.name
+        if recorded.get(binary.name) == sources and found.is_file():
+            return found
+    return None
 
 
 def go_version() -> str:
@@ -168,10 +187,7 @@ class Cache:
 
 
 def _run_go(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CGO_ENABLED": os.environ.get("CGO_ENABLED", "0")}
-    return subprocess.run(
-        ["go", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
+    return subprocess.run(["go", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def _fail(command: list[str], cwd: Path, result: subprocess.CompletedProcess) -> BuildError:
@@ -214,8 +230,12 @@ def copy_kueue_manifests(cache: Cache) -> None:
     (cache.kueue / ".complete").touch()
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def build(
-    *, only: Iterable[str] = (), say: Callable[[str], None] = print, go_dir: Path = GO_DIR
+    *, only: Iterable[str] = (), say: Callable[[str], None] = _say, go_dir: Path = GO_DIR
 ) -> Cache:
     """Build what the cache lacks (everything in ``only`` if given), a line per binary."""
     cache = Cache.for_pins(go_dir)
@@ -233,11 +253,18 @@ def build(
     cache.bin.mkdir(parents=True, exist_ok=True)
     say(f"building the control plane into {cache.root} ({go_version()})")
     total = time.monotonic()
+    sources = {b.name: _tree_hash(go_dir / b.module) for b in BINARIES}
     for index, binary in enumerate(todo, 1):
         pinned = versions.get(binary.version_module or binary.package, "")
         label = f"{binary.name} ({binary.version_module or binary.package} {pinned})".replace(
             " )", ")"
         )
+        earlier = _reuse(binary, cache, sources[binary.name])
+        if earlier is not None:
+            shutil.copyfile(earlier, cache.binary(binary.name))
+            cache.binary(binary.name).chmod(0o755)
+            say(f"[{index}/{len(todo)}] {label}: unchanged, taken from {earlier.parent.parent}")
+            continue
         say(f"[{index}/{len(todo)}] building {label} ...")
         seconds = build_binary(binary, cache, versions)
         say(f"[{index}/{len(todo)}] {binary.name} built in {seconds:.0f} s")
@@ -245,7 +272,12 @@ def build(
         copy_kueue_manifests(cache)
         say("Kueue's CRDs and webhook manifests copied")
     (cache.root / "versions.json").write_text(json.dumps(versions, indent=1, sort_keys=True))
+    (cache.root / "sources.json").write_text(json.dumps(sources, indent=1, sort_keys=True))
     say(f"done in {time.monotonic() - total:.0f} s; cache: {cache.root} ({_size(cache.root)})")
+    for old in cache.root.parent.iterdir():
+        if old != cache.root and old.is_dir() and (old / "versions.json").is_file():
+            shutil.rmtree(old, ignore_errors=True)
+            say(f"removed the build of older pins, {old}")
     return cache
 
 

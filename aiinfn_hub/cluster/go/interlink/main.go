@@ -102,11 +102,11 @@ func loadConfig(path string) (*Config, error) {
 // nodeTemplate is the Node as interLink's virtual kubelet registers it.
 func nodeTemplate(cfg *Config) (corev1.Node, error) {
 	labels := map[string]string{
-		"type":                                     "virtual-kubelet",
-		"kubernetes.io/role":                       "agent",
-		"kubernetes.io/hostname":                   cfg.NodeName,
-		"kubernetes.io/os":                         "virtual-kubelet",
-		"virtual-node.interlink/type":              "virtual-kubelet",
+		"type":                        "virtual-kubelet",
+		"kubernetes.io/role":          "agent",
+		"kubernetes.io/hostname":      cfg.NodeName,
+		"kubernetes.io/os":            "virtual-kubelet",
+		"virtual-node.interlink/type": "virtual-kubelet",
 		"node.kubernetes.io/exclude-from-external-load-balancers": "true",
 	}
 	for _, pair := range cfg.NodeLabels {
@@ -235,7 +235,7 @@ func run(configPath, kubeconfig string) error {
 	mux := http.NewServeMux()
 	var provider *Provider
 	newProvider := func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-		provider = NewProvider(cfg, pc, plugin, client)
+		provider = NewProvider(cfg, pc, plugin)
 		return provider, provider.nodes, nil
 	}
 	vk, err := nodeutil.NewNode(cfg.NodeName, newProvider,

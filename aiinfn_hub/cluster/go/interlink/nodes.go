@@ -38,6 +38,7 @@ func (n *nodeStatus) NotifyNodeStatus(_ context.Context, notify func(*corev1.Nod
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.notify = notify
+	n.last = "" // report the next ping, whatever it says: earlier ones went nowhere
 }
 
 func (n *nodeStatus) pingLoop(ctx context.Context) {

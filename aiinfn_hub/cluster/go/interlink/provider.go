@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -12,10 +11,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
@@ -35,7 +32,6 @@ const (
 type Provider struct {
 	cfg        *Config
 	plugin     *pluginClient
-	client     kubernetes.Interface
 	configMaps corev1listers.ConfigMapLister
 	secrets    corev1listers.SecretLister
 	nodes      *nodeStatus
@@ -47,9 +43,9 @@ type Provider struct {
 }
 
 // NewProvider makes the provider of one virtual node.
-func NewProvider(cfg *Config, pc nodeutil.ProviderConfig, plugin *pluginClient, client kubernetes.Interface) *Provider {
+func NewProvider(cfg *Config, pc nodeutil.ProviderConfig, plugin *pluginClient) *Provider {
 	return &Provider{
-		cfg: cfg, plugin: plugin, client: client,
+		cfg: cfg, plugin: plugin,
 		configMaps: pc.ConfigMaps, secrets: pc.Secrets,
 		nodes:     newNodeStatus(pc.Node, plugin, cfg.PingInterval.Duration),
 		pods:      map[string]*corev1.Pod{},
@@ -120,14 +116,22 @@ func (p *Provider) submit(ctx context.Context, pod *corev1.Pod) {
 	}
 	p.mu.Lock()
 	p.submitted[pod.UID] = true
-	p.mu.Unlock()
-	if created.PodJID != "" {
-		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{"JobID": created.PodJID}}})
-		_, err := p.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			log.Printf("pod %s/%s: cannot record JobID %s: %v", pod.Namespace, pod.Name, created.PodJID, err)
-		}
+	shown, ok := p.pods[key(pod.Namespace, pod.Name)]
+	if !ok || shown.UID != pod.UID || created.PodJID == "" {
+		p.mu.Unlock()
+		return
 	}
+	// The pod controller writes the provider's whole pod with each status (UpdateStatus), so
+	// the remote job id travels as an annotation of the pod shown, as interLink's does.
+	shown = shown.DeepCopy()
+	if shown.Annotations == nil {
+		shown.Annotations = map[string]string{}
+	}
+	shown.Annotations["JobID"] = created.PodJID
+	p.pods[key(pod.Namespace, pod.Name)] = shown
+	notify := p.notify
+	p.mu.Unlock()
+	notify(shown.DeepCopy())
 }
 
 // retrieve gathers the ConfigMaps, Secrets and emptyDirs each container mounts.

@@ -1,0 +1,137 @@
+"""Faults of the real stack, switched on a running ``aiinfn-hub cluster up``.
+
+- ``interlink-down SITE``: the site's interLink API stops answering; its virtual node goes
+  NotReady with ``InterlinkConnectivity`` False (the site keeps its jobs).
+- ``refuse SITE``: the site refuses submissions; interLink fails each new pod with
+  ``ProviderFailed`` and the site's message.
+- ``hold SITE``: the site's batch queue holds every job (pods stay Pending remotely).
+- ``exit-code SITE``: each job leaving the queue ends with an infrastructure exit code.
+- ``no-quota SITE``: the site's ClusterQueue gets no quota; Kueue cannot admit there.
+- ``apiserver-stop``: kube-apiserver stops for ``--seconds`` and starts again.
+- ``kueue-restart``: the Kueue controller restarts.
+
+``--off`` (or ``clear``) undoes them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from typing import Any
+from urllib.request import Request, urlopen
+
+SITE_FAULTS = ("interlink-down", "refuse", "hold", "exit-code", "no-quota")
+FAULTS = (*SITE_FAULTS, "apiserver-stop", "kueue-restart", "clear")
+#: What Slurm answers a submission it refuses (the default message of ``refuse``).
+REFUSAL = (
+    "sbatch: error: Batch job submission failed: "
+    "Invalid account or account/partition combination specified"
+)
+
+
+class FaultError(ValueError):
+    """A fault request that cannot be applied; the message says why and what to send."""
+
+
+def _plugin(admin_port: int, change: dict[str, Any]) -> dict[str, Any]:
+    request = Request(
+        f"http://127.0.0.1:{admin_port}/aiinfn/faults",
+        data=json.dumps(change).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+class ClusterFaults:
+    """Applies faults to a started :class:`~.cluster.Cluster`."""
+
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self.active: dict[str, Any] = {}
+
+    def _site_ports(self, site: str | None):
+        if not site:
+            raise FaultError("this fault needs a site: leonardo, tier1, ...")
+        names = [s.name for s in self.cluster.topology.sites]
+        if site not in names:
+            raise FaultError(f"unknown site {site!r}; sites: {', '.join(names)}")
+        return self.cluster.plugins.get(site)
+
+    def apply(self, request: dict[str, Any]) -> dict[str, Any]:
+        fault = request.get("fault")
+        site = request.get("site")
+        off = bool(request.get("off"))
+        if fault not in FAULTS:
+            raise FaultError(f"unknown fault {fault!r}; faults: {', '.join(FAULTS)}")
+        if fault == "clear":
+            for key in list(self.active):
+                name, _, where = key.partition(":")
+                self.apply({"fault": name, "site": where or None, "off": True})
+            return self.state()
+        if fault == "apiserver-stop":
+            seconds = float(request.get("seconds") or 10)
+            self._in_background(lambda: self._stop_for("kube-apiserver", seconds))
+            self.active["apiserver-stop"] = {"seconds": seconds, "since": time.time()}
+            return self.state()
+        if fault == "kueue-restart":
+            self._in_background(lambda: self.cluster.supervisor.restart("kueue"))
+            return self.state()
+        ports = self._site_ports(site)
+        key = f"{fault}:{site}"
+        if fault == "no-quota":
+            self._quota(site, off)
+        else:
+            if ports is None:
+                raise FaultError(f"{site} is a local site: {fault} applies to interLink sites")
+            change = {
+                "interlink-down": {"api": off},
+                "refuse": {"refuse": None if off else request.get("message") or REFUSAL},
+                "hold": {"hold": not off},
+                "exit-code": {"exit_code": None if off else int(request.get("code") or 404)},
+            }[fault]
+            _plugin(ports.admin, change)
+        if off:
+            self.active.pop(key, None)
+        else:
+            self.active[key] = {k: v for k, v in request.items() if k not in ("fault", "site")}
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {"faults": dict(self.active)}
+
+    def _stop_for(self, name: str, seconds: float) -> None:
+        supervisor = self.cluster.supervisor
+        supervisor.stop(name)
+        time.sleep(seconds)
+        supervisor.start(supervisor.components[name])
+        self.active.pop("apiserver-stop", None)
+
+    @staticmethod
+    def _in_background(action) -> None:
+        threading.Thread(target=action, daemon=True).start()
+
+    def _quota(self, site: str, off: bool) -> None:
+        """The site's ClusterQueue from helm-values/kueue.yaml, with no quota unless ``off``."""
+        from .cluster import helm_documents
+
+        queue = next(
+            (
+                d
+                for d in helm_documents("kueue.yaml")
+                if d["kind"] == "ClusterQueue" and d["metadata"]["name"] == site
+            ),
+            None,
+        )
+        if queue is None:
+            raise FaultError(f"helm-values/kueue.yaml has no ClusterQueue {site!r}")
+        queue = copy.deepcopy(queue)
+        if not off:
+            for group in queue["spec"].get("resourceGroups") or ():
+                for flavor in group.get("flavors") or ():
+                    for resource in flavor.get("resources") or ():
+                        resource["nominalQuota"] = 0
+        self.cluster.plane.admin().apply(queue)
