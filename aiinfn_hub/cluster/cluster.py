@@ -123,8 +123,19 @@ class Cluster:
         self.plugins: dict[str, nodes.PluginPorts] = {}
 
     def _prepare(self) -> ControlPlane:
+        if self.state_dir.exists() and not self.state_dir.is_dir():
+            raise ClusterError(
+                f"{self.state_dir} cannot be used as the state folder: it is a file; "
+                "give --state-dir a folder (it is made if missing)"
+            )
         check_free(self.state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ClusterError(
+                f"{self.state_dir} cannot be used as the state folder ({exc.strerror}); "
+                "give --state-dir a folder you can write"
+            ) from None
         for stale in ("etcd", "nodes", "sites", "claims", "logs", "kueue"):
             shutil.rmtree(self.state_dir / stale, ignore_errors=True)
         self.supervisor = Supervisor(self.state_dir / "logs")

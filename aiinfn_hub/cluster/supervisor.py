@@ -44,7 +44,6 @@ class Supervisor:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.components: dict[str, Component] = {}
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -58,6 +57,7 @@ class Supervisor:
         if _SETPRIV:
             command = [_SETPRIV, "--pdeathsig", "KILL", "--", *command]
         env = {**os.environ, **component.env}
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(component.name)
         with log_path.open("ab") as log:
             log.write(f"\n--- {time.strftime('%H:%M:%S')} starting {component.name}\n".encode())
