@@ -45,6 +45,7 @@ def fake_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (kueue / "config/components/crd/bases").mkdir(parents=True)
     (kueue / "config/components/crd/patches").mkdir(parents=True)
     (kueue / "config/components/crd/bases/kueue.x-k8s.io_workloads.yaml").write_text("kind: x\n")
+    (kueue / "config/components/crd/kustomization.yaml").write_text("patches: []\n")
     (kueue / "config/components/webhook").mkdir(parents=True)
     (kueue / "config/components/webhook/manifests.yaml").write_text("kind: y\n")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")

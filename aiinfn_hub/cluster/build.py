@@ -227,6 +227,7 @@ def copy_kueue_manifests(cache: Cache) -> None:
         for path in sorted(folder.glob("*.yaml")):  # copyfile: the module cache is read-only
             shutil.copyfile(path, cache.kueue / into / path.name)
     shutil.copyfile(webhooks, cache.kueue / "webhooks.yaml")
+    shutil.copyfile(bases.parent / "kustomization.yaml", cache.kueue / "crd-kustomization.yaml")
     (cache.kueue / ".complete").touch()
 
 

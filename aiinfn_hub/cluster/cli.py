@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -210,13 +211,30 @@ async def _serve(cluster, switches, *, command: list[str] | None) -> int:
         child = await asyncio.create_subprocess_exec(*command, env=env)
         loop.create_task(child.wait()).add_done_callback(lambda _t: stop.set())
     sys.stdout.flush()
-    reported: set[str] = set()
+    restarts: dict[str, int] = {}
+    reviving: set[str] = set()
+
+    def revive(name: str, delay: float) -> None:
+        time.sleep(delay)
+        try:
+            cluster.supervisor.restart(name)
+            print(f"{name} restarted", flush=True)
+        except Exception as exc:  # any start failure: reported, and tried again on the next pass
+            print(f"{name} did not restart: {exc}", flush=True)
+        finally:
+            reviving.discard(name)
+
     while not stop.is_set():
+        # a component that exits is started again with a growing delay, as its kubelet
+        # would restart a static pod or a Deployment's container
         for name, code in cluster.supervisor.exited():
-            if name not in reported:
-                reported.add(name)
+            if name not in reviving:
+                reviving.add(name)
+                restarts[name] = restarts.get(name, 0) + 1
+                delay = min(2.0 ** (restarts[name] - 1), 30.0)
                 log = cluster.supervisor.log_path(name)
-                print(f"{name} exited with code {code}; see {log}", flush=True)
+                print(f"{name} exited with code {code} (log {log}); restarting in {delay:.0f} s")
+                loop.run_in_executor(None, revive, name, delay)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
     server.stop()

@@ -8,7 +8,7 @@
 - ``exit-code SITE``: each job leaving the queue ends with an infrastructure exit code.
 - ``no-quota SITE``: the site's ClusterQueue gets no quota; Kueue cannot admit there.
 - ``apiserver-stop``: kube-apiserver stops for ``--seconds`` and starts again.
-- ``kueue-restart``: the Kueue controller restarts.
+- ``kueue-restart``: the Kueue controller restarts (the answer comes once it is ready).
 
 ``--off`` (or ``clear``) undoes them.
 """
@@ -77,8 +77,8 @@ class ClusterFaults:
             self._in_background(lambda: self._stop_for("kube-apiserver", seconds))
             self.active["apiserver-stop"] = {"seconds": seconds, "since": time.time()}
             return self.state()
-        if fault == "kueue-restart":
-            self._in_background(lambda: self.cluster.supervisor.restart("kueue"))
+        if fault == "kueue-restart":  # answered once Kueue serves again
+            self.cluster.supervisor.restart("kueue")
             return self.state()
         ports = self._site_ports(site)
         key = f"{fault}:{site}"

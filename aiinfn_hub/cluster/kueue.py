@@ -36,12 +36,17 @@ def _ca_bundle(plane: ControlPlane) -> str:
 
 
 def crds(plane: ControlPlane) -> list[dict[str, Any]]:
-    """Kueue's CRDs, with conversion webhooks pointed at Kueue on loopback."""
+    """Kueue's CRDs, with the conversion webhooks Kueue's own kustomization enables pointed
+    at Kueue on loopback (a patch file it leaves commented out, as ResourceFlavor's in 0.17,
+    stays off: Kueue does not serve that conversion)."""
     folder = plane.cache.kueue
+    kustomization = load_documents(folder / "crd-kustomization.yaml")[0]
     converted = set()
-    for patch in (folder / "crd-patches").glob("webhook_in_*.yaml"):
-        for doc in load_documents(patch):
-            converted.add(doc["metadata"]["name"])
+    for entry in kustomization.get("patches") or ():
+        name = Path(entry["path"]).name
+        if name.startswith("webhook_in_"):
+            for doc in load_documents(folder / "crd-patches" / name):
+                converted.add(doc["metadata"]["name"])
     result = []
     for path in sorted((folder / "crd").glob("*.yaml")):
         for crd in load_documents(path):

@@ -3,7 +3,10 @@ stopped together, and killed by the kernel if ``aiinfn-hub cluster up`` itself d
 
 Each child runs in a session of its own (a signal to its group reaches what it spawned) and
 under util-linux's ``setpriv --pdeathsig KILL`` where available, so nothing outlives the
-supervisor even when it is SIGKILLed.
+supervisor even when it is SIGKILLed. The kernel sends that signal when the *thread* that
+forked the child ends, so every child is forked by one launcher thread that lives as long as
+the supervisor: a component restarted from a short-lived thread (a fault, a revival) is not
+killed when that thread ends.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +48,7 @@ class Supervisor:
 
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
+        self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="launcher")
         self.components: dict[str, Component] = {}
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -59,17 +64,22 @@ class Supervisor:
         env = {**os.environ, **component.env}
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(component.name)
-        with log_path.open("ab") as log:
-            log.write(f"\n--- {time.strftime('%H:%M:%S')} starting {component.name}\n".encode())
-            process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=component.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+
+        def launch() -> subprocess.Popen:
+            with log_path.open("ab") as log:
+                stamp = time.strftime("%H:%M:%S")
+                log.write(f"\n--- {stamp} starting {component.name}\n".encode())
+                return subprocess.Popen(
+                    command,
+                    env=env,
+                    cwd=component.cwd,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+
+        process = self._launcher.submit(launch).result()
         self.processes[component.name] = process
         deadline = time.monotonic() + component.timeout
         while time.monotonic() < deadline:

@@ -260,3 +260,25 @@ def test_the_hub_account_holds_the_chart_role_and_helm_values_rbac_only(state) -
         )
         assert done.stdout.strip() == expected, (verb, resource, done.stdout, done.stderr)
     assert Path(state.kubeconfig).is_file()
+
+
+def test_after_the_api_server_stops_for_a_while_nodes_and_jobs_carry_on(admin: KubeApi) -> None:
+    fault("apiserver-stop", "--seconds", "5")
+    eventually("the API server is down", lambda: not admin.reachable(), timeout=30)
+    eventually("the API server is back", admin.reachable, timeout=90)
+    pod = run_job(admin, queued_job("after-outage", "local", "echo still here"))
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+    for name in ("worker-a", "vk-tier1"):
+        eventually(
+            f"{name} Ready after the outage",
+            lambda n=name: (
+                condition(admin.request("GET", f"/api/v1/nodes/{n}"), "Ready")["status"] == "True"
+            ),
+        )
+
+
+def test_a_restarted_kueue_admits_again(admin: KubeApi) -> None:
+    fault("kueue-restart")
+    pod = run_job(admin, queued_job("after-kueue-restart", "tier1", "echo admitted"))
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+    assert pod["spec"]["nodeName"] == "vk-tier1"
