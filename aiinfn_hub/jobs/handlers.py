@@ -249,6 +249,13 @@ class MetricsHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
+        if not self.caller.metrics:
+            raise JobsError(
+                403,
+                "the service's metrics count every user's jobs, so only admins may read them "
+                "(or a token with JupyterHub's read:metrics scope, such as a Prometheus "
+                "server's); your own jobs are at GET /jobs",
+            )
         self.set_header("Content-Type", "text/plain; version=0.0.4")
         self.finish(prometheus(self.manager.metrics()))
 
