@@ -15,6 +15,7 @@ from traitlets.config import Application
 
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .events import JobEvents
 from .handlers import routes
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
@@ -48,7 +49,14 @@ class JobsService(Application):
 
     name = "aiinfn-jobs"
     description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
-    classes = [JobsManager, PlacementConfig, FallbackPolicy, HubAuthenticator, TokenAuthenticator]
+    classes = [
+        JobsManager,
+        JobEvents,
+        PlacementConfig,
+        FallbackPolicy,
+        HubAuthenticator,
+        TokenAuthenticator,
+    ]
 
     config_file = Unicode(
         "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."

@@ -7,7 +7,9 @@ Request bodies and query strings are validated against the OpenAPI document
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 from typing import Any
 
@@ -18,6 +20,7 @@ from . import openapi
 from .errors import BadRequest, JobsError
 from .manager import JobsManager
 
+log = logging.getLogger(__name__)
 UNEXPECTED = (
     "the jobs service hit an unexpected error; it is logged, and your jobs are safe: try again"
 )
@@ -282,15 +285,20 @@ def prometheus(data: dict[str, Any]) -> str:
 
 
 class EventsHandler(APIHandler):
-    """Server-sent events: one ``data:`` line per change of the caller's jobs."""
+    """Server-sent events: one ``data:`` line per change of the caller's jobs. A client that
+    falls too far behind gets ``{"type": "reconnect"}`` and the end of the stream
+    (:mod:`.events`); one that stops reading altogether is disconnected after
+    ``write_timeout`` seconds of writes that do not drain."""
 
     openapi_path = "/events"
     heartbeat = 15.0
+    write_timeout = 60.0
     _queue: asyncio.Queue | None = None
 
     def on_connection_close(self) -> None:
         if self._queue is not None:
-            self._queue.put_nowait(None)
+            with contextlib.suppress(asyncio.QueueFull):  # full: it has ended already
+                self._queue.put_nowait(None)
 
     async def get(self) -> None:
         self.query()
@@ -310,8 +318,16 @@ class EventsHandler(APIHandler):
                     if event is None:
                         break
                     self.write(f"data: {json.dumps(event)}\n\n" if event else ": keep-alive\n\n")
-                    await self.flush()
+                    await asyncio.wait_for(self.flush(), self.write_timeout)
             except StreamClosedError:
+                return
+            except asyncio.TimeoutError:
+                log.warning(
+                    "closed the event stream of %s: it read nothing for %g s",
+                    self.caller.name,
+                    self.write_timeout,
+                )
+                self.request.connection.stream.close()
                 return
             finally:
                 self._queue = None

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import labels as L
 from .cache import Reflector
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
+from .events import EventType, JobEvents
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
@@ -89,12 +90,6 @@ class Tracked:
         if self.encoded is None:
             self.encoded = json.dumps(self.view)
         return self.encoded
-
-
-@dataclass
-class Subscriber:
-    owner: str | None
-    queue: asyncio.Queue
 
 
 class JobsManager(LoggingConfigurable):
@@ -176,7 +171,8 @@ class JobsManager(LoggingConfigurable):
         self.workloads: dict[str, dict[str, Any]] = {}
         self.all_pods: dict[str, dict[str, Any]] = {}
         self.health: dict[str, SiteHealth] = {}
-        self.subscribers: list[Subscriber] = []
+        self.events = JobEvents(parent=self)
+        self.subscribe = self.events.subscribe
         self.counters: dict[str, int] = defaultdict(int)
         self.fallback_reactions: list[float] = []
         self._dirty: asyncio.Queue[str] = asyncio.Queue()
@@ -240,8 +236,7 @@ class JobsManager(LoggingConfigurable):
         for tracked in self.jobs.values():
             if tracked.timer:
                 tracked.timer.cancel()
-        for sub in self.subscribers:
-            sub.queue.put_nowait(None)
+        self.events.close()
 
     # ------------------------------------------------------------------ cache events
 
@@ -656,20 +651,8 @@ class JobsManager(LoggingConfigurable):
             ):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = signature
-            event = {"type": "job", "job": view, "time": now_iso()}
-            for sub in self.subscribers:
-                if sub.owner is None or sub.owner == tracked.owner:
-                    sub.queue.put_nowait(event)
-
-    @contextlib.asynccontextmanager
-    async def subscribe(self, owner: str | None) -> AsyncIterator[asyncio.Queue]:
-        """A queue of job events for ``owner`` (``None``: every user, for admins)."""
-        sub = Subscriber(owner, asyncio.Queue())
-        self.subscribers.append(sub)
-        try:
-            yield sub.queue
-        finally:
-            self.subscribers.remove(sub)
+            event = {"type": EventType.JOB.value, "job": view, "time": now_iso()}
+            self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
 

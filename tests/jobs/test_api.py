@@ -331,4 +331,4 @@ async def test_events_stream_the_callers_job_changes_only(api, manager):
     for event in alice.events:
         assert event["type"] == "job" and event["time"]
         openapi.validate("Job", event["job"])
-    await wait_until(lambda: not manager.subscribers, message="closed streams unsubscribed")
+    await wait_until(lambda: not manager.events.subscribers, message="closed streams unsubscribed")
