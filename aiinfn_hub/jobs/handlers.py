@@ -16,7 +16,7 @@ from typing import Any
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from . import openapi
+from . import metrics, openapi
 from .errors import BadRequest, JobsError
 from .manager import JobsManager
 
@@ -260,28 +260,7 @@ class MetricsHandler(APIHandler):
                 "server's); your own jobs are at GET /jobs",
             )
         self.set_header("Content-Type", "text/plain; version=0.0.4")
-        self.finish(prometheus(self.manager.metrics()))
-
-
-#: Each metric: name, type, help, the label it is split by, and the key of its values.
-METRICS = (
-    ("aiinfn_jobs", "gauge", "Jobs by state.", "state", "by_state"),
-    ("aiinfn_job_events_total", "counter", "Submissions, fallbacks and endings.", "event",
-     "counters"),
-    ("aiinfn_kube_requests_total", "counter", "Kubernetes API requests by the jobs service.",
-     "request", "kube_requests"),
-    ("aiinfn_site_usable", "gauge", "Whether a site takes jobs now (1) or is skipped (0).",
-     "site", "health"),
-)  # fmt: skip
-
-
-def prometheus(data: dict[str, Any]) -> str:
-    """The manager's metrics in the Prometheus text format."""
-    lines = []
-    for name, kind, text, label, key in METRICS:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{{label}="{k}"}} {int(v)}' for k, v in sorted(data[key].items())]
-    return "\n".join(lines) + "\n"
+        self.finish(metrics.prometheus(metrics.collect(self.manager)))
 
 
 class EventsHandler(APIHandler):

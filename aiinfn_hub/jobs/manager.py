@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +27,13 @@ from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
+from . import actions as A
 from . import labels as L
 from .cache import Reflector
-from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
+from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
 from .kube import Kube, KubeError
+from .logs import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
@@ -84,6 +86,10 @@ class Tracked:
     @property
     def submitted(self) -> str | None:
         return self.annotations.get(L.SUBMITTED)
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return A.recorded(self.annotations)
 
     def view_json(self) -> str:
         """The view as JSON text, encoded at most once per change (for listings)."""
@@ -571,11 +577,18 @@ class JobsManager(LoggingConfigurable):
         return created
 
     async def _patch_record(
-        self, tracked: Tracked, history: list[dict[str, Any]], final: dict[str, Any] | None
+        self,
+        tracked: Tracked,
+        history: list[dict[str, Any]],
+        final: dict[str, Any] | None,
+        actions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """Write the attempts, the outcome and admins' new ``actions`` into the record."""
         annotations = {L.ATTEMPTS: json.dumps(history, sort_keys=True)}
         if final:
             annotations[L.FINAL] = json.dumps(final, sort_keys=True)
+        if actions:
+            annotations |= A.annotations([*tracked.actions, *actions])
         updated = await self.kube.patch(
             "configmap", L.record_name(tracked.job_id), {"metadata": {"annotations": annotations}}
         )
@@ -583,15 +596,22 @@ class JobsManager(LoggingConfigurable):
             tracked.record = updated
 
     async def _finish(
-        self, tracked: Tracked, state: State, reason: str, job: dict[str, Any] | None
+        self,
+        tracked: Tracked,
+        state: State,
+        reason: str,
+        job: dict[str, Any] | None,
+        actions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """End the job for good; an attempt still in progress is recorded as ended with it."""
+        """End the job for good; an attempt still in progress is recorded as ended with it
+        (and an admin's ``actions``, e.g. a cancel, with the outcome)."""
         history = tracked.history
         shown = (tracked.view or {}).get("attempts") or []
         if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
             history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
             history[-1]["reason"] = reason
-        await self._patch_record(tracked, history, {"state": state.value, "reason": reason})
+        final = {"state": state.value, "reason": reason}
+        await self._patch_record(tracked, history, final, actions)
         if job is not None and not _finished(job):
             await self.kube.delete("job", job["metadata"]["name"])
         self._publish(tracked, state, None, None, None, reason)
@@ -633,6 +653,7 @@ class JobsManager(LoggingConfigurable):
             job,
             reason,
             counts,
+            tracked.actions,
         )
         tracked.view = view
         tracked.encoded = None
@@ -642,6 +663,7 @@ class JobsManager(LoggingConfigurable):
             len(view["attempts"]),
             tuple(view["progress"].values()),
             view["reason"],
+            len(view["actions"]),
         )
         if signature != tracked.signature:
             if (
@@ -699,8 +721,11 @@ class JobsManager(LoggingConfigurable):
             entry["display_name"] = self.placer.sites[entry["name"]].display_name
         return data
 
-    async def submit(self, user: str, data: Any) -> tuple[dict[str, Any], bool]:
-        """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
+    async def submit(
+        self, user: str, data: Any, action: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Create a job (``action``: an admin's, recorded with it); returns its view and
+        whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self._check_volumes(user, spec)
         if spec.client_request_id:
@@ -712,7 +737,8 @@ class JobsManager(LoggingConfigurable):
         else:
             job_id = uuid.uuid4().hex[:10]
         plan = self._plan_for(spec)
-        record = build_record(job_id, user, spec, plan, self.namespace, now_iso())
+        extra = A.annotations([action]) if action else None
+        record = build_record(job_id, user, spec, plan, self.namespace, now_iso(), extra)
         tracked = self._tracked(job_id)
         async with tracked.lock:
             try:
@@ -809,8 +835,9 @@ class JobsManager(LoggingConfigurable):
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
             who = "you" if tracked.owner == user else f"admin {user}"
+            done = [A.entry(A.Action.CANCELLED, user, now_iso())] if who != "you" else []
             try:
-                await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job)
+                await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job, done)
             except KubeError as exc:
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
         return tracked.view
@@ -825,7 +852,19 @@ class JobsManager(LoggingConfigurable):
         data.pop("site", None)
         if site:
             data["site"] = site
-        view, _ = await self.submit(tracked.owner, data)
+        if user == tracked.owner:
+            return (await self.submit(user, data))[0]
+        # an admin's rerun of another user's job: recorded in both jobs' histories
+        view, _ = await self.submit(
+            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, now_iso(), job_id)
+        )
+        async with tracked.lock:
+            rerun = A.entry(A.Action.RERUN, user, now_iso(), view["id"])
+            try:
+                await self._patch_record(tracked, tracked.history, None, [rerun])
+            except KubeError as exc:
+                log.warning("job %s: admin %s's rerun not recorded: %s", job_id, user, exc)
+        self._mark(job_id)
         return view
 
     async def logs(
@@ -838,65 +877,9 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         """A slice of the current attempt's log from ``offset``: ``{data, next_offset, eof}``."""
         tracked = self._visible(job_id, user, admin)
-        if offset < 0:
-            raise BadRequest("offset must be 0 or more", "offset")
-        completions = completions_of(tracked.spec)
-        if completion_index is not None and not 0 <= completion_index < completions:
-            raise BadRequest(
-                f"completion_index must be from 0 to {completions - 1}, this job's indexes"
-                if completions > 1
-                else "this job is not an array job; leave out completion_index",
-                "completion_index",
-            )
-        view = tracked.view
-        terminal = State(view["state"]).terminal
-        pods = sorted(
-            tracked.pods.values(),
-            key=lambda p: p["metadata"].get("creationTimestamp") or "",
+        return await read_log(
+            self.kube, tracked.spec, tracked.view, tracked.pods.values(), offset, completion_index
         )
-        if completion_index is not None:
-            pods = [
-                p
-                for p in pods
-                if (p["metadata"].get("annotations") or {}).get(L.COMPLETION_INDEX)
-                == str(completion_index)
-                or (p["metadata"].get("labels") or {}).get(L.COMPLETION_INDEX)
-                == str(completion_index)
-            ]
-        started = [
-            p
-            for p in pods
-            if (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")
-        ]
-        if not started:
-            return {
-                "data": "",
-                "next_offset": offset,
-                "eof": terminal,
-                "pod": None,
-                "message": "the job has not started yet" if not terminal else "no log was kept",
-            }
-        pod = started[-1]
-        try:
-            text = await self.kube.pod_log(pod["metadata"]["name"])
-        except KubeError as exc:
-            if exc.status == 404:
-                return {
-                    "data": "",
-                    "next_offset": offset,
-                    "eof": True,
-                    "pod": None,
-                    "message": "the pod is gone",
-                }
-            raise ClusterUnavailable(f"the log cannot be read now: {exc.plain()}") from None
-        raw = text.encode()
-        chunk = raw[offset:]
-        return {
-            "data": chunk.decode(errors="replace"),
-            "next_offset": offset + len(chunk),
-            "eof": terminal,
-            "pod": pod["metadata"]["name"],
-        }
 
     def sites(self) -> list[dict[str, Any]]:
         """Each site: health, free and total capacity, queue depth and pending reasons."""
@@ -959,18 +942,6 @@ class JobsManager(LoggingConfigurable):
                 }
             )
         return result
-
-    def metrics(self) -> dict[str, Any]:
-        by_state: dict[str, int] = defaultdict(int)
-        for tracked in self.jobs.values():
-            if tracked.view:
-                by_state[tracked.view["state"]] += 1
-        return {
-            "by_state": dict(by_state),
-            "counters": dict(self.counters),
-            "kube_requests": dict(self.kube.requests),
-            "health": {name: h.usable for name, h in self.health.items()},
-        }
 
 
 def _spec_data(tracked: Tracked) -> dict[str, Any]:
