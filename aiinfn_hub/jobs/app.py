@@ -17,6 +17,7 @@ from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .events import JobEvents
 from .handlers import routes
+from .images import ImagePolicy
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
 from .triggers import FallbackPolicy
@@ -52,6 +53,7 @@ class JobsService(Application):
     classes = [
         JobsManager,
         JobEvents,
+        ImagePolicy,
         PlacementConfig,
         FallbackPolicy,
         HubAuthenticator,

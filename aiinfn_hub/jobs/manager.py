@@ -32,6 +32,7 @@ from . import labels as L
 from .cache import Reflector
 from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
+from .images import ImagePolicy
 from .kube import Kube, KubeError
 from .logs import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
@@ -156,8 +157,12 @@ class JobsManager(LoggingConfigurable):
         except OSError:
             return "default"
 
-    def __init__(self, kube: Kube, placer: Placer | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, kube: Kube, placer: Placer | None = None, images: Sequence[str] = (), **kwargs: Any
+    ) -> None:
+        """``images``: allowed for jobs besides ImagePolicy's (standalone: the user's own)."""
         super().__init__(**kwargs)
+        self.images = ImagePolicy(parent=self, also=[self.default_image, *images])
         kube.namespace = self.namespace
         self.kube = kube
         self.placer = placer or PlacementConfig(parent=self).placer()
@@ -560,6 +565,7 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         spec = parse_spec(_spec_data(tracked), self.placer, 1 << 40)
         self._check_volumes(tracked.owner, spec)  # an admin may have stopped sharing one
+        self.images.check(spec.image)  # or allowing an image
         body = build_attempt(
             tracked.job_id,
             tracked.owner,
@@ -690,11 +696,12 @@ class JobsManager(LoggingConfigurable):
         return tracked
 
     def plan(self, data: Any, user: str | None = None) -> dict[str, Any]:
-        """The placement preview for a request (nothing is submitted); with ``user``, the
-        volumes it names are checked as a submission by that user would be."""
+        """The placement preview for a request (nothing is submitted); its image is checked,
+        and with ``user`` the volumes it names, as a submission by that user would be."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         if user is not None:
             self._check_volumes(user, spec)
+        self.images.check(spec.image)
         return self._plan_for(spec)
 
     def _plan_for(self, spec: JobSpec) -> dict[str, Any]:
@@ -728,6 +735,7 @@ class JobsManager(LoggingConfigurable):
         whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self._check_volumes(user, spec)
+        self.images.check(spec.image)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:

@@ -181,6 +181,7 @@ class AiinfnHubExtension(ExtensionApp):
                 state_dir=self.state_dir or None,
                 home_dir=self.serverapp.root_dir,
                 faults=self.sandbox_faults,
+                image=self.user_image,
             )
             backend = await standalone.start()
             self.standalone = standalone
