@@ -12,7 +12,6 @@ objects, finishes an interrupted fallback, and submits nothing twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -239,9 +238,9 @@ class JobsManager(LoggingConfigurable):
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for ended in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if not isinstance(ended, asyncio.CancelledError):  # it had died before
+                log.error("a reconcile worker had stopped: %r", ended, exc_info=ended)
         for reflector in self.reflectors.values():
             await reflector.stop()
         for tracked in self.jobs.values():
