@@ -33,7 +33,7 @@ from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
 from .images import ImagePolicy
 from .kube import Kube, KubeError
-from .logs import read_log
+from .logreader import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
