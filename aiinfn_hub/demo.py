@@ -9,6 +9,7 @@ Ctrl-C stops everything it started. ``--plans`` prints placement plans instead.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import shutil
 import signal
 import socket
@@ -67,8 +68,14 @@ SITE is local, leonardo or tier1 (or a site of --sites).""",
     parser.add_argument(
         "--ip",
         default="127.0.0.1",
-        help="address the proxy listens on; 0.0.0.0 to reach it from elsewhere "
-        "(default: %(default)s)",
+        help="address the proxy listens on (default: %(default)s); an address other "
+        "machines reach, such as 0.0.0.0, needs --public",
+    )
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="let --ip be an address other machines reach, although the demo's passwords "
+        "are fixed and printed: anyone who reaches it can log in and run code here",
     )
     parser.add_argument(
         "--sites",
@@ -122,6 +129,47 @@ def parse_fault(text: str) -> dict[str, Any]:
         raise UsageError(f"--fault {exc}") from None
 
 
+def is_loopback(ip: str) -> bool:
+    """Whether ``ip`` (an address or a host name) reaches only this machine: every address it
+    stands for is a loopback address. ``0.0.0.0`` and ``::`` are every interface."""
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(ip, None)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--ip {ip}: not an address of this machine ({exc})") from None
+    return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)
+
+
+def exposure_warning(ip: str, public: bool) -> str | None:
+    """UsageError if ``ip`` reaches beyond this machine and ``--public`` was not given; with
+    it, the warning to print (None for a loopback address)."""
+    if is_loopback(ip):
+        return None
+    if not public:
+        raise UsageError(
+            f"--ip {ip} would let other machines reach the demo, whose logins are fixed and "
+            "printed (anyone could log in and run code on this machine); keep the default "
+            "127.0.0.1, or add --public if that is what you want"
+        )
+    from .hubconfig import DEMO_ADMIN, DEMO_USERS
+
+    users = ", ".join((*DEMO_USERS, DEMO_ADMIN))
+    rule = "!" * 78
+    return "\n".join(
+        [
+            rule,
+            f"!! WARNING: --public: the demo listens on {ip}, reachable from other machines.",
+            f"!! Its logins ({users}) have FIXED passwords, printed below and in",
+            "!! this project's README: anyone who reaches this port can log in and run code",
+            "!! on this machine as you. Use it only on a network you trust; Ctrl-C stops it.",
+            rule,
+        ]
+    )
+
+
 def check_port(ip: str, port: int) -> None:
     """UsageError now if the proxy could not listen on ``ip:port``, rather than a failed start
     a minute later."""
@@ -148,6 +196,9 @@ def run(args: argparse.Namespace) -> int:
     faults = [parse_fault(f) for f in args.fault]
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")
+    warning = exposure_warning(args.ip, args.public)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     check_port(args.ip, args.port)
     if args.sites and not Path(args.sites).is_file():
         raise UsageError(f"--sites {args.sites}: no such file")
@@ -194,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(banner(hub.url, sandbox, faults, args, DEMO_PASSWORD, DEMO_ADMIN,
                      DEMO_ADMIN_PASSWORD), flush=True)  # fmt: skip
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             if not hub.running():
                 print(f"JupyterHub exited; its log ends with:\n{hub.log_tail()}", flush=True)

@@ -31,6 +31,8 @@ DEMO_USERS = ("alice", "bob", "carol")
 DEMO_PASSWORD = "aiinfn-demo"
 DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "aiinfn-demo-admin-password-change-me"
+#: What the sandbox runs for every image: this venv's Python.
+SANDBOX_IMAGE = "aiinfn-hub/singleuser:sandbox"
 
 #: Keys of the values' config sections that the sandbox replaces, and why.
 SANDBOX_KEYS: dict[str, set[str]] = {
@@ -165,7 +167,7 @@ def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[st
         {
             "namespace": hub.namespace,
             # no images in the sandbox: pods run this venv's jupyterhub-singleuser
-            "image": "aiinfn-hub/singleuser:sandbox",
+            "image": SANDBOX_IMAGE,
             "cmd": ["jupyterhub-singleuser"],
             "args": ["--ServerApp.allow_root=True"] if root else [],
             "start_timeout": hub.start_timeout,
@@ -231,6 +233,8 @@ def _services(
             )
             data.setdefault("JobsManager", {})["namespace"] = hub.namespace
             data["PlacementConfig"] = copy.deepcopy(placement)
+            if "KubeSpawner" in data:  # the images jobs may use: the sandbox's stands in
+                data["KubeSpawner"]["image"] = SANDBOX_IMAGE
             local = hub.state_dir / f"{name}_config.json"
             local.write_text(json.dumps(data, indent=2), encoding="utf-8")
             _set_option(command, "--config", str(local))

@@ -15,7 +15,9 @@ from traitlets.config import Application
 
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .events import JobEvents
 from .handlers import routes
+from .images import ImagePolicy
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
 from .triggers import FallbackPolicy
@@ -48,7 +50,15 @@ class JobsService(Application):
 
     name = "aiinfn-jobs"
     description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
-    classes = [JobsManager, PlacementConfig, FallbackPolicy, HubAuthenticator, TokenAuthenticator]
+    classes = [
+        JobsManager,
+        JobEvents,
+        ImagePolicy,
+        PlacementConfig,
+        FallbackPolicy,
+        HubAuthenticator,
+        TokenAuthenticator,
+    ]
 
     config_file = Unicode(
         "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."

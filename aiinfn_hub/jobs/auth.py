@@ -4,6 +4,10 @@
 cookie, through JupyterHub's own ``HubOAuth``, which also checks the XSRF token of
 cookie-authenticated requests that change something. ``TokenAuthenticator`` maps fixed tokens
 to users, for the standalone mode and tests where no hub runs.
+
+Who may read ``/metrics`` (every user's counts): admins, holders of JupyterHub's
+``read:metrics`` scope (a token issued by the hub to a Prometheus service, say), and the names in
+``metrics_users``.
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ from tornado.httputil import url_concat
 from traitlets import Dict, Set, Unicode
 from traitlets.config import LoggingConfigurable
 
+#: JupyterHub's scope for reading the hub's own metrics; it lets a token read ours too.
+METRICS_SCOPE = "read:metrics"
+
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated user: their name and whether they may see everyone's jobs."""
+    """An authenticated user: their name, whether they may see everyone's jobs, and whether
+    they may read the service's metrics (everyone's counts)."""
 
     name: str
     admin: bool = False
+    metrics: bool = False
 
 
 class Authenticator(LoggingConfigurable):
@@ -34,6 +43,22 @@ class Authenticator(LoggingConfigurable):
     admin_users = Set(
         Unicode(), help="Users who see and act on everyone's jobs, besides hub admins."
     ).tag(config=True)
+    metrics_users = Set(
+        Unicode(),
+        help="Users or services who may read /metrics (every user's job counts) without being "
+        "admins, e.g. the service a Prometheus server's token belongs to. With the hub, a "
+        "token that holds the read:metrics scope may read it too.",
+    ).tag(config=True)
+
+    def caller(
+        self, name: str, *, admin: bool = False, scopes: frozenset[str] = frozenset()
+    ) -> Caller:
+        """The :class:`Caller` for ``name``: an admin if the hub says so or ``admin_users``
+        lists the name; a reader of metrics if an admin, if ``scopes`` hold read:metrics, or
+        if ``metrics_users`` lists the name."""
+        admin = admin or name in self.admin_users
+        metrics = admin or METRICS_SCOPE in scopes or name in self.metrics_users
+        return Caller(name, admin, metrics)
 
     async def authenticate(self, handler: Any) -> Caller | None:
         raise NotImplementedError
@@ -64,7 +89,7 @@ class TokenAuthenticator(Authenticator):
         name = self.tokens.get(token.strip())
         if not name:
             return None
-        return Caller(name, name in self.admin_users)
+        return self.caller(name)
 
 
 class OAuthCallbackHandler(HubOAuthCallbackHandler):
@@ -103,11 +128,17 @@ class HubAuthenticator(Authenticator):
         if access and not self.hub_auth.check_scopes(access, model):
             self.log.warning("%s may not access this service (needs %s)", model["name"], access)
             return None
-        scopes = set(model.get("scopes") or ())
-        admin = (
-            bool(model.get("admin")) or "admin:users" in scopes or model["name"] in self.admin_users
-        )
-        return Caller(model["name"], admin)
+        scopes = frozenset(model.get("scopes") or ())
+        if "admin" not in model:  # the hub always says, for users and services alike
+            self.log.warning(
+                "the hub's model of %s %r does not say whether it is an admin (its fields: "
+                "%s); it is treated as no admin unless admin_users lists it",
+                model.get("kind", "user"),
+                model["name"],
+                ", ".join(sorted(model)),
+            )
+        admin = model.get("admin") is True or "admin:users" in scopes
+        return self.caller(model["name"], admin=admin, scopes=scopes)
 
     def login_url(self, handler: Any) -> str | None:
         """The hub's OAuth page, with a state cookie that brings the browser back here."""

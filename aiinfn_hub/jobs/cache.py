@@ -9,7 +9,6 @@ change calls ``on_change(kind, event_type, obj)``; a relist reports what changed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -61,8 +60,9 @@ class Reflector:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            (ended,) = await asyncio.gather(self._task, return_exceptions=True)
+            if not isinstance(ended, asyncio.CancelledError):  # it had died before
+                log.error("the %s watch had stopped: %r", self.kind, ended, exc_info=ended)
             self._task = None
 
     def _kwargs(self) -> dict[str, Any]:

@@ -71,6 +71,9 @@ def show(job: dict[str, Any]) -> str:
         )
     headers = ["#", "site", "started", "ended", "outcome", "reason", "kueue", "remote job"]
     lines += ["", "attempts:", table(rows, headers) if rows else "  none yet"]
+    actions = job.get("actions") or []
+    if actions:
+        lines += ["", "by admins:", *(f"  {a['time']}  {a['words']}" for a in actions)]
     progress = job.get("progress") or {}
     if progress.get("completions", 1) > 1:
         lines += ["", f"progress: {bar(progress)}"]

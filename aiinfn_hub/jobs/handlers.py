@@ -7,17 +7,20 @@ Request bodies and query strings are validated against the OpenAPI document
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 from typing import Any
 
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from . import openapi
+from . import metrics, openapi
 from .errors import BadRequest, JobsError
 from .manager import JobsManager
 
+log = logging.getLogger(__name__)
 UNEXPECTED = (
     "the jobs service hit an unexpected error; it is logged, and your jobs are safe: try again"
 )
@@ -249,41 +252,32 @@ class MetricsHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
+        if not self.caller.metrics:
+            raise JobsError(
+                403,
+                "the service's metrics count every user's jobs, so only admins may read them "
+                "(or a token with JupyterHub's read:metrics scope, such as a Prometheus "
+                "server's); your own jobs are at GET /jobs",
+            )
         self.set_header("Content-Type", "text/plain; version=0.0.4")
-        self.finish(prometheus(self.manager.metrics()))
-
-
-#: Each metric: name, type, help, the label it is split by, and the key of its values.
-METRICS = (
-    ("aiinfn_jobs", "gauge", "Jobs by state.", "state", "by_state"),
-    ("aiinfn_job_events_total", "counter", "Submissions, fallbacks and endings.", "event",
-     "counters"),
-    ("aiinfn_kube_requests_total", "counter", "Kubernetes API requests by the jobs service.",
-     "request", "kube_requests"),
-    ("aiinfn_site_usable", "gauge", "Whether a site takes jobs now (1) or is skipped (0).",
-     "site", "health"),
-)  # fmt: skip
-
-
-def prometheus(data: dict[str, Any]) -> str:
-    """The manager's metrics in the Prometheus text format."""
-    lines = []
-    for name, kind, text, label, key in METRICS:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{{label}="{k}"}} {int(v)}' for k, v in sorted(data[key].items())]
-    return "\n".join(lines) + "\n"
+        self.finish(metrics.prometheus(metrics.collect(self.manager)))
 
 
 class EventsHandler(APIHandler):
-    """Server-sent events: one ``data:`` line per change of the caller's jobs."""
+    """Server-sent events: one ``data:`` line per change of the caller's jobs. A client that
+    falls too far behind gets ``{"type": "reconnect"}`` and the end of the stream
+    (:mod:`.events`); one that stops reading altogether is disconnected after
+    ``write_timeout`` seconds of writes that do not drain."""
 
     openapi_path = "/events"
     heartbeat = 15.0
+    write_timeout = 60.0
     _queue: asyncio.Queue | None = None
 
     def on_connection_close(self) -> None:
         if self._queue is not None:
-            self._queue.put_nowait(None)
+            with contextlib.suppress(asyncio.QueueFull):  # full: it has ended already
+                self._queue.put_nowait(None)
 
     async def get(self) -> None:
         self.query()
@@ -303,8 +297,16 @@ class EventsHandler(APIHandler):
                     if event is None:
                         break
                     self.write(f"data: {json.dumps(event)}\n\n" if event else ": keep-alive\n\n")
-                    await self.flush()
+                    await asyncio.wait_for(self.flush(), self.write_timeout)
             except StreamClosedError:
+                return
+            except asyncio.TimeoutError:
+                log.warning(
+                    "closed the event stream of %s: it read nothing for %g s",
+                    self.caller.name,
+                    self.write_timeout,
+                )
+                self.request.connection.stream.close()
                 return
             finally:
                 self._queue = None

@@ -12,14 +12,13 @@ objects, finishes an interrupted fallback, and submits nothing twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +26,14 @@ from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
+from . import actions as A
 from . import labels as L
 from .cache import Reflector
-from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
+from .errors import ClusterUnavailable, JobsError, NotFound
+from .events import EventType, JobEvents
+from .images import ImagePolicy
 from .kube import Kube, KubeError
+from .logreader import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
@@ -84,17 +87,15 @@ class Tracked:
     def submitted(self) -> str | None:
         return self.annotations.get(L.SUBMITTED)
 
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return A.recorded(self.annotations)
+
     def view_json(self) -> str:
         """The view as JSON text, encoded at most once per change (for listings)."""
         if self.encoded is None:
             self.encoded = json.dumps(self.view)
         return self.encoded
-
-
-@dataclass
-class Subscriber:
-    owner: str | None
-    queue: asyncio.Queue
 
 
 class JobsManager(LoggingConfigurable):
@@ -155,8 +156,12 @@ class JobsManager(LoggingConfigurable):
         except OSError:
             return "default"
 
-    def __init__(self, kube: Kube, placer: Placer | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, kube: Kube, placer: Placer | None = None, images: Sequence[str] = (), **kwargs: Any
+    ) -> None:
+        """``images``: allowed for jobs besides ImagePolicy's (standalone: the user's own)."""
         super().__init__(**kwargs)
+        self.images = ImagePolicy(parent=self, also=[self.default_image, *images])
         kube.namespace = self.namespace
         self.kube = kube
         self.placer = placer or PlacementConfig(parent=self).placer()
@@ -176,7 +181,8 @@ class JobsManager(LoggingConfigurable):
         self.workloads: dict[str, dict[str, Any]] = {}
         self.all_pods: dict[str, dict[str, Any]] = {}
         self.health: dict[str, SiteHealth] = {}
-        self.subscribers: list[Subscriber] = []
+        self.events = JobEvents(parent=self)
+        self.subscribe = self.events.subscribe
         self.counters: dict[str, int] = defaultdict(int)
         self.fallback_reactions: list[float] = []
         self._dirty: asyncio.Queue[str] = asyncio.Queue()
@@ -232,16 +238,15 @@ class JobsManager(LoggingConfigurable):
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for ended in await asyncio.gather(*self._tasks, return_exceptions=True):
+            if not isinstance(ended, asyncio.CancelledError):  # it had died before
+                log.error("a reconcile worker had stopped: %r", ended, exc_info=ended)
         for reflector in self.reflectors.values():
             await reflector.stop()
         for tracked in self.jobs.values():
             if tracked.timer:
                 tracked.timer.cancel()
-        for sub in self.subscribers:
-            sub.queue.put_nowait(None)
+        self.events.close()
 
     # ------------------------------------------------------------------ cache events
 
@@ -559,6 +564,7 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         spec = parse_spec(_spec_data(tracked), self.placer, 1 << 40)
         self._check_volumes(tracked.owner, spec)  # an admin may have stopped sharing one
+        self.images.check(spec.image)  # or allowing an image
         body = build_attempt(
             tracked.job_id,
             tracked.owner,
@@ -576,11 +582,18 @@ class JobsManager(LoggingConfigurable):
         return created
 
     async def _patch_record(
-        self, tracked: Tracked, history: list[dict[str, Any]], final: dict[str, Any] | None
+        self,
+        tracked: Tracked,
+        history: list[dict[str, Any]],
+        final: dict[str, Any] | None,
+        actions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
+        """Write the attempts, the outcome and admins' new ``actions`` into the record."""
         annotations = {L.ATTEMPTS: json.dumps(history, sort_keys=True)}
         if final:
             annotations[L.FINAL] = json.dumps(final, sort_keys=True)
+        if actions:
+            annotations |= A.annotations([*tracked.actions, *actions])
         updated = await self.kube.patch(
             "configmap", L.record_name(tracked.job_id), {"metadata": {"annotations": annotations}}
         )
@@ -588,15 +601,22 @@ class JobsManager(LoggingConfigurable):
             tracked.record = updated
 
     async def _finish(
-        self, tracked: Tracked, state: State, reason: str, job: dict[str, Any] | None
+        self,
+        tracked: Tracked,
+        state: State,
+        reason: str,
+        job: dict[str, Any] | None,
+        actions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """End the job for good; an attempt still in progress is recorded as ended with it."""
+        """End the job for good; an attempt still in progress is recorded as ended with it
+        (and an admin's ``actions``, e.g. a cancel, with the outcome)."""
         history = tracked.history
         shown = (tracked.view or {}).get("attempts") or []
         if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
             history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
             history[-1]["reason"] = reason
-        await self._patch_record(tracked, history, {"state": state.value, "reason": reason})
+        final = {"state": state.value, "reason": reason}
+        await self._patch_record(tracked, history, final, actions)
         if job is not None and not _finished(job):
             await self.kube.delete("job", job["metadata"]["name"])
         self._publish(tracked, state, None, None, None, reason)
@@ -638,6 +658,7 @@ class JobsManager(LoggingConfigurable):
             job,
             reason,
             counts,
+            tracked.actions,
         )
         tracked.view = view
         tracked.encoded = None
@@ -647,6 +668,7 @@ class JobsManager(LoggingConfigurable):
             len(view["attempts"]),
             tuple(view["progress"].values()),
             view["reason"],
+            len(view["actions"]),
         )
         if signature != tracked.signature:
             if (
@@ -656,20 +678,8 @@ class JobsManager(LoggingConfigurable):
             ):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = signature
-            event = {"type": "job", "job": view, "time": now_iso()}
-            for sub in self.subscribers:
-                if sub.owner is None or sub.owner == tracked.owner:
-                    sub.queue.put_nowait(event)
-
-    @contextlib.asynccontextmanager
-    async def subscribe(self, owner: str | None) -> AsyncIterator[asyncio.Queue]:
-        """A queue of job events for ``owner`` (``None``: every user, for admins)."""
-        sub = Subscriber(owner, asyncio.Queue())
-        self.subscribers.append(sub)
-        try:
-            yield sub.queue
-        finally:
-            self.subscribers.remove(sub)
+            event = {"type": EventType.JOB.value, "job": view, "time": now_iso()}
+            self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
 
@@ -685,11 +695,12 @@ class JobsManager(LoggingConfigurable):
         return tracked
 
     def plan(self, data: Any, user: str | None = None) -> dict[str, Any]:
-        """The placement preview for a request (nothing is submitted); with ``user``, the
-        volumes it names are checked as a submission by that user would be."""
+        """The placement preview for a request (nothing is submitted); its image is checked,
+        and with ``user`` the volumes it names, as a submission by that user would be."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         if user is not None:
             self._check_volumes(user, spec)
+        self.images.check(spec.image)
         return self._plan_for(spec)
 
     def _plan_for(self, spec: JobSpec) -> dict[str, Any]:
@@ -716,10 +727,14 @@ class JobsManager(LoggingConfigurable):
             entry["display_name"] = self.placer.sites[entry["name"]].display_name
         return data
 
-    async def submit(self, user: str, data: Any) -> tuple[dict[str, Any], bool]:
-        """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
+    async def submit(
+        self, user: str, data: Any, action: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Create a job (``action``: an admin's, recorded with it); returns its view and
+        whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self._check_volumes(user, spec)
+        self.images.check(spec.image)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:
@@ -729,7 +744,8 @@ class JobsManager(LoggingConfigurable):
         else:
             job_id = uuid.uuid4().hex[:10]
         plan = self._plan_for(spec)
-        record = build_record(job_id, user, spec, plan, self.namespace, now_iso())
+        extra = A.annotations([action]) if action else None
+        record = build_record(job_id, user, spec, plan, self.namespace, now_iso(), extra)
         tracked = self._tracked(job_id)
         async with tracked.lock:
             try:
@@ -826,8 +842,9 @@ class JobsManager(LoggingConfigurable):
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
             who = "you" if tracked.owner == user else f"admin {user}"
+            done = [A.entry(A.Action.CANCELLED, user, now_iso())] if who != "you" else []
             try:
-                await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job)
+                await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job, done)
             except KubeError as exc:
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
         return tracked.view
@@ -842,7 +859,19 @@ class JobsManager(LoggingConfigurable):
         data.pop("site", None)
         if site:
             data["site"] = site
-        view, _ = await self.submit(tracked.owner, data)
+        if user == tracked.owner:
+            return (await self.submit(user, data))[0]
+        # an admin's rerun of another user's job: recorded in both jobs' histories
+        view, _ = await self.submit(
+            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, now_iso(), job_id)
+        )
+        async with tracked.lock:
+            rerun = A.entry(A.Action.RERUN, user, now_iso(), view["id"])
+            try:
+                await self._patch_record(tracked, tracked.history, None, [rerun])
+            except KubeError as exc:
+                log.warning("job %s: admin %s's rerun not recorded: %s", job_id, user, exc)
+        self._mark(job_id)
         return view
 
     async def logs(
@@ -855,65 +884,9 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         """A slice of the current attempt's log from ``offset``: ``{data, next_offset, eof}``."""
         tracked = self._visible(job_id, user, admin)
-        if offset < 0:
-            raise BadRequest("offset must be 0 or more", "offset")
-        completions = completions_of(tracked.spec)
-        if completion_index is not None and not 0 <= completion_index < completions:
-            raise BadRequest(
-                f"completion_index must be from 0 to {completions - 1}, this job's indexes"
-                if completions > 1
-                else "this job is not an array job; leave out completion_index",
-                "completion_index",
-            )
-        view = tracked.view
-        terminal = State(view["state"]).terminal
-        pods = sorted(
-            tracked.pods.values(),
-            key=lambda p: p["metadata"].get("creationTimestamp") or "",
+        return await read_log(
+            self.kube, tracked.spec, tracked.view, tracked.pods.values(), offset, completion_index
         )
-        if completion_index is not None:
-            pods = [
-                p
-                for p in pods
-                if (p["metadata"].get("annotations") or {}).get(L.COMPLETION_INDEX)
-                == str(completion_index)
-                or (p["metadata"].get("labels") or {}).get(L.COMPLETION_INDEX)
-                == str(completion_index)
-            ]
-        started = [
-            p
-            for p in pods
-            if (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")
-        ]
-        if not started:
-            return {
-                "data": "",
-                "next_offset": offset,
-                "eof": terminal,
-                "pod": None,
-                "message": "the job has not started yet" if not terminal else "no log was kept",
-            }
-        pod = started[-1]
-        try:
-            text = await self.kube.pod_log(pod["metadata"]["name"])
-        except KubeError as exc:
-            if exc.status == 404:
-                return {
-                    "data": "",
-                    "next_offset": offset,
-                    "eof": True,
-                    "pod": None,
-                    "message": "the pod is gone",
-                }
-            raise ClusterUnavailable(f"the log cannot be read now: {exc.plain()}") from None
-        raw = text.encode()
-        chunk = raw[offset:]
-        return {
-            "data": chunk.decode(errors="replace"),
-            "next_offset": offset + len(chunk),
-            "eof": terminal,
-            "pod": pod["metadata"]["name"],
-        }
 
     def sites(self) -> list[dict[str, Any]]:
         """Each site: health, free and total capacity, queue depth and pending reasons."""
@@ -976,18 +949,6 @@ class JobsManager(LoggingConfigurable):
                 }
             )
         return result
-
-    def metrics(self) -> dict[str, Any]:
-        by_state: dict[str, int] = defaultdict(int)
-        for tracked in self.jobs.values():
-            if tracked.view:
-                by_state[tracked.view["state"]] += 1
-        return {
-            "by_state": dict(by_state),
-            "counters": dict(self.counters),
-            "kube_requests": dict(self.kube.requests),
-            "health": {name: h.usable for name, h in self.health.items()},
-        }
 
 
 def _spec_data(tracked: Tracked) -> dict[str, Any]:

@@ -61,9 +61,16 @@ def common_labels(job_id: str, owner: str) -> dict[str, str]:
 
 
 def build_record(
-    job_id: str, owner: str, spec: JobSpec, plan: Mapping[str, Any], namespace: str, now: str
+    job_id: str,
+    owner: str,
+    spec: JobSpec,
+    plan: Mapping[str, Any],
+    namespace: str,
+    now: str,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ConfigMap that records a job: spec, plan and staged file; attempts join it later."""
+    """The ConfigMap that records a job: spec, plan and staged file (and ``extra``
+    annotations); attempts join it later."""
     labels = common_labels(job_id, owner) | {L.ROLE: "record"}
     if spec.client_request_id:
         labels[L.REQUEST_ID] = L.label_value(spec.client_request_id)
@@ -85,6 +92,7 @@ def build_record(
                 L.JOB_NAME: spec.name,
                 L.SUBMITTED: now,
                 L.ATTEMPTS: "[]",
+                **(extra or {}),
             },
         },
         "data": data,

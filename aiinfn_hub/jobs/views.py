@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..placement import Site
+from . import actions as A
 from .model import State, completions_of
 from .signals import Assessment, progress
 
@@ -86,9 +87,10 @@ def build_view(
     job: Mapping[str, Any] | None,
     reason: str,
     counts: Mapping[str, int] | None = None,
+    actions: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The job as the API returns it; ``counts`` is the progress recorded when the job ended
-    (its Job may be gone), else it is read from ``job``."""
+    (its Job may be gone), else it is read from ``job``; ``actions``: what admins did to it."""
     attempts = [dict(entry) for entry in history]
     if current:
         attempts.append(dict(current))
@@ -116,4 +118,5 @@ def build_view(
         "fallback": fallback_summary(history, site.display_name if site else None),
         "progress": dict(counts) if counts else progress(job, completions_of(spec)),
         "spec": dict(spec),
+        "actions": A.shown(actions),
     }

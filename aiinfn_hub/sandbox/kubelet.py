@@ -26,12 +26,14 @@ import logging
 import random
 from collections.abc import Awaitable, Hashable, Iterable
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 from typing import Protocol
 from urllib.request import urlopen
 
 from .api import Api
 from .controllers.base import Controller
+from .errors import ApiError
 from .objects import Obj, clone, is_terminal_pod, now, parse_time, set_condition, timestamp
 from .podenv import EnvError, Lookup, command_line, container_env, rewrite_service_url
 from .runtime import LocalProcess
@@ -548,7 +550,10 @@ class PodWorker:
                 try:
                     with urlopen(url, timeout=timeout) as response:
                         return 200 <= response.status < 400
-                except Exception:
+                except (OSError, HTTPException) as exc:  # no answer, 4xx/5xx, not HTTP
+                    log.debug(
+                        "pod %s/%s: probe of %s failed: %s", self.namespace, self.name, url, exc
+                    )
                     return False
 
             return await asyncio.to_thread(fetch)
@@ -610,13 +615,15 @@ class PodWorker:
             self.write()
 
     def _finalize_delete(self) -> None:
-        with contextlib.suppress(Exception):
+        try:
             self.api.delete(
                 self.kubelet.pods,
                 self.namespace,
                 self.name,
                 {"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}},
             )
+        except ApiError as exc:  # gone already (404), or a new pod of that name (409)
+            log.debug("pod %s/%s: not deleted at its end: %s", self.namespace, self.name, exc)
 
     def container_running(self, container: str) -> bool:
         run = self.containers.get(container)

@@ -27,7 +27,9 @@ _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec (without setpriv)
     if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
+        # no C library or no prctl in it: the child then outlives a killed parent, as without
+        # setpriv; nothing may be logged here, between fork and exec
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 

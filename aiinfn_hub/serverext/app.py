@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import os
 from typing import Any
@@ -181,6 +180,7 @@ class AiinfnHubExtension(ExtensionApp):
                 state_dir=self.state_dir or None,
                 home_dir=self.serverapp.root_dir,
                 faults=self.sandbox_faults,
+                image=self.user_image,
             )
             backend = await standalone.start()
             self.standalone = standalone
@@ -200,8 +200,10 @@ class AiinfnHubExtension(ExtensionApp):
     async def stop_extension(self) -> None:
         """Stop relaying events, and in standalone mode the service and the sandbox."""
         if self._starting is not None and not self._starting.done():
-            with contextlib.suppress(Exception):
+            try:
                 await self._starting
+            except Exception as exc:  # what a request that waited for it was told, too
+                self.log.warning("aiinfn-hub: the jobs backend did not start: %s", exc)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

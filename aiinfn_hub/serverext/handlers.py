@@ -39,6 +39,7 @@ Job changes are not polled: they arrive on the Jupyter Server event bus under
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -64,6 +65,8 @@ PLAIN_ERRORS = {
     404: "this request's origin is not allowed by the Jupyter server; call the API from "
     "JupyterLab's own page or without an Origin header",
 }
+
+log = logging.getLogger(__name__)
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -250,12 +253,23 @@ class WhoamiHandler(BaseHandler):
 
     async def service_admin(self) -> bool:
         """Whether the jobs service lets this user see everyone's jobs: it is the one that
-        decides (the browser's hub login does not carry the admin flag to this server)."""
+        decides (the browser's hub login does not carry the admin flag to this server). If it
+        does not answer, the user is taken for no admin, and the log says why."""
         try:
             status, caller = await self.call("GET", "whoami")
-        except JobsError:
-            return False
-        return status == 200 and isinstance(caller, dict) and caller.get("admin") is True
+        except JobsError as exc:
+            status, caller = exc.status, exc.message
+        if status == 200 and isinstance(caller, dict):
+            return caller.get("admin") is True
+        error = caller.get("error") if isinstance(caller, dict) else caller
+        log.warning(
+            "the jobs service did not say whether %s is an admin (%s: %s); the panel shows "
+            "their own jobs only",
+            self.ext.user,
+            status,
+            str(error)[:300],
+        )
+        return False
 
 
 class UnknownHandler(BaseHandler):

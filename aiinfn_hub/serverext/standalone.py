@@ -74,8 +74,11 @@ class Standalone:
         state_dir: str | None = None,
         home_dir: str | None = None,
         faults: Sequence[str] = (),
+        image: str = "",
     ) -> None:
         self.user = user
+        #: the user's own image, which their jobs may use (they are the only user)
+        self.image = image
         #: fault requests for the sandbox this starts (parsed now: a typo fails at start-up)
         try:
             self.faults = [parse_fault(text) for text in faults]
@@ -96,7 +99,9 @@ class Standalone:
         try:
             kubeconfig = self.kubeconfig or await self._start_sandbox()
             self._api = await kube_client(kubeconfig)
-            self.manager = JobsManager(Kube(self._api, "default"), parent=self.parent)
+            self.manager = JobsManager(
+                Kube(self._api, "default"), parent=self.parent, images=[self.image]
+            )
             self._link_home()
             await self.manager.start()
             token = secrets.token_urlsafe(32)

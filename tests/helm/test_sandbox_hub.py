@@ -137,6 +137,7 @@ def test_the_jobs_service_runs_as_the_values_say(sections, tmp_path):
     (files,) = VALUES["hub"]["extraFiles"].values()
     expected = json.loads(json.dumps(files["data"]))
     expected["JobsManager"]["namespace"] = "default"  # the sandbox's namespace
+    expected["KubeSpawner"]["image"] = hubconfig.SANDBOX_IMAGE  # the sandbox's only image
     assert config == expected
     roles = {r["name"]: r for r in sections["JupyterHub"]["load_roles"]}
     for name, role in VALUES["hub"]["loadRoles"].items():

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+import yaml
 from traitlets.config import Config
 
 from aiinfn_hub.placement import PlacementConfig
@@ -197,8 +198,9 @@ def test_jobs_service_config_file_is_mounted_in_the_hub(values):
     files = [f for f in values["hub"]["extraFiles"].values() if f["mountPath"] == CONFIG_PATH]
     assert _option(command, "--config") == CONFIG_PATH and len(files) == 1
     data = files[0]["data"]
-    assert set(data) == {"JobsManager", "PlacementConfig"}
-    assert data["PlacementConfig"] == values["hub"]["config"]["PlacementConfig"]
+    assert set(data) == {"JobsManager", "PlacementConfig", "KubeSpawner", "AIInfnSpawner"}
+    for section in ("PlacementConfig", "KubeSpawner", "AIInfnSpawner"):
+        assert data[section] == values["hub"]["config"][section], section
     assert data["JobsManager"]["namespace"] == NAMESPACE
 
 
@@ -300,6 +302,33 @@ def test_roles_give_the_service_and_users_what_they_need(values):
         "access:servers!server",
         access,
     }
+
+
+# ------------------------------------------------------------------------ the images of jobs
+
+
+def test_the_images_jobs_may_use_follow_the_spawners_lines():
+    """One edit of the users' image in hub.config.KubeSpawner reaches the jobs service's
+    allow-list: its config file holds the same section (a YAML alias), not a copy."""
+    from aiinfn_hub.jobs.images import ImagePolicy
+
+    text = (HELM_VALUES / "values.yaml").read_text(encoding="utf-8")
+    example = "      # image: ghcr.io/infn-ai/aiinfn-hub-lab:0.1.0\n"
+    assert text.count(example) == 1
+    edited = yaml.safe_load(text.replace(example, "      image: registry.infn.it/ai/lab:2\n"))
+    (files,) = edited["hub"]["extraFiles"].values()
+    config = Config(json.loads(json.dumps(files["data"])))  # what the chart writes for .json
+    policy = ImagePolicy(config=config)
+    assert policy.allowed_images == ["registry.infn.it/ai/lab:2"]
+    assert policy.allows("registry.infn.it/ai/lab:2")
+    assert not policy.allows("registry.infn.it/ai/lab:3")
+
+
+def test_users_images_are_set_where_the_jobs_service_reads_them(overlay):
+    """The chart maps singleuser.image and singleuser.profileList onto KubeSpawner in the hub
+    only: set there, the jobs service would refuse the users' own images."""
+    singleuser = overlay.get("singleuser") or {}
+    assert "image" not in singleuser and "profileList" not in singleuser
 
 
 # ------------------------------------------------------------------------------- users' servers

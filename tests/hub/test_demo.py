@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from aiinfn_hub import demo
 from aiinfn_hub.cli import main
 from aiinfn_hub.hubconfig import DEMO_PASSWORD, DEMO_USERS
 from aiinfn_hub.hubprocess import descendants
@@ -51,6 +53,42 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"aiinfn-hub demo: error: --port {port}: cannot listen on 127.0.0.1:")
     assert "choose another port with --port" in err
+
+
+@pytest.mark.parametrize("ip", ["0.0.0.0", "::", "192.168.1.20"])
+def test_an_address_others_reach_needs_public(capsys, ip):
+    """The demo's passwords are fixed and printed: it does not listen where other machines
+    reach it unless asked to, and refuses before it starts anything."""
+    assert main(["demo", "--ip", ip, "--state-dir", "/nonexistent/never"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aiinfn-hub demo: error: --ip {ip} would let other machines reach")
+    assert "add --public" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_loopback_addresses_need_nothing_more(ip):
+    assert demo.exposure_warning(ip, public=False) is None
+
+
+def test_public_says_so_loudly_before_anything_starts(capsys):
+    with socket.socket() as busy:  # the port is taken: the demo stops right after the warning
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["demo", "--ip", "0.0.0.0", "--public", "--port", str(port),
+                     "--state-dir", "/nonexistent/never"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    warning, error = err.rsplit("\n", 2)[0], err.rsplit("\n", 2)[1]
+    assert "WARNING: --public: the demo listens on 0.0.0.0" in warning
+    assert "FIXED passwords" in warning and "alice, bob, carol, admin" in warning
+    assert error.startswith(f"aiinfn-hub demo: error: --port {port}: cannot listen on 0.0.0.0:")
+
+
+def test_public_is_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "--public" in capsys.readouterr().out
 
 
 class Output:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from traitlets.config import Config
 
@@ -99,16 +101,23 @@ class Api:
         return response.code, json.loads(text) if "json" in kind and text else text.decode()
 
 
-@pytest.fixture
-async def api(manager) -> AsyncIterator[Api]:
-    authenticator = TokenAuthenticator(tokens=TOKENS, admin_users={"admin"})
+@contextlib.contextmanager
+def serve(manager: JobsManager, tokens: dict[str, str], admins: set[str]) -> Iterator[Api]:
+    """The REST API of ``manager`` in this process, for fixed ``tokens`` (user names)."""
+    authenticator = TokenAuthenticator(tokens=tokens, admin_users=admins)
     app = web.Application(
         routes("/services/aiinfn-jobs/"), jobs_manager=manager, authenticator=authenticator
     )
     sock, port = bind_unused_port()
-    from tornado.httpserver import HTTPServer
-
     server = HTTPServer(app)
     server.add_sockets([sock])
-    yield Api(f"http://127.0.0.1:{port}/services/aiinfn-jobs/")
-    server.stop()
+    try:
+        yield Api(f"http://127.0.0.1:{port}/services/aiinfn-jobs/")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def api(manager) -> AsyncIterator[Api]:
+    with serve(manager, TOKENS, {"admin"}) as served:
+        yield served

@@ -34,6 +34,15 @@ async def test_openapi_document_is_served_and_kept_in_the_repo(api):
     }
 
 
+async def test_metrics_count_everyones_jobs_so_users_may_not_read_them(api):
+    status, error = await api.call("GET", "metrics")  # alice, no admin
+    assert status == 403 and error["status"] == 403
+    assert "only admins may read them" in error["error"]
+    assert "read:metrics" in error["error"] and "GET /jobs" in error["error"]
+    status, text = await api.call("GET", "metrics", token="admin-token")
+    assert status == 200 and "# TYPE aiinfn_jobs gauge" in text
+
+
 async def test_whoami_names_the_caller_and_says_whether_they_are_admin(api):
     assert await api.call("GET", "whoami") == (200, {"name": "alice", "admin": False})
     assert await api.call("GET", "whoami", token="admin-token") == (
@@ -293,7 +302,7 @@ async def test_sites_show_health_capacity_and_queue(api, manager, sandbox):
 async def test_metrics_in_prometheus_format(api, manager):
     _, job = await api.call("POST", "jobs", SHORT)
     await wait_for(manager, job["id"])
-    status, text = await api.call("GET", "metrics")
+    status, text = await api.call("GET", "metrics", token="admin-token")
     assert status == 200
     lines = text.splitlines()
     assert 'aiinfn_jobs{state="succeeded"} 1' in lines
@@ -322,4 +331,4 @@ async def test_events_stream_the_callers_job_changes_only(api, manager):
     for event in alice.events:
         assert event["type"] == "job" and event["time"]
         openapi.validate("Job", event["job"])
-    await wait_until(lambda: not manager.subscribers, message="closed streams unsubscribed")
+    await wait_until(lambda: not manager.events.subscribers, message="closed streams unsubscribed")

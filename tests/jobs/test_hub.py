@@ -181,3 +181,10 @@ async def test_a_servers_token_says_admin_for_hub_admins_only(hub):
         "GET", hub.service + "jobs?user=alice", token=server_tokens["admin"]
     )
     assert status == 200 and mine["id"] in [j["id"] for j in alices["jobs"]]
+
+
+async def test_only_admins_read_the_metrics_with_hub_tokens(hub):
+    status, error = await call("GET", hub.service + "metrics", token=hub.tokens["alice"])
+    assert status == 403 and "only admins may read them" in error["error"]
+    status, text = await call("GET", hub.service + "metrics", token=hub.tokens["admin"])
+    assert status == 200 and "aiinfn_jobs" in text

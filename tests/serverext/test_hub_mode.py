@@ -4,6 +4,7 @@ token and holds no Kubernetes credentials; the mode comes from the environment o
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -120,6 +121,27 @@ async def test_the_service_says_who_is_admin_and_an_admin_sees_everyone(api, ser
     assert (status, me["name"], me["admin"], me["mode"]) == (200, "carol", True, "hub")
     status, page = await api("GET", "jobs", params={"user": "alice"})
     assert status == 200 and [j["id"] for j in page["jobs"]] == [alices["id"]]
+
+
+@pytest.mark.parametrize(
+    "hub_env",
+    [
+        {"JUPYTERHUB_API_TOKEN": "stolen", "JUPYTERHUB_USER": "Mario.Rossi@infn.it"},
+        {"AIINFN_JOBS_URL": "http://127.0.0.1:9/", "JUPYTERHUB_USER": "Mario.Rossi@infn.it"},
+    ],
+    indirect=True,
+    ids=["refused", "unreachable"],
+)
+async def test_no_answer_on_the_admin_flag_is_no_admin_and_logged(unstarted_api, caplog):
+    """The panel asks whoami whether to show everyone's jobs: when the service does not say,
+    the answer is no, and the server's log says who and why."""
+    with caplog.at_level(logging.WARNING, logger="aiinfn_hub.serverext.handlers"):
+        status, me = await unstarted_api("GET", "whoami")
+    assert status == 200 and me["admin"] is False and me["name"] == "Mario.Rossi@infn.it"
+    (record,) = [r for r in caplog.records if "is an admin" in r.getMessage()]
+    message = record.getMessage()
+    assert "did not say whether Mario.Rossi@infn.it is an admin" in message
+    assert "did not accept this server's token" in message or "cannot be reached" in message
 
 
 @pytest.mark.parametrize("hub_env", [{"JUPYTERHUB_API_TOKEN": "stolen"}], indirect=True)

@@ -1,0 +1,79 @@
+"""A job's log: a slice of its current attempt's pod log, read through the pod log endpoint
+(``GET /jobs/{id}/log``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import labels as L
+from .errors import BadRequest, ClusterUnavailable
+from .kube import Kube, KubeError
+from .model import State, completions_of
+
+
+async def read_log(
+    kube: Kube,
+    spec: Mapping[str, Any],
+    view: Mapping[str, Any],
+    pods: Iterable[dict[str, Any]],
+    offset: int = 0,
+    completion_index: int | None = None,
+) -> dict[str, Any]:
+    """From ``offset``, the log of the job's latest started pod (of one index of an array
+    job): ``{data, next_offset, eof, pod}``, with a ``message`` when there is none. ``spec`` and
+    ``view`` are the job's request and view, ``pods`` its pods."""
+    if offset < 0:
+        raise BadRequest("offset must be 0 or more", "offset")
+    completions = completions_of(spec)
+    if completion_index is not None and not 0 <= completion_index < completions:
+        raise BadRequest(
+            f"completion_index must be from 0 to {completions - 1}, this job's indexes"
+            if completions > 1
+            else "this job is not an array job; leave out completion_index",
+            "completion_index",
+        )
+    terminal = State(view["state"]).terminal
+    pods = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    if completion_index is not None:
+        pods = [
+            p
+            for p in pods
+            if (p["metadata"].get("annotations") or {}).get(L.COMPLETION_INDEX)
+            == str(completion_index)
+            or (p["metadata"].get("labels") or {}).get(L.COMPLETION_INDEX) == str(completion_index)
+        ]
+    started = [
+        p
+        for p in pods
+        if (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")
+    ]
+    if not started:
+        return {
+            "data": "",
+            "next_offset": offset,
+            "eof": terminal,
+            "pod": None,
+            "message": "the job has not started yet" if not terminal else "no log was kept",
+        }
+    pod = started[-1]
+    try:
+        text = await kube.pod_log(pod["metadata"]["name"])
+    except KubeError as exc:
+        if exc.status == 404:
+            return {
+                "data": "",
+                "next_offset": offset,
+                "eof": True,
+                "pod": None,
+                "message": "the pod is gone",
+            }
+        raise ClusterUnavailable(f"the log cannot be read now: {exc.plain()}") from None
+    raw = text.encode()
+    chunk = raw[offset:]
+    return {
+        "data": chunk.decode(errors="replace"),
+        "next_offset": offset + len(chunk),
+        "eof": terminal,
+        "pod": pod["metadata"]["name"],
+    }
