@@ -10,11 +10,12 @@ from urllib.parse import urlparse
 
 from kubernetes_asyncio import client, config
 from tornado import web
-from traitlets import Bool, Integer, Type, Unicode, default
+from traitlets import Bool, Integer, TraitError, Type, Unicode, default
 from traitlets.config import Application
 
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .claims import HomeClaim
 from .handlers import routes
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
@@ -48,7 +49,14 @@ class JobsService(Application):
 
     name = "aiinfn-jobs"
     description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
-    classes = [JobsManager, PlacementConfig, FallbackPolicy, HubAuthenticator, TokenAuthenticator]
+    classes = [
+        JobsManager,
+        HomeClaim,
+        PlacementConfig,
+        FallbackPolicy,
+        HubAuthenticator,
+        TokenAuthenticator,
+    ]
 
     config_file = Unicode(
         "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."
@@ -97,6 +105,11 @@ class JobsService(Application):
         super().initialize(argv)
         if self.config_file:
             self.load_config_file(self.config_file)
+        try:
+            HomeClaim("", parent=self).check()
+        except (TraitError, ValueError) as exc:
+            self.log.critical("%s", exc)
+            self.exit(2)
 
     async def make_app(self) -> tuple[web.Application, JobsManager]:
         api = await kube_client(self.kubeconfig or None)

@@ -29,6 +29,7 @@ from traitlets.config import LoggingConfigurable
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import labels as L
 from .cache import Reflector
+from .claims import HomeClaim
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
@@ -108,10 +109,6 @@ class JobsManager(LoggingConfigurable):
         "quay.io/jupyter/scipy-notebook:latest",
         help="Image for jobs that name none (the server extension sends the user's own).",
     ).tag(config=True)
-    home_claim_template = Unicode(
-        "claim-{username}",
-        help="PVC name of a user's home volume, for jobs that ask for the 'pvc' volume.",
-    ).tag(config=True)
     home_mount_path = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(
         config=True
     )
@@ -164,11 +161,11 @@ class JobsManager(LoggingConfigurable):
         self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
         self.settings = PodSettings(
             default_image=self.default_image,
-            home_claim_template=self.home_claim_template,
             home_mount_path=self.home_mount_path,
             run_as_user=self.run_as_user,
             run_as_group=self.run_as_group,
         )
+        self.home = HomeClaim(self.namespace, parent=self)  # users' claims, as the hub names them
         self.jobs: dict[str, Tracked] = {}
         self.by_owner: dict[str, set[str]] = defaultdict(set)
         self.by_request: dict[tuple[str, str], str] = {}
@@ -570,6 +567,7 @@ class JobsManager(LoggingConfigurable):
             self.namespace,
             tracked.record["metadata"].get("uid"),
             self.settings,
+            home_claim=self.home.recorded(tracked.annotations, tracked.owner),
         )
         created, _ = await self.kube.create("job", body)
         self.job_uid_to_id[created["metadata"].get("uid", "")] = tracked.job_id
@@ -720,6 +718,7 @@ class JobsManager(LoggingConfigurable):
         """Create a job; returns its view and whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self._check_volumes(user, spec)
+        claim = await self.home.resolve(self.kube, user, spec)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:
@@ -729,7 +728,7 @@ class JobsManager(LoggingConfigurable):
         else:
             job_id = uuid.uuid4().hex[:10]
         plan = self._plan_for(spec)
-        record = build_record(job_id, user, spec, plan, self.namespace, now_iso())
+        record = build_record(job_id, user, spec, plan, self.namespace, now_iso(), home_claim=claim)
         tracked = self._tracked(job_id)
         async with tracked.lock:
             try:
@@ -759,7 +758,7 @@ class JobsManager(LoggingConfigurable):
         """Refuse a PVC, ConfigMap or Secret that the admins do not share: job pods run in the
         hub's namespace, beside every other user's home and the hub's own claims and secrets.
         A job may also mount its owner's home claim."""
-        home = self.settings.home_claim(user)
+        home = self.home.name_for(user)
         rules = {  # volume type: (option, names shared, names always allowed, what it is)
             "pvc": ("shared_claims", self.shared_claims, {"", "home", home}, "claim"),
             "configmap": ("shared_configmaps", self.shared_configmaps, set(), "ConfigMap"),
