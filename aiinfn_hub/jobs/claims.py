@@ -1,4 +1,4 @@
-"""Users' home claims: named by KubeSpawner's own code, and found in the cluster.
+"""Users' home claims: named by KubeSpawner's own code, found in the cluster, missed in words.
 
 A job that asks for the ``pvc`` volume mounts the PersistentVolumeClaim that KubeSpawner made
 for its owner's default server. KubeSpawner names it from ``pvc_name_template`` (default
@@ -18,8 +18,9 @@ default server is the one their server mounts, and the job mounts it too.
 from __future__ import annotations
 
 import os
+import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,6 +48,7 @@ SERVERNAME_ANNOTATION = "hub.jupyter.org/servername"
 #: names rendered from other templates).
 UNKNOWABLE_FIELDS = frozenset({"userid", "pod_name", "pvc_name"})
 _KUBESPAWNER = KubeSpawner.class_traits()
+_NOT_FOUND = re.compile(r'persistentvolumeclaim "([^"]+)" (not found|is being deleted)')
 
 
 def _spawner_default(name: str) -> Any:
@@ -219,3 +221,23 @@ def _is_default_home(claim: Mapping[str, Any], user: str) -> bool:
     return annotations.get(USERNAME_ANNOTATION) == user and not annotations.get(
         SERVERNAME_ANNOTATION
     )
+
+
+def missing_claim(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """Why an attempt cannot start because a claim it mounts does not exist, in words: the
+    scheduler leaves such a pod Pending (PodScheduled False, Unschedulable) and names the
+    claim (``persistentvolumeclaim "x" not found``)."""
+    for pod in pods:
+        for cond in (pod.get("status") or {}).get("conditions") or ():
+            if cond.get("type") != "PodScheduled" or cond.get("status") != "False":
+                continue
+            found = _NOT_FOUND.search(cond.get("message") or "")
+            if found:
+                claim, what = found.groups()
+                gone = "does not exist" if what == "not found" else "is being deleted"
+                return (
+                    f"it cannot start: its volume {claim!r} {gone} in the cluster (if it is "
+                    "your home volume, start your notebook server once to create it, then "
+                    "run the job again)"
+                )
+    return None

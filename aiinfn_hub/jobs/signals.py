@@ -16,6 +16,7 @@ from typing import Any
 
 from ..placement import Site, SiteHealth
 from ..placement.quantities import format_duration
+from .claims import missing_claim
 from .model import State
 from .triggers import FallbackPolicy, Triggers
 
@@ -201,6 +202,9 @@ def assess(
         return Assessment(
             State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
         )
+    missing = missing_claim(pods)  # Pending for good: no site has the claim either
+    if missing:
+        return Assessment(State.FAILED, Verdict.FAIL, missing, raw)
     eviction = _eviction(workload)
     if eviction and eviction[0] in triggers.eviction_reasons:
         reason, text = eviction

@@ -23,6 +23,7 @@ from aiinfn_hub.jobs.claims import (
     SPAWNER_ENV,
     HomeClaim,
     home_claim_manifest,
+    missing_claim,
 )
 from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.kube import KubeError
@@ -267,3 +268,31 @@ async def test_a_shared_claim_that_does_not_exist_is_a_422():
     assert await home().resolve(kube, "carol", spec) == "claim-carol"
     none = parse_spec({"command": ["true"], "volumes": ["emptydir"]}, placer, 100)
     assert await home().resolve(FakeKube(), "carol", none) is None
+
+
+def test_a_pod_whose_claim_is_missing_says_so_in_words():
+    pending = {
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": '0/3 nodes are available: persistentvolumeclaim "claim-x" not '
+                    "found. preemption: 0/3 nodes are available: 3 Preemption is not helpful "
+                    "for scheduling.",
+                }
+            ],
+        }
+    }
+    said = missing_claim([pending])
+    assert said is not None and "its volume 'claim-x' does not exist in the cluster" in said
+    assert "start your notebook server once" in said
+    insufficient = {
+        "status": {
+            "conditions": [{"type": "PodScheduled", "status": "False", "message": "0/3 nodes: cpu"}]
+        }
+    }
+    assert missing_claim([insufficient]) is None
+    assert missing_claim([]) is None

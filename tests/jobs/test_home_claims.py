@@ -9,7 +9,7 @@ from kubernetes_asyncio import client
 from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.claims import HomeClaim
 
-from .conftest import give_home, wait_for
+from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
 
 #: Users whose names are no DNS label, as a real hub has them.
 USERS = ("mario.rossi@infn.it", "Anna_Bianchi")
@@ -58,3 +58,27 @@ async def test_a_job_for_a_home_that_does_not_exist_yet_is_a_422_in_words(api, s
     await give_home(sandbox.kubeconfig, "alice")
     status, answer = await api.call("POST", "jobs", body)
     assert status == 201, answer
+
+
+async def test_a_job_whose_claim_went_missing_fails_and_says_why(sandbox):
+    config = fast_config()
+    config.JobsManager.shared_claims = ["datasets"]
+    await give_home(sandbox.kubeconfig, claim="datasets")
+    manager = await start_manager(str(sandbox.kubeconfig), config)
+    sandbox.faults.stall_admission("local")  # the pod comes after the claim has gone
+    try:
+        body = {"command": ["true"], "volumes": ["pvc:datasets"]}
+        view, _ = await manager.submit("mario.rossi@infn.it", body)
+        await delete_claim(sandbox.kubeconfig, "datasets")
+        sandbox.faults.stall_admission("local", on=False)
+        done = await wait_for(manager, view["id"])
+    finally:
+        sandbox.faults.stall_admission("local", on=False)
+        await stop_manager(manager)
+    assert done["state"] == "failed", done
+    assert done["reason"] == (
+        "it cannot start: its volume 'datasets' does not exist in the cluster (if it is your "
+        "home volume, start your notebook server once to create it, then run the job again)"
+    )
+    (attempt,) = done["attempts"]
+    assert (attempt["site"], attempt["outcome"]) == ("local", "failed")
