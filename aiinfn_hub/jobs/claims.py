@@ -28,7 +28,7 @@ from kubespawner import KubeSpawner
 from traitlets import Enum, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from .errors import JobsError
+from .errors import ClusterUnavailable, JobsError
 from .kube import Kube, KubeError
 from .labels import HOME_CLAIM
 from .model import JobSpec
@@ -175,7 +175,15 @@ class HomeClaim(LoggingConfigurable):
 
     async def resolve(self, kube: Kube, user: str, spec: JobSpec) -> str | None:
         """The home claim a job mounts (None if it mounts none), after checking that every
-        claim it names exists."""
+        claim it names exists; Kubernetes failing to answer is a 503 in words."""
+        try:
+            return await self._resolve(kube, user, spec)
+        except KubeError as exc:
+            raise ClusterUnavailable(
+                f"your job's volumes could not be checked: {exc.plain()}; try again in a minute"
+            ) from None
+
+    async def _resolve(self, kube: Kube, user: str, spec: JobSpec) -> str | None:
         home = None
         for need in spec.request.volumes:
             if need.type != "pvc":

@@ -270,6 +270,21 @@ async def test_a_shared_claim_that_does_not_exist_is_a_422():
     assert await home().resolve(FakeKube(), "carol", none) is None
 
 
+async def test_kubernetes_failing_to_answer_is_a_503_in_words():
+    class Failing(FakeKube):
+        async def get(self, kind: str, name: str) -> dict[str, Any]:
+            raise KubeError(0, "Unreachable", "connection refused")
+
+    spec = parse_spec({"command": ["true"], "volumes": ["pvc"]}, Placer(), 100)
+    with pytest.raises(JobsError) as caught:
+        await home().resolve(Failing(), "carol", spec)
+    assert caught.value.status == 503
+    assert caught.value.message == (
+        "your job's volumes could not be checked: the Kubernetes API server cannot be reached "
+        "(connection refused); try again in a minute"
+    )
+
+
 def test_a_pod_whose_claim_is_missing_says_so_in_words():
     pending = {
         "status": {
