@@ -19,7 +19,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
 from .children import launch, log_tail, wait_ready
-from .hubconfig import CHP, SERVICE, SandboxHub, hub_config, write_config
+from .hubconfig import CHP, SERVICE, SandboxHub, extra_config, hub_config, write_config
 
 
 class HubError(RuntimeError):
@@ -100,7 +100,8 @@ class HubProcess:
                 "or `npm ci --prefix tools/chp`"
             )
         self.hub.state_dir.mkdir(parents=True, exist_ok=True)
-        config = write_config(hub_config(self.hub), self.hub.state_dir / "jupyterhub_config.py")
+        path = self.hub.state_dir / "jupyterhub_config.py"
+        config = write_config(hub_config(self.hub), path, extra_config())
         env = dict(os.environ, KUBECONFIG=str(self.hub.kubeconfig), PYTHONUNBUFFERED="1")
         env.pop("JUPYTERHUB_API_TOKEN", None)
         command = [sys.executable, "-m", "jupyterhub", "-f", str(config)]

@@ -29,6 +29,7 @@ from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.auth import TokenAuthenticator
 from aiinfn_hub.jobs.cache import Reflector
+from aiinfn_hub.jobs.claims import home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager, now_iso
@@ -69,6 +70,9 @@ class Service:
         config.JobsManager.workers = 8
         self.manager = JobsManager(Kube(api, "default"), config=config)
         await self.manager.start()
+        homes = Kube(api, "default")  # each user's home claim, as a first server start makes it
+        for user in self.tokens.values():
+            await homes.create("pvc", home_claim_manifest(self.manager.home.name_for(user), user))
         authenticator = TokenAuthenticator(tokens=self.tokens)
         app = Application(routes(PREFIX), jobs_manager=self.manager, authenticator=authenticator)
         sock, port = bind_unused_port()

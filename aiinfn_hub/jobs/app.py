@@ -10,11 +10,12 @@ from urllib.parse import urlparse
 
 from kubernetes_asyncio import client, config
 from tornado import web
-from traitlets import Bool, Integer, Type, Unicode, default
+from traitlets import Bool, Integer, TraitError, Type, Unicode, default
 from traitlets.config import Application
 
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .claims import HomeClaim
 from .events import JobEvents
 from .handlers import routes
 from .images import ImagePolicy
@@ -54,6 +55,7 @@ class JobsService(Application):
         JobsManager,
         JobEvents,
         ImagePolicy,
+        HomeClaim,
         PlacementConfig,
         FallbackPolicy,
         HubAuthenticator,
@@ -107,6 +109,11 @@ class JobsService(Application):
         super().initialize(argv)
         if self.config_file:
             self.load_config_file(self.config_file)
+        try:
+            HomeClaim("", parent=self).check()
+        except (TraitError, ValueError) as exc:
+            self.log.critical("%s", exc)
+            self.exit(2)
 
     async def make_app(self) -> tuple[web.Application, JobsManager]:
         api = await kube_client(self.kubeconfig or None)

@@ -137,6 +137,12 @@ class Kube:
     async def get(self, kind: str, name: str) -> dict[str, Any]:
         return await self.call(f"get {kind}", self._fn(kind, "read"), name, self.namespace)
 
+    async def list(self, kind: str, label_selector: str) -> dict[str, Any]:
+        """The objects of ``kind`` in the namespace that ``label_selector`` selects."""
+        return await self.call(
+            f"list {kind}", self._fn(kind, "list"), self.namespace, label_selector=label_selector
+        )
+
     async def patch(self, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A JSON merge patch (RFC 7386), which every API server accepts for every kind."""
         return await self.call(
@@ -179,7 +185,12 @@ class Kube:
 
     def _fn(self, kind: str, verb: str) -> Callable[..., Awaitable[Any]]:
         api = self.batch if kind == "job" else self.core
-        plural = {"job": "job", "configmap": "config_map", "pod": "pod"}[kind]
+        plural = {
+            "job": "job",
+            "configmap": "config_map",
+            "pod": "pod",
+            "pvc": "persistent_volume_claim",
+        }[kind]
         return getattr(api, f"{verb}_namespaced_{plural}")
 
     @property

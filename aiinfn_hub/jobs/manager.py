@@ -29,6 +29,7 @@ from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import actions as A
 from . import labels as L
 from .cache import Reflector
+from .claims import HomeClaim
 from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
 from .images import ImagePolicy
@@ -109,10 +110,6 @@ class JobsManager(LoggingConfigurable):
         "quay.io/jupyter/scipy-notebook:latest",
         help="Image for jobs that name none (the server extension sends the user's own).",
     ).tag(config=True)
-    home_claim_template = Unicode(
-        "claim-{username}",
-        help="PVC name of a user's home volume, for jobs that ask for the 'pvc' volume.",
-    ).tag(config=True)
     home_mount_path = Unicode("/home/jovyan", help="Where the home volume is mounted.").tag(
         config=True
     )
@@ -169,11 +166,11 @@ class JobsManager(LoggingConfigurable):
         self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
         self.settings = PodSettings(
             default_image=self.default_image,
-            home_claim_template=self.home_claim_template,
             home_mount_path=self.home_mount_path,
             run_as_user=self.run_as_user,
             run_as_group=self.run_as_group,
         )
+        self.home = HomeClaim(self.namespace, parent=self)  # users' claims, as the hub names them
         self.jobs: dict[str, Tracked] = {}
         self.by_owner: dict[str, set[str]] = defaultdict(set)
         self.by_request: dict[tuple[str, str], str] = {}
@@ -576,6 +573,7 @@ class JobsManager(LoggingConfigurable):
             self.namespace,
             tracked.record["metadata"].get("uid"),
             self.settings,
+            home_claim=self.home.recorded(tracked.annotations, tracked.owner),
         )
         created, _ = await self.kube.create("job", body)
         self.job_uid_to_id[created["metadata"].get("uid", "")] = tracked.job_id
@@ -735,6 +733,7 @@ class JobsManager(LoggingConfigurable):
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self._check_volumes(user, spec)
         self.images.check(spec.image)
+        claim = await self.home.resolve(self.kube, user, spec)
         if spec.client_request_id:
             existing = self.by_request.get((user, L.label_value(spec.client_request_id)))
             if existing and existing in self.jobs and self.jobs[existing].view:
@@ -745,7 +744,9 @@ class JobsManager(LoggingConfigurable):
             job_id = uuid.uuid4().hex[:10]
         plan = self._plan_for(spec)
         extra = A.annotations([action]) if action else None
-        record = build_record(job_id, user, spec, plan, self.namespace, now_iso(), extra)
+        record = build_record(
+            job_id, user, spec, plan, self.namespace, now_iso(), extra, home_claim=claim
+        )
         tracked = self._tracked(job_id)
         async with tracked.lock:
             try:
@@ -775,7 +776,7 @@ class JobsManager(LoggingConfigurable):
         """Refuse a PVC, ConfigMap or Secret that the admins do not share: job pods run in the
         hub's namespace, beside every other user's home and the hub's own claims and secrets.
         A job may also mount its owner's home claim."""
-        home = self.settings.home_claim(user)
+        home = self.home.name_for(user)
         rules = {  # volume type: (option, names shared, names always allowed, what it is)
             "pvc": ("shared_claims", self.shared_claims, {"", "home", home}, "claim"),
             "configmap": ("shared_configmaps", self.shared_configmaps, set(), "ConfigMap"),

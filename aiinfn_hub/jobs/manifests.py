@@ -31,15 +31,10 @@ class PodSettings:
     """What an admin sets for every job pod."""
 
     default_image: str = "quay.io/jupyter/base-notebook:latest"
-    home_claim_template: str = "claim-{username}"
     home_mount_path: str = "/home/jovyan"
     run_as_user: int = 1000
     run_as_group: int = 100
     backoff_limit: int = 0
-
-    def home_claim(self, owner: str) -> str:
-        """The PVC of ``owner``'s home volume."""
-        return self.home_claim_template.format(username=L.label_value(owner))
 
 
 #: Keys of a job record's own data, which a staged file must not overwrite.
@@ -68,9 +63,12 @@ def build_record(
     namespace: str,
     now: str,
     extra: Mapping[str, str] | None = None,
+    *,
+    home_claim: str | None = None,
 ) -> dict[str, Any]:
     """The ConfigMap that records a job: spec, plan and staged file (and ``extra``
-    annotations); attempts join it later."""
+    annotations); attempts join it later. ``home_claim``: the owner's home claim, found when
+    the job was submitted."""
     labels = common_labels(job_id, owner) | {L.ROLE: "record"}
     if spec.client_request_id:
         labels[L.REQUEST_ID] = L.label_value(spec.client_request_id)
@@ -93,6 +91,7 @@ def build_record(
                 L.SUBMITTED: now,
                 L.ATTEMPTS: "[]",
                 **(extra or {}),
+                **({L.HOME_CLAIM: home_claim} if home_claim else {}),
             },
         },
         "data": data,
@@ -133,14 +132,13 @@ def _node_selector(spec: JobSpec, site: Site) -> dict[str, str]:
 
 
 def volume_mount(
-    need: VolumeNeed, owner: str, settings: PodSettings
+    need: VolumeNeed, home: str, settings: PodSettings
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pod volume source and the container mount (without names) of one requested volume:
-    the owner's home claim at the home path, another (shared) claim under /mnt/pvc, an emptyDir
-    under /scratch, a ConfigMap or Secret read-only under /mnt/configmap or /mnt/secret. Which
-    names a user may ask for is checked before."""
+    the owner's home claim ``home`` at the home path, another (shared) claim under /mnt/pvc,
+    an emptyDir under /scratch, a ConfigMap or Secret read-only under /mnt/configmap or
+    /mnt/secret. Which names a user may ask for is checked before."""
     if need.type == "pvc":
-        home = settings.home_claim(owner)
         claim = need.name if need.name and need.name != "home" else home
         path = settings.home_mount_path if claim == home else f"{CLAIM_DIR}/{claim}"
         return {"persistentVolumeClaim": {"claimName": claim}}, {"mountPath": path}
@@ -167,8 +165,11 @@ def build_attempt(
     namespace: str,
     record_uid: str | None,
     settings: PodSettings,
+    *,
+    home_claim: str,
 ) -> dict[str, Any]:
-    """The batch/v1 Job that tries ``spec`` at ``site``, queued through the site's LocalQueue."""
+    """The batch/v1 Job that tries ``spec`` at ``site``, queued through the site's LocalQueue;
+    ``home_claim`` is the owner's home claim (mounted if the job asks for it)."""
     name = L.attempt_name(job_id, number)
     labels = common_labels(job_id, owner) | {
         L.ROLE: "attempt",
@@ -196,7 +197,7 @@ def build_attempt(
     ]
     seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for index, need in enumerate(spec.request.volumes):
-        source, mount = volume_mount(need, owner, settings)
+        source, mount = volume_mount(need, home_claim, settings)
         if (source, mount) in seen:  # the same volume asked for twice is mounted once
             continue
         seen.append((source, mount))

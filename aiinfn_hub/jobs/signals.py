@@ -16,6 +16,8 @@ from typing import Any
 
 from ..placement import Site, SiteHealth
 from ..placement.quantities import format_duration
+from .claims import missing_claim
+from .kueuewords import DEACTIVATED, eviction_reason, quota_reason
 from .model import State
 from .triggers import FallbackPolicy, Triggers
 
@@ -136,7 +138,8 @@ def _user_failure(pods: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _eviction(workload: Mapping[str, Any] | None) -> tuple[str, str] | None:
-    """Why Kueue evicted the workload, if it ever did: ``(reason, words)``.
+    """Why Kueue evicted the workload, if it ever did: ``(reason, words)``, the reason
+    without the cause Kueue appends to a deactivation.
 
     Kueue may requeue and readmit a preempted workload at once, so a watcher can miss the
     moment ``Evicted`` is True; ``schedulingStats.evictions`` keeps the record.
@@ -144,13 +147,14 @@ def _eviction(workload: Mapping[str, Any] | None) -> tuple[str, str] | None:
     evicted = condition(workload, "Evicted")
     if evicted and evicted.get("status") == "True":
         reason = evicted.get("reason") or ""
-        return reason, f"evicted by Kueue ({reason}: {evicted.get('message', '')})"
+        words = f"evicted by Kueue ({reason}: {evicted.get('message', '')})"
+        return eviction_reason(reason), words
     stats = ((workload or {}).get("status") or {}).get("schedulingStats") or {}
     for entry in stats.get("evictions") or ():
         if int(entry.get("count") or 0) > 0:
             message = (evicted or {}).get("message", "").removeprefix("Previously: ")
             reason = entry.get("reason") or ""
-            return reason, f"evicted by Kueue ({reason}: {message})"
+            return eviction_reason(reason), f"evicted by Kueue ({reason}: {message})"
     return None
 
 
@@ -201,20 +205,22 @@ def assess(
         return Assessment(
             State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
         )
+    missing = missing_claim(pods)  # Pending for good: no site has the claim either
+    if missing:
+        return Assessment(State.FAILED, Verdict.FAIL, missing, raw)
     eviction = _eviction(workload)
     if eviction and eviction[0] in triggers.eviction_reasons:
         reason, text = eviction
-        if not last_resort or reason == "Deactivated":
+        if not last_resort or reason == DEACTIVATED:  # a deactivation never clears
             return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
         return Assessment(State.QUEUED, reason=f"{text}; Kueue requeues it here", raw=raw)
     reserved = condition(workload, "QuotaReserved")
-    if (
-        reserved
-        and reserved.get("status") == "False"
-        and reserved.get("reason") in triggers.inadmissible_reasons
-    ):
-        text = f"cannot be admitted there ({reserved.get('reason')}: {reserved.get('message', '')})"
-        return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
+    if reserved and reserved.get("status") == "False":
+        message = reserved.get("message", "")
+        why = quota_reason(reserved.get("reason") or "", message)
+        if why in triggers.inadmissible_reasons:
+            text = f"cannot be admitted there ({why}: {message})"
+            return Assessment(State.QUEUED, Verdict.FALL_BACK, text, raw)
     if _running(pods):
         return Assessment(State.RUNNING, raw=raw)
     suspended = (job.get("spec") or {}).get("suspend")

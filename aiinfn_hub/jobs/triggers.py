@@ -21,9 +21,10 @@ from traitlets.config import Configurable
 
 from ..placement import Site
 
-#: Kueue reasons for QuotaReserved=False that waiting cannot clear.
+#: Kueue reasons for QuotaReserved=False that waiting cannot clear, in the detailed words (a
+#: default install's Pending or Inadmissible is read from its message: jobs/kueuewords.py).
 INADMISSIBLE_REASONS = ("NoMatchingFlavor", "ExceedsMaxQuota", "Misconfigured", "Inadmissible")
-#: Kueue's reasons for Evicted=True.
+#: Kueue's reasons for Evicted=True (``Deactivated`` also names ``DeactivatedDueTo<cause>``).
 EVICTION_REASONS = (
     "Preempted",
     "PodsReadyTimeout",
@@ -65,13 +66,17 @@ class FallbackPolicy(Configurable):
         Unicode(),
         default_value=list(INADMISSIBLE_REASONS),
         help="Kueue reasons for QuotaReserved=False that cannot clear by waiting: a job whose "
-        "Workload reports one moves to the next site at once.",
+        "Workload reports one moves to the next site at once. Kueue's detailed reasons (its "
+        "UnadmittedWorkloadsObservability gate); without the gate Kueue writes Pending or "
+        "Inadmissible and the service reads the detailed reason from the message.",
     ).tag(config=True)
     eviction_reasons = List(
         Unicode(),
         default_value=list(EVICTION_REASONS),
         help="Kueue eviction reasons (Evicted=True) that move a job to the next site. For "
-        "other reasons the job stays and Kueue requeues it at the same site.",
+        "other reasons the job stays and Kueue requeues it at the same site. Deactivated "
+        "also matches Kueue's DeactivatedDueTo<cause>; a deactivation ends the attempt even "
+        "on the last site.",
     ).tag(config=True)
     provider_failed = Bool(
         True,

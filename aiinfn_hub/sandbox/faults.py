@@ -3,8 +3,8 @@
 - site-down: the site's nodes Ready=False (virtual nodes: InterlinkConnectivity=False with
   reason InterlinkPingFailed) and tainted not-ready; pods already sent there stay Pending.
 - maintenance: the site's maintenance taint on its nodes (a local site: nodes cordoned).
-- stall-admission: the site's ClusterQueue admits nothing (QuotaReserved=False,
-  WaitingForQuota).
+- stall-admission: the site's ClusterQueue admits nothing (QuotaReserved=False, "insufficient
+  unused quota": reason Pending, or WaitingForQuota with Kueue's observability gate).
 - provider-failure: remote submissions fail: pod Failed, reason ProviderFailed, containers
   terminated with exit code 1 and reason ProviderFailed.
 - exit-code: remote jobs end with an infrastructure code (404, 502): pod Failed "Error: 404".

@@ -90,6 +90,10 @@ class KueueSettings:
     pods_ready_timeout: float | None = 1800
     requeue_backoff_base: float = 60
     requeue_backoff_limit: int | None = None
+    #: Kueue's UnadmittedWorkloadsObservability gate: detailed QuotaReserved reasons
+    #: (NoMatchingFlavor, ExceedsMaxQuota, WaitingForQuota, ...) instead of a default
+    #: install's Pending or Inadmissible with the detail in the message.
+    unadmitted_workloads_observability: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ def _quantities(what: str, raw: Any) -> dict[str, str]:
 def _kueue(raw: Any) -> KueueSettings:
     if not isinstance(raw, dict):
         raise TopologyError(f"'kueue' must be a mapping of settings, got {raw!r}")
-    unknown = set(raw) - {"pods_ready_timeout", "requeue_backoff_base", "requeue_backoff_limit"}
+    unknown = set(raw) - {f.name for f in fields(KueueSettings)}
     if unknown:
         raise TopologyError(f"unknown kueue settings: {', '.join(sorted(unknown))}")
     settings: dict[str, Any] = {}
@@ -205,6 +209,12 @@ def _kueue(raw: Any) -> KueueSettings:
         settings["requeue_backoff_limit"] = _count(
             "kueue.requeue_backoff_limit", raw["requeue_backoff_limit"], optional=True
         )
+    gate = raw.get("unadmitted_workloads_observability", False)
+    if not isinstance(gate, bool):
+        raise TopologyError(
+            f"kueue.unadmitted_workloads_observability must be true or false, got {gate!r}"
+        )
+    settings["unadmitted_workloads_observability"] = gate
     return KueueSettings(**settings)
 
 

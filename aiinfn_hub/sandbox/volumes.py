@@ -7,7 +7,8 @@ that outlives the pod, hostPath the host path itself), and wherever a container'
 args, env values or workingDir *start with* a volumeMount's mountPath, that prefix is replaced
 by the directory. Paths built at run time, or mentioned in the middle of a string (e.g. inside
 ``sh -c "..."``), are not rewritten; ``$(VAR)`` references to env values are, through the
-rewritten env value.
+rewritten env value. A claim must exist as an object: the scheduler does not place a pod whose
+claim is missing, and a pod bound to a node all the same waits for it, as a kubelet's does.
 """
 
 from __future__ import annotations
@@ -93,9 +94,15 @@ def materialize(
             if not allow_claims:
                 continue
             claim = volume["persistentVolumeClaim"].get("claimName", "")
-            if not OBJECT_NAME.match(claim):  # no claim can have that name (nor leave claims_dir)
-                raise VolumeError(f'persistentvolumeclaim "{claim}" not found')
-            target = claims_dir / pod["metadata"]["namespace"] / claim
+            namespace = pod["metadata"]["namespace"]
+            # an invalid name is no claim (nor may it leave claims_dir)
+            if not OBJECT_NAME.match(claim) or lookup("persistentvolumeclaims", claim) is None:
+                raise VolumeError(
+                    f"Unable to attach or mount volumes: unmounted volumes=[{name}], "
+                    f"unattached volumes=[]: error processing PVC {namespace}/{claim}: failed "
+                    f'to fetch PVC from API server: persistentvolumeclaims "{claim}" not found'
+                )
+            target = claims_dir / namespace / claim
             target.mkdir(parents=True, exist_ok=True)
         elif "hostPath" in volume:
             target = Path(volume["hostPath"].get("path", "/"))

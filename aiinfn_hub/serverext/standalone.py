@@ -11,8 +11,9 @@ slowing JupyterLab, a crash of one cannot take the other down, and nothing is le
 exits by itself when this server dies without stopping it (``--exit-with-parent``).
 
 The user's home volume: the sandbox keeps each PersistentVolumeClaim as a directory; the
-home claim's directory is linked to the server's root, so a job that asks for the home
-volume on a local site reads and writes the user's own files, as it would on the cluster.
+home claim (made here as the hub's spawner makes it for a server) has its directory linked
+to the server's root, so a job that asks for the home volume on a local site reads and
+writes the user's own files, as it would on the cluster.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from traitlets.config import Configurable
 
 from ..jobs.app import kube_client
 from ..jobs.auth import TokenAuthenticator
+from ..jobs.claims import home_claim_manifest
 from ..jobs.handlers import routes
 from ..jobs.kube import Kube
 from ..jobs.manager import JobsManager
@@ -102,7 +104,7 @@ class Standalone:
             self.manager = JobsManager(
                 Kube(self._api, "default"), parent=self.parent, images=[self.image]
             )
-            self._link_home()
+            await self._make_home()
             await self.manager.start()
             token = secrets.token_urlsafe(32)
             self.service = JobsServiceServer(self.manager, {token: self.user}, {self.user})
@@ -123,11 +125,15 @@ class Standalone:
             log.info("standalone sandbox fault on: %s", fault)
         return str(self.sandbox.kubeconfig)
 
-    def _link_home(self) -> None:
-        """Make the sandbox's home claim of the user the server's root folder."""
-        if self.sandbox is None or self.home_dir is None or self.manager is None:
+    async def _make_home(self) -> None:
+        """On the sandbox, the user's home claim as the hub's spawner makes it for a server,
+        its folder linked to the server's root folder."""
+        if self.sandbox is None or self.manager is None:
             return
-        claim = self.manager.settings.home_claim(self.user)
+        claim = self.manager.home.name_for(self.user)
+        await self.manager.kube.create("pvc", home_claim_manifest(claim, self.user))
+        if self.home_dir is None:
+            return
         link = self.sandbox.state_dir / "claims" / self.manager.namespace / claim
         link.parent.mkdir(parents=True, exist_ok=True)
         if not link.is_symlink() and not link.exists():

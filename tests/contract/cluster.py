@@ -136,6 +136,17 @@ class Cluster:
         if self.sandbox is not None:
             self.sandbox.compact()
 
+    async def workload_of(self, version: str, job_uid: str) -> dict[str, Any] | None:
+        """The Kueue Workload of the Job ``job_uid`` (by Kueue's job-uid label), if any yet."""
+        listed = await self.custom.list_namespaced_custom_object(
+            "kueue.x-k8s.io",
+            version,
+            self.namespace,
+            "workloads",
+            label_selector=f"kueue.x-k8s.io/job-uid={job_uid}",
+        )
+        return listed["items"][0] if listed["items"] else None
+
     @property
     def old_resource_version(self) -> str:
         return "1"

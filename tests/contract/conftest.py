@@ -20,6 +20,8 @@ from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
 from .cluster import Cluster
 
+KUEUE_GROUP = "kueue.x-k8s.io"
+
 #: KUBECONFIG as the user started pytest with it (the sandbox fixture replaces it later).
 _USER_KUBECONFIG = os.environ.get("KUBECONFIG")
 
@@ -64,6 +66,53 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
         with contextlib.suppress(client.ApiException):
             await core.delete_namespace(namespace, propagation_policy="Background")
         await api.close()
+
+
+@pytest.fixture
+async def kueue(cluster: Cluster):
+    """Kueue's preferred version, and a flavor, ClusterQueue and LocalQueue of the test's own."""
+    version = await cluster.preferred_version(KUEUE_GROUP)
+    if version is None:
+        assert cluster.sandbox is None, "the sandbox always serves Kueue"
+        pytest.skip("this cluster has no Kueue CRDs")
+    name = cluster.namespace
+    custom = cluster.custom
+    await custom.create_cluster_custom_object(
+        KUEUE_GROUP, version, "resourceflavors", {"metadata": {"name": name}, "spec": {}}
+    )
+    cq = {
+        "metadata": {"name": name},
+        "spec": {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": cluster.namespace}
+            },
+            "resourceGroups": [
+                {
+                    "coveredResources": ["cpu", "memory"],
+                    "flavors": [
+                        {
+                            "name": name,
+                            "resources": [
+                                {"name": "cpu", "nominalQuota": "1"},
+                                {"name": "memory", "nominalQuota": "1Gi"},
+                            ],
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+    await custom.create_cluster_custom_object(KUEUE_GROUP, version, "clusterqueues", cq)
+    lq = {"metadata": {"name": "queue"}, "spec": {"clusterQueue": name}}
+    await custom.create_namespaced_custom_object(
+        KUEUE_GROUP, version, cluster.namespace, "localqueues", lq
+    )
+    try:
+        yield version
+    finally:
+        for plural in ("clusterqueues", "resourceflavors"):
+            with contextlib.suppress(client.ApiException):
+                await custom.delete_cluster_custom_object(KUEUE_GROUP, version, plural, name)
 
 
 async def _exists(call) -> bool:

@@ -6,8 +6,6 @@ sandbox always serves Kueue, so there they always run.
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from kubernetes_asyncio.client import ApiException
 
@@ -18,53 +16,6 @@ from .cluster import Cluster, status_of
 pytestmark = pytest.mark.contract
 GROUP = "kueue.x-k8s.io"
 MERGE = "application/merge-patch+json"
-
-
-@pytest.fixture
-async def kueue(cluster: Cluster):
-    """Kueue's preferred version, and a flavor, ClusterQueue and LocalQueue of the test's own."""
-    version = await cluster.preferred_version(GROUP)
-    if version is None:
-        assert cluster.sandbox is None, "the sandbox always serves Kueue"
-        pytest.skip("this cluster has no Kueue CRDs")
-    name = cluster.namespace
-    custom = cluster.custom
-    await custom.create_cluster_custom_object(
-        GROUP, version, "resourceflavors", {"metadata": {"name": name}, "spec": {}}
-    )
-    cq = {
-        "metadata": {"name": name},
-        "spec": {
-            "namespaceSelector": {
-                "matchLabels": {"kubernetes.io/metadata.name": cluster.namespace}
-            },
-            "resourceGroups": [
-                {
-                    "coveredResources": ["cpu", "memory"],
-                    "flavors": [
-                        {
-                            "name": name,
-                            "resources": [
-                                {"name": "cpu", "nominalQuota": "1"},
-                                {"name": "memory", "nominalQuota": "1Gi"},
-                            ],
-                        }
-                    ],
-                }
-            ],
-        },
-    }
-    await custom.create_cluster_custom_object(GROUP, version, "clusterqueues", cq)
-    lq = {"metadata": {"name": "queue"}, "spec": {"clusterQueue": name}}
-    await custom.create_namespaced_custom_object(
-        GROUP, version, cluster.namespace, "localqueues", lq
-    )
-    try:
-        yield version
-    finally:
-        for plural in ("clusterqueues", "resourceflavors"):
-            with contextlib.suppress(ApiException):
-                await custom.delete_cluster_custom_object(GROUP, version, plural, name)
 
 
 def condition(obj: dict, ctype: str) -> dict | None:
@@ -80,17 +31,11 @@ async def test_a_queued_job_is_admitted_and_finishes(cluster: Cluster, kueue: st
     created = await cluster.batch.create_namespaced_job(cluster.namespace, job)
     assert created.spec.suspend is True  # Kueue's webhook suspends it
 
-    async def workload():
-        listed = await cluster.custom.list_namespaced_custom_object(
-            GROUP,
-            kueue,
-            cluster.namespace,
-            "workloads",
-            label_selector=f"kueue.x-k8s.io/job-uid={created.metadata.uid}",
-        )
-        return listed["items"][0] if listed["items"] else None
-
-    wl = await wait_until(workload, timeout=60, message="the job's Workload")
+    wl = await wait_until(
+        lambda: cluster.workload_of(kueue, created.metadata.uid),
+        timeout=60,
+        message="the job's Workload",
+    )
     name = wl["metadata"]["name"]
     assert name.startswith("job-queued-") and len(name) == len("job-queued-") + 5
     (owner,) = wl["metadata"]["ownerReferences"]

@@ -26,6 +26,8 @@ from aiinfn_hub.sandbox.process import free_port
 from aiinfn_hub.sandbox.testing import wait_until
 
 USERS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+#: Users whose names are no DNS label (their servers' objects get KubeSpawner's safe slugs).
+REAL_USERS = ("mario.rossi@infn.it", "anna_bianchi")
 #: Spawns answer 202 at once and leave the rest to the progress API, as a browser sees it.
 SLOW_SPAWN_TIMEOUT = 0
 
@@ -206,7 +208,7 @@ def running_hub(sandbox: SandboxProcess, state_dir: Path, **spawner: Any) -> Ite
             hub_port=free_port(),
             proxy_api_port=free_port(),
             jobs_port=free_port(),
-            users=USERS,
+            users=USERS + REAL_USERS,
             api_token=token,
             slow_spawn_timeout=SLOW_SPAWN_TIMEOUT,
             spawner=spawner,

@@ -85,8 +85,9 @@ async def reaches(http: httpx.AsyncClient, job_id: str, states: tuple[str, ...])
 
 
 async def jobs(hub: HubClient) -> None:
-    """A fallback, a job followed, read and cancelled, and a rerun, with a user's token."""
-    token = await hub.user_token("carol")
+    """A fallback, a job followed, read and cancelled, and a rerun, with the token of a user
+    whose server has run (KubeSpawner made the home claim a job below mounts)."""
+    token = await hub.user_token("alice")
     async with hub.client(headers={"Authorization": f"token {token}"}) as http:
         hub.sandbox.faults.provider_failure("tier1")
         try:

@@ -16,6 +16,7 @@ from traitlets.config import Config
 
 from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.auth import TokenAuthenticator
+from aiinfn_hub.jobs.claims import HomeClaim, home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
@@ -40,6 +41,21 @@ async def start_manager(kubeconfig: str, config: Config | None = None) -> JobsMa
     manager = JobsManager(Kube(api, "default"), config=config or fast_config())
     await manager.start()
     return manager
+
+
+async def give_home(kubeconfig: Any, user: str = "alice", claim: str | None = None) -> str:
+    """``user``'s home claim as the hub's spawner makes it at a first server start (or a
+    shared ``claim`` by that name); its name."""
+    api = await kube_client(str(kubeconfig))
+    try:
+        name = claim or HomeClaim("default").name_for(user)
+        body = home_claim_manifest(name, user)
+        if claim:
+            body["metadata"].pop("annotations")
+        await Kube(api, "default").create("pvc", body)
+        return name
+    finally:
+        await api.close()
 
 
 async def stop_manager(manager: JobsManager) -> None:

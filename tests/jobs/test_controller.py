@@ -11,7 +11,7 @@ from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.sandbox.testing import wait_until
 
-from .conftest import fast_config, start_manager, stop_manager, wait_for
+from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
 
 PRINT_SITE = ["python", "-c", "import os; print('site=' + os.environ['AIINFN_SITE'])"]
 
@@ -30,7 +30,8 @@ def command_job(**extra):
     ],
     ids=["cpu-local", "cpu-offloadable", "gpu-local", "gpu-offloadable"],
 )
-async def test_each_row_runs_at_its_first_choice(manager, request_data, site):
+async def test_each_row_runs_at_its_first_choice(manager, sandbox, request_data, site):
+    await give_home(sandbox.kubeconfig)
     view, new = await manager.submit("alice", command_job(**request_data))
     assert new
     assert view["site"] == site
@@ -308,6 +309,8 @@ async def test_a_job_mounts_its_owners_home_or_a_shared_claim_only(sandbox):
     config = fast_config()
     config.JobsManager.shared_claims = ["datasets"]
     manager = await start_manager(str(sandbox.kubeconfig), config)
+    assert await give_home(sandbox.kubeconfig) == "claim-alice"
+    await give_home(sandbox.kubeconfig, claim="datasets")
     try:
         for volume in ("pvc", "pvc:home", "pvc:claim-alice", "pvc:datasets"):
             view, new = await manager.submit("alice", {"command": ["true"], "volumes": [volume]})

@@ -17,6 +17,8 @@ from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.placement import Placer
 
 PLACER = Placer()
+#: alice@example.org's home claim as the jobs service found it (KubeSpawner's safe slug)
+HOME = "claim-alice-example-org---7a64adf2"
 
 
 def spec(**data):
@@ -35,6 +37,7 @@ def attempt(job_spec, site="leonardo", number=1, history=()):
         "jhub",
         "uid-1",
         PodSettings(),
+        home_claim=HOME,
     )
 
 
@@ -102,7 +105,7 @@ def test_array_job_is_indexed_and_walltime_is_a_deadline():
 def test_home_volume_for_local_jobs():
     pod = attempt(spec(volumes=["pvc"]), site="local")["spec"]["template"]["spec"]
     claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
-    assert claim["persistentVolumeClaim"]["claimName"].startswith("claim-alice-example.org")
+    assert claim["persistentVolumeClaim"]["claimName"] == HOME
     assert {"name": claim["name"], "mountPath": "/home/jovyan"} in pod["containers"][0][
         "volumeMounts"
     ]
@@ -151,6 +154,15 @@ def test_record_holds_spec_plan_and_file():
     assert record["metadata"]["annotations"][L.ATTEMPTS] == "[]"
     assert json.loads(record["data"]["spec.json"])["script"]["path"] == "nb.ipynb"
     assert record["data"]["nb.ipynb"] == "{}"
+    assert L.HOME_CLAIM not in record["metadata"]["annotations"]  # it mounts no home
+
+
+def test_record_keeps_the_home_claim_found_at_submission():
+    record = build_record(
+        "abc123def0", "alice@example.org", spec(volumes=["pvc"]), {}, "jhub", "now",
+        home_claim=HOME,
+    )  # fmt: skip
+    assert record["metadata"]["annotations"][L.HOME_CLAIM] == HOME
 
 
 def test_label_values_are_always_valid():
@@ -214,7 +226,7 @@ def test_the_home_claim_and_a_shared_claim_mount_at_their_own_paths():
     pod = attempt(spec(volumes=["pvc", "pvc:datasets"]), site="local")["spec"]["template"]["spec"]
     sources = {v["name"]: {k: x for k, x in v.items() if k != "name"} for v in pod["volumes"]}
     mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
-    home_claim = "claim-" + L.label_value("alice@example.org")
+    home_claim = HOME
     home = sources[mounts[PodSettings().home_mount_path]["name"]]
     assert home == {"persistentVolumeClaim": {"claimName": home_claim}}
     shared = sources[mounts["/mnt/pvc/datasets"]["name"]]

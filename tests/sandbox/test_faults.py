@@ -125,7 +125,7 @@ async def test_stalled_admission(kube: client.ApiClient, sandbox: SandboxProcess
     sandbox.faults.stall_admission("tier1")
     batch = client.BatchV1Api(kube)
     await batch.create_namespaced_job("default", job_manifest("stalled", ["true"], queue="tier1"))
-    wl = await wait_workload(kube, "stalled", "QuotaReserved", "False", reason="WaitingForQuota")
+    wl = await wait_workload(kube, "stalled", "QuotaReserved", "False", reason="Pending")
     assert "insufficient unused quota" in condition(wl, "QuotaReserved")["message"]
     assert condition(wl, "Admitted") is None or condition(wl, "Admitted")["status"] == "False"
     job = await batch.read_namespaced_job("stalled", "default")
@@ -243,7 +243,10 @@ async def test_preemption(kube: client.ApiClient, sandbox: SandboxProcess) -> No
     assert condition(evicted, "QuotaReserved")["status"] == "True"
     released = next(w for w in seen if condition(w, "QuotaReserved")["status"] == "False")
     assert condition(released, "Evicted")["status"] == "True"
-    assert condition(released, "QuotaReserved")["reason"] == "Preempted"
+    # Kueue's job reconciler releases it as Pending, with the eviction's message
+    assert condition(released, "QuotaReserved")["reason"] == "Pending"
+    said = condition(evicted, "Evicted")["message"]
+    assert condition(released, "QuotaReserved")["message"] == said
     assert condition(released, "Admitted")["reason"] == "NoReservation"
     requeued = condition(released, "Requeued")
     assert (requeued["status"], requeued["reason"]) == ("True", "Preempted")  # no backoff

@@ -402,29 +402,42 @@ async def test_volumes_config_maps_and_claims(kube: client.ApiClient) -> None:
     assert await pod_log(kube, "reader") == "kept\n"
 
 
-async def test_a_claim_name_no_claim_can_have_is_not_found(kube: client.ApiClient) -> None:
-    """A claimName that is not an object name (``../x``) names no claim: the pod waits in
-    ContainerCreating with a FailedMount event, and no folder outside the claims is made."""
+async def test_a_pod_bound_without_its_claim_waits_for_it(kube: client.ApiClient) -> None:
+    """A pod bound to a node (no scheduler) whose claim does not exist waits in
+    ContainerCreating with FailedMount events, as a kubelet's volume manager makes it, and runs
+    once the claim exists; a claimName that is not an object name (``../x``) names no claim
+    and makes no folder outside the claims."""
     core = client.CoreV1Api(kube)
-    manifest = pod_manifest(
-        "escaper",
-        ["true"],
-        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
-        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "../../escaped"}}],
-    )
-    await core.create_namespaced_pod("default", manifest)
-
-    async def failed_mount():
-        events = await core.list_namespaced_event(
-            "default", field_selector="involvedObject.name=escaper"
+    for name, claim in (("escaper", "../../escaped"), ("waiter", "claim-mario-rossi")):
+        manifest = pod_manifest(
+            name,
+            ["true"],
+            nodeName="local-cpu-1",
+            container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+            volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
         )
-        return [e.message for e in events.items if e.reason == "FailedMount"]
+        await core.create_namespaced_pod("default", manifest)
 
-    messages = await wait_until(failed_mount, message="a FailedMount event")
-    assert messages[0] == 'persistentvolumeclaim "../../escaped" not found'
-    pod = await core.read_namespaced_pod("escaper", "default")
-    assert pod.status.phase == "Pending"
-    assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+        async def failed_mount(name: str = name):
+            events = await core.list_namespaced_event(
+                "default", field_selector=f"involvedObject.name={name}"
+            )
+            return [e.message for e in events.items if e.reason == "FailedMount"]
+
+        messages = await wait_until(failed_mount, message="a FailedMount event")
+        assert messages[0] == (
+            "Unable to attach or mount volumes: unmounted volumes=[data], unattached "
+            f"volumes=[]: error processing PVC default/{claim}: failed to fetch PVC from API "
+            f'server: persistentvolumeclaims "{claim}" not found'
+        )
+        pod = await core.read_namespaced_pod(name, "default")
+        assert pod.status.phase == "Pending"
+        assert pod.status.container_statuses[0].state.waiting.reason == "ContainerCreating"
+    claim = {"metadata": {"name": "claim-mario-rossi"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    await core.create_namespaced_persistent_volume_claim("default", claim)
+    assert (
+        await wait_pod(kube, "waiter", phase("Succeeded", "Failed"))
+    ).status.phase == "Succeeded"
 
 
 async def test_sub_paths_and_claim_names_are_checked_on_create(kube: client.ApiClient) -> None:

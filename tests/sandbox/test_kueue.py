@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import yaml
 from kubernetes_asyncio import client
 
 from aiinfn_hub.sandbox import Sandbox
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
+from aiinfn_hub.sandbox.topology import default_config_text
 
 from .util import KUEUE, condition, history, job_manifest, job_pods, wait_job, wait_workload
 
@@ -69,42 +71,82 @@ async def test_quota_exhaustion_waits_then_admits(kube: client.ApiClient) -> Non
         "small", ["true"], queue="leonardo", requests={"cpu": "1", "nvidia.com/gpu": "4"}
     )
     await batch.create_namespaced_job("default", small)
-    wl = await wait_workload(kube, "small", "QuotaReserved", "False", reason="WaitingForQuota")
+    # as a default install writes it: Pending, the detail in the message
+    wl = await wait_workload(kube, "small", "QuotaReserved", "False", reason="Pending")
     assert condition(wl, "QuotaReserved")["message"] == (
         "couldn't assign flavors to pod set main: insufficient unused quota for "
         "nvidia.com/gpu in flavor leonardo, 2 more needed"
     )
+    assert condition(wl, "Admitted") is None  # never admitted: Kueue writes none
     events = await client.CoreV1Api(kube).list_namespaced_event(
         "default", field_selector=f"involvedObject.name={wl['metadata']['name']}"
     )
-    assert any(e.reason == "WaitingForQuota" and e.type == "Warning" for e in events.items)
+    assert any(e.reason == "Pending" and e.type == "Warning" for e in events.items)
     await batch.delete_namespaced_job("big", "default", propagation_policy="Background")
     await wait_workload(kube, "small", "Admitted")
     await wait_job(kube, "small")
 
 
-async def test_unsatisfiable_requests_name_the_reason(kube: client.ApiClient) -> None:
+async def unsatisfiable(kube: client.ApiClient) -> dict[str, dict]:
+    """Three jobs Kueue can never admit, and their QuotaReserved condition: one above the
+    flavor's maximum, one no flavor of its queue matches, one for a queue that does not exist."""
     batch = client.BatchV1Api(kube)
-    await batch.create_namespaced_job(
-        "default",
-        job_manifest("huge", ["true"], queue="leonardo", requests={"nvidia.com/gpu": "64"}),
-    )
-    wl = await wait_workload(kube, "huge", "QuotaReserved", "False", reason="ExceedsMaxQuota")
-    assert "request > maximum capacity (64 > 32)" in condition(wl, "QuotaReserved")["message"]
-    pinned = job_manifest(
-        "pinned",
-        ["true"],
-        queue="leonardo",
-        node_selector={"kubernetes.io/hostname": "local-cpu-1"},
-    )
-    await batch.create_namespaced_job("default", pinned)
-    wl = await wait_workload(kube, "pinned", "QuotaReserved", "False", reason="NoMatchingFlavor")
-    assert (
-        "flavor leonardo doesn't match node affinity" in condition(wl, "QuotaReserved")["message"]
-    )
-    await batch.create_namespaced_job("default", job_manifest("lost", ["true"], queue="nowhere"))
-    wl = await wait_workload(kube, "lost", "QuotaReserved", "False", reason="Misconfigured")
-    assert condition(wl, "QuotaReserved")["message"] == "LocalQueue nowhere doesn't exist"
+    jobs = {
+        "huge": job_manifest("huge", ["true"], queue="leonardo", requests={"nvidia.com/gpu": "64"}),
+        "pinned": job_manifest(
+            "pinned",
+            ["true"],
+            queue="leonardo",
+            node_selector={"kubernetes.io/hostname": "local-cpu-1"},
+        ),
+        "lost": job_manifest("lost", ["true"], queue="nowhere"),
+    }
+    found = {}
+    for name, manifest in jobs.items():
+        await batch.create_namespaced_job("default", manifest)
+        wl = await wait_workload(kube, name, "QuotaReserved", "False")
+        found[name] = condition(wl, "QuotaReserved")
+    return found
+
+
+EXCEEDS = (
+    "couldn't assign flavors to pod set main: insufficient quota for nvidia.com/gpu in flavor "
+    "leonardo, previously considered podsets requests (0) + current podset request (64) > "
+    "maximum capacity (32)"
+)
+MISMATCH = "couldn't assign flavors to pod set main: flavor leonardo doesn't match node affinity"
+
+
+async def test_unsatisfiable_requests_are_pending_with_the_reason_in_the_message(
+    kube: client.ApiClient,
+) -> None:
+    """A default install (Kueue 0.17; 0.19 without UnadmittedWorkloadsObservability)."""
+    found = await unsatisfiable(kube)
+    assert (found["huge"]["reason"], found["huge"]["message"]) == ("Pending", EXCEEDS)
+    assert (found["pinned"]["reason"], found["pinned"]["message"]) == ("Pending", MISMATCH)
+    lost = found["lost"]
+    assert (lost["reason"], lost["message"]) == ("Inadmissible", "LocalQueue nowhere doesn't exist")
+
+
+async def test_with_the_observability_gate_the_reasons_are_detailed(tmp_path) -> None:
+    topology = yaml.safe_load(default_config_text())
+    topology["kueue"]["unadmitted_workloads_observability"] = True
+    async with Sandbox(topology) as sandbox:
+        api = await kube_client(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))
+        async with api:
+            found = await unsatisfiable(api)
+            sandbox.faults.stall_admission("tier1")
+            await client.BatchV1Api(api).create_namespaced_job(
+                "default", job_manifest("waits", ["true"], queue="tier1")
+            )
+            waits = await wait_workload(api, "waits", "QuotaReserved", "False")
+            sandbox.faults.stall_admission("tier1", on=False)
+    assert (found["huge"]["reason"], found["huge"]["message"]) == ("ExceedsMaxQuota", EXCEEDS)
+    assert (found["pinned"]["reason"], found["pinned"]["message"]) == ("NoMatchingFlavor", MISMATCH)
+    lost = found["lost"]
+    missing = "LocalQueue nowhere doesn't exist"
+    assert (lost["reason"], lost["message"]) == ("Misconfigured", missing)
+    assert condition(waits, "QuotaReserved")["reason"] == "WaitingForQuota"
 
 
 async def test_relabelling_a_suspended_job_moves_its_workload(
@@ -113,7 +155,7 @@ async def test_relabelling_a_suspended_job_moves_its_workload(
     sandbox.faults.stall_admission("leonardo")
     batch = client.BatchV1Api(kube)
     await batch.create_namespaced_job("default", job_manifest("mover", ["true"], queue="leonardo"))
-    wl = await wait_workload(kube, "mover", "QuotaReserved", "False", reason="WaitingForQuota")
+    wl = await wait_workload(kube, "mover", "QuotaReserved", "False", reason="Pending")
     await batch.patch_namespaced_job(
         "mover", "default", {"metadata": {"labels": {"kueue.x-k8s.io/queue-name": "local"}}}
     )
@@ -186,7 +228,11 @@ async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> N
                 "default",
                 "workloads",
                 resource_version=since,
-                until=lambda w: (condition(w, "Evicted") or {}).get("reason") == "Deactivated",
+                until=lambda w: (
+                    (condition(w, "QuotaReserved") or {})
+                    .get("message", "")
+                    .startswith("The workload is deactivated")
+                ),
                 timeout_seconds=60,
             )
 
@@ -201,22 +247,32 @@ async def test_pods_ready_timeout_evicts_requeues_and_deactivates(tmp_path) -> N
             evicted = first("Evicted", "True", "PodsReadyTimeout")
             assert condition(evicted, "QuotaReserved")["status"] == "True"  # until pods stop
             released = first("Requeued", "False", "PodsReadyTimeout")  # waiting out a backoff
-            assert condition(released, "QuotaReserved")["reason"] == "PodsReadyTimeout"
+            assert condition(released, "QuotaReserved")["reason"] == "Pending"
             assert released["status"]["requeueState"]["count"] == 1
             backoff_over = first("Requeued", "True", "BackoffFinished")
             readmitted = seen.index(backoff_over) + 1
             assert any(condition(w, "Admitted")["status"] == "True" for w in seen[readmitted:])
-            deactivated = seen[-1]
-            assert deactivated["spec"]["active"] is False
-            assert condition(deactivated, "Evicted")["message"] == (
+            # past the limit Kueue does not evict for the timeout again: it deactivates
+            message = (
                 "The workload is deactivated due to exceeding the maximum number of re-queuing "
                 "retries"
             )
-            assert deactivated["status"]["requeueState"]["count"] == 2
+            deactivated = first("Evicted", "True", "DeactivatedDueToRequeuingLimitExceeded")
+            assert condition(deactivated, "Evicted")["message"] == message
+            assert condition(deactivated, "DeactivationTarget") is None
+            assert deactivated["spec"]["active"] is False
+            assert "requeueState" not in deactivated["status"]
             assert deactivated["status"]["schedulingStats"]["evictions"] == [
-                {"reason": "PodsReadyTimeout", "underlyingCause": "", "count": 2},
+                {"reason": "PodsReadyTimeout", "underlyingCause": "WaitForStart", "count": 1},
                 {"reason": "Deactivated", "underlyingCause": "RequeuingLimitExceeded", "count": 1},
             ]
+            stopped = seen[-1]
+            assert condition(stopped, "QuotaReserved")["reason"] == "Pending"
+            requeued = condition(stopped, "Requeued")
+            assert (requeued["status"], requeued["reason"]) == (
+                "False",
+                "DeactivatedDueToRequeuingLimitExceeded",
+            )
             job = await batch.read_namespaced_job("stuck", "default")
             assert job.spec.suspend is True
             assert "kueue.x-k8s.io/workload" not in (job.spec.template.metadata.annotations or {})
@@ -318,13 +374,14 @@ async def test_borrowing_within_a_cohort(kube: client.ApiClient) -> None:
     await batch.create_namespaced_job(
         "default", job_manifest("greedy", ["true"], queue="borrower", requests={"cpu": "6"})
     )
-    wl = await wait_workload(kube, "greedy", "QuotaReserved", "False", reason="ExceedsMaxQuota")
-    assert "request > maximum capacity (6 > 5)" in condition(wl, "QuotaReserved")["message"]
+    wl = await wait_workload(kube, "greedy", "QuotaReserved", "False", reason="Pending")
+    assert "request (6) > maximum capacity (5)" in condition(wl, "QuotaReserved")["message"]
     # the lender has 6 - 3 lent = 3 left: a 4-cpu job waits for quota
     await batch.create_namespaced_job(
         "default", job_manifest("lender-job", ["true"], queue="lender", requests={"cpu": "4"})
     )
-    wl = await wait_workload(kube, "lender-job", "QuotaReserved", "False", reason="WaitingForQuota")
+    wl = await wait_workload(kube, "lender-job", "QuotaReserved", "False", reason="Pending")
+    assert "insufficient unused quota" in condition(wl, "QuotaReserved")["message"]
     await batch.delete_namespaced_job("borrows", "default", propagation_policy="Background")
     await wait_workload(kube, "lender-job", "Admitted")  # reclaimed once the borrower is done
 
@@ -337,8 +394,8 @@ async def test_a_waiting_workload_is_judged_again_when_its_queue_changes(
     await batch.create_namespaced_job(
         "default", job_manifest("grows", ["true"], queue="growing", requests={"cpu": "4"})
     )
-    wl = await wait_workload(kube, "grows", "QuotaReserved", "False", reason="ExceedsMaxQuota")
-    assert "request > maximum capacity (4 > 2)" in condition(wl, "QuotaReserved")["message"]
+    wl = await wait_workload(kube, "grows", "QuotaReserved", "False", reason="Pending")
+    assert "request (4) > maximum capacity (2)" in condition(wl, "QuotaReserved")["message"]
     await client.CustomObjectsApi(kube).patch_cluster_custom_object(
         *KUEUE,
         "clusterqueues",

@@ -149,6 +149,10 @@ def _node(**changes) -> dict:
         ({**_site(), "kueue": {"pods_ready_timeout": "x"}}, "kueue.pods_ready_timeout must be"),
         ({**_site(), "kueue": {"requeue_backoff_limit": 1.5}}, "kueue.requeue_backoff_limit"),
         ({**_site(), "kueue": [1]}, "'kueue' must be a mapping of settings"),
+        (
+            {**_site(), "kueue": {"unadmitted_workloads_observability": "yes"}},
+            "kueue.unadmitted_workloads_observability must be true or false, got 'yes'",
+        ),
         ({**_site(), "namespaces": ["Team"]}, "namespace 'Team' is not a Kubernetes name"),
         ({**_site(), "namespaces": "team"}, "'namespaces' must be a list of names"),
         ({**_site(), "job_backoff_seconds": -1}, "job_backoff_seconds must be a number"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from ...kueuenames import DEACTIVATED, QuotaReason, with_cause
 from ..api import Api
 from ..objects import (
     Obj,
@@ -34,6 +35,15 @@ from ..selectors import Requirement, expression, untolerated_taint
 from ..store import Event
 from ..topology import KueueSettings
 from .base import Controller
+from .kueuewords import (
+    DEACTIVATED_MESSAGE,
+    REQUEUED_AT_ONCE,
+    REQUEUING_LIMIT_EXCEEDED,
+    REQUEUING_LIMIT_MESSAGE,
+    exceeds_max_quota,
+    quota_reason,
+    released_reason,
+)
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"
@@ -41,9 +51,6 @@ PODSET_LABEL = "kueue.x-k8s.io/podset"
 WORKLOAD_ANNOTATION = "kueue.x-k8s.io/workload"
 COMPONENT = "kueue-admission"
 CYCLE = ("cycle",)
-DEACTIVATED = (
-    "The workload is deactivated due to exceeding the maximum number of re-queuing retries"
-)
 Usage = dict[tuple[str, str, str], Decimal]  # (cluster queue, flavor, resource) -> amount
 
 
@@ -76,14 +83,24 @@ def _admission_view(wl: Obj) -> tuple:
     )
 
 
+def _to_deactivate(wl: Obj) -> bool:
+    """``spec.active`` false on a workload neither evicted nor finished yet: Kueue's workload
+    controller evicts it as deactivated."""
+    return (
+        (wl.get("spec") or {}).get("active", True) is False
+        and not condition_true(wl, "Evicted")
+        and not condition_true(wl, "Finished")
+    )
+
+
 @dataclass
 class Outcome:
     """A scheduling attempt: an assignment, or why not (QuotaReserved=False reason/message)."""
 
+    reason: QuotaReason | None = None
+    message: str = ""
     flavors: dict[str, str] | None = None
     usage: Resources | None = None
-    reason: str = ""
-    message: str = ""
 
 
 class KueueController(Controller):
@@ -125,6 +142,8 @@ class KueueController(Controller):
                 event.old or {}
             ):
                 yield CYCLE
+            if _to_deactivate(event.obj) and event.type != "DELETED":
+                yield ("deactivate", meta["namespace"], meta["name"])
             for ref in meta.get("ownerReferences") or []:
                 if ref.get("kind") == "Job":
                     yield ("job", meta["namespace"], ref["name"])
@@ -157,6 +176,9 @@ class KueueController(Controller):
                 )
             return None
         _, ns, name = key  # type: ignore[misc]
+        if kind == "deactivate":
+            self._deactivate(ns, name)
+            return None
         return self._reconcile_job(ns, name)
 
     # -- the job side (Kueue's jobframework reconciler) -------------------------------------------
@@ -356,14 +378,23 @@ class KueueController(Controller):
         left = (admitted_at + timedelta(seconds=timeout) - now()).total_seconds()
         if left > 0:
             return left + 0.05
+        if self._exceeds_requeuing_limit(wl):
+            return None
         ns, name = wl["metadata"]["namespace"], wl["metadata"]["name"]
-        self.evict(ns, name, "PodsReadyTimeout", f"Exceeded the PodsReady timeout {ns}/{name}")
+        message = f"Exceeded the PodsReady timeout {ns}/{name}"
+        self.evict(ns, name, "PodsReadyTimeout", message, cause="WaitForStart")
         return None
 
     # -- eviction and requeueing ------------------------------------------------------------------
 
     def evict(
-        self, namespace: str, name: str, reason: str, message: str, preempted_reason: str = ""
+        self,
+        namespace: str,
+        name: str,
+        reason: str,
+        message: str,
+        preempted_reason: str = "",
+        cause: str = "",
     ) -> bool:
         """Evict an admitted workload, as Kueue does: ``Evicted`` now, the Job stopped, and only
         once its pods are gone the quota released and the workload requeued."""
@@ -375,26 +406,46 @@ class KueueController(Controller):
             or condition_true(wl, "Evicted")
         ):
             return False
+        self._evict(wl, reason, message, cause=cause, preempted_reason=preempted_reason)
+        return True
+
+    def _evict(
+        self,
+        wl: Obj,
+        reason: str,
+        message: str,
+        *,
+        cause: str = "",
+        preempted_reason: str = "",
+        prepare: Callable[[Obj], object] | None = None,
+    ) -> None:
+        """Kueue's ``workload.Evict``: the Evicted condition, the eviction counted by reason
+        and underlying cause, an ``EvictedDueTo<reason>`` event; then the Job is stopped."""
+        namespace, name = wl["metadata"]["namespace"], wl["metadata"]["name"]
 
         def apply(status: Obj) -> None:
+            if prepare is not None:
+                prepare(status)
             set_condition(status, "Evicted", True, reason, message)
             if preempted_reason:
                 set_condition(status, "Preempted", True, preempted_reason, message)
             stats = status.setdefault("schedulingStats", {}).setdefault("evictions", [])
-            entry = next((e for e in stats if e.get("reason") == reason), None)
+            key = (reason.partition("DueTo")[0], cause)  # counted by reason and cause apart
+            entry = next(
+                (e for e in stats if (e.get("reason"), e.get("underlyingCause")) == key), None
+            )
             if entry is None:
-                stats.append({"reason": reason, "underlyingCause": "", "count": 1})
+                stats.append({"reason": key[0], "underlyingCause": cause, "count": 1})
             else:
                 entry["count"] = int(entry.get("count") or 0) + 1
 
         self._set_status(wl, apply)
-        self.api.event(wl, f"EvictedDueTo{reason}", message, component=COMPONENT)
+        self.api.event(wl, with_cause("Evicted", reason), message, component=COMPONENT)
         job = self._owner_job(wl)
         if job is not None:
             self.enqueue(("job", namespace, job["metadata"]["name"]))
-        else:
+        elif condition_true(wl, "QuotaReserved"):
             self._release(self.store.get(self.workloads, namespace, name) or wl)
-        return True
 
     def _finish_eviction(self, job: Obj, wl: Obj) -> None:
         """Stop the evicted workload's Job; once no pod of it is left, release the quota."""
@@ -408,19 +459,19 @@ class KueueController(Controller):
 
     def _release(self, wl: Obj) -> None:
         """Unset the quota reservation of an evicted workload and requeue it (with a backoff
-        after a PodsReady timeout; at once after a preemption or node failures)."""
+        after a PodsReady timeout; at once after a preemption or node failures; never once
+        deactivated, as it is no longer active)."""
         evicted = get_condition(wl, "Evicted") or {}
         reason, message = evicted.get("reason", ""), evicted.get("message", "")
         backoff = reason == "PodsReadyTimeout"
         requeue = dict((wl.get("status") or {}).get("requeueState") or {})
         count = int(requeue.get("count") or 0) + 1
         delay = self.settings.requeue_backoff_base * 2 ** (count - 1) if backoff else 0.0
-        limit = self.settings.requeue_backoff_limit
-        deactivate = backoff and limit is not None and count > limit
+        gate = self.settings.unadmitted_workloads_observability
 
         def apply(status: Obj) -> None:
             status.pop("admission", None)
-            set_condition(status, "QuotaReserved", False, reason, message)
+            set_condition(status, "QuotaReserved", False, released_reason(gate), message)
             set_condition(
                 status, "Admitted", False, "NoReservation", "The workload has no reservation"
             )
@@ -429,15 +480,42 @@ class KueueController(Controller):
                     "count": count,
                     "requeueAt": timestamp(now() + timedelta(seconds=delay)),
                 }
-            set_condition(status, "Requeued", not backoff, reason, message)
+            set_condition(status, "Requeued", reason in REQUEUED_AT_ONCE, reason, message)
 
         self._set_status(wl, apply)
-        if deactivate:
-            self._deactivate(wl)
-        self.enqueue(CYCLE, delay if not deactivate else 0)
+        self.enqueue(CYCLE, delay)
 
-    def _deactivate(self, wl: Obj) -> None:
-        """Past the requeuing limit: ``spec.active`` false and evicted as ``Deactivated``."""
+    def _deactivate(self, namespace: str, name: str) -> None:
+        """``spec.active`` false: evicted as ``Deactivated`` (``DeactivatedDueTo<cause>`` when
+        Kueue set a deactivation target, e.g. past the requeuing limit), the requeue state
+        cleared; an admitted workload's Job is stopped and its quota released."""
+        wl = self.store.get(self.workloads, namespace, name)
+        if wl is None or not _to_deactivate(wl):
+            return
+        target = get_condition(wl, "DeactivationTarget") or {}
+        cause = target.get("reason", "") if target.get("status") == "True" else ""
+        message = DEACTIVATED_MESSAGE + (f" due to {target.get('message', '')}" if cause else "")
+
+        def prepare(status: Obj) -> None:
+            kept = [c for c in status.get("conditions") or [] if c["type"] != "DeactivationTarget"]
+            status["conditions"] = kept
+            status.pop("requeueState", None)
+
+        self._evict(wl, with_cause(DEACTIVATED, cause), message, cause=cause, prepare=prepare)
+
+    def _exceeds_requeuing_limit(self, wl: Obj) -> bool:
+        """Past the requeuing limit at a PodsReady timeout: Kueue sets a deactivation target and
+        ``spec.active`` false instead of evicting once more (it is then deactivated)."""
+        limit = self.settings.requeue_backoff_limit
+        requeues = int(((wl.get("status") or {}).get("requeueState") or {}).get("count") or 0)
+        if limit is None or requeues + 1 <= limit:
+            return False
+        self._set_status(
+            wl,
+            lambda s: set_condition(
+                s, "DeactivationTarget", True, REQUEUING_LIMIT_EXCEEDED, REQUEUING_LIMIT_MESSAGE
+            ),
+        )
         meta = wl["metadata"]
         self.api.modify(
             self.workloads,
@@ -445,17 +523,7 @@ class KueueController(Controller):
             meta["name"],
             lambda w: w["spec"].update(active=False),
         )
-
-        def apply(status: Obj) -> None:
-            set_condition(status, "Evicted", True, "Deactivated", DEACTIVATED)
-            set_condition(status, "Requeued", False, "Deactivated", DEACTIVATED)
-            stats = status.setdefault("schedulingStats", {}).setdefault("evictions", [])
-            stats.append(
-                {"reason": "Deactivated", "underlyingCause": "RequeuingLimitExceeded", "count": 1}
-            )
-
-        self._set_status(wl, apply)
-        self.api.event(wl, "EvictedDueToDeactivated", DEACTIVATED, component=COMPONENT)
+        return True
 
     # -- admission cycle --------------------------------------------------------------------------
 
@@ -570,16 +638,16 @@ class KueueController(Controller):
         queue = (wl.get("spec") or {}).get("queueName", "")
         lq = lqs.get((ns, queue))
         if lq is None:
-            return Outcome(reason="Misconfigured", message=f"LocalQueue {queue} doesn't exist")
+            return Outcome(QuotaReason.MISCONFIGURED, f"LocalQueue {queue} doesn't exist")
         cq_name = (lq.get("spec") or {}).get("clusterQueue", "")
         cq = cqs.get(cq_name)
         if cq is None:
-            return Outcome(reason="Misconfigured", message=f"ClusterQueue {cq_name} doesn't exist")
+            return Outcome(QuotaReason.MISCONFIGURED, f"ClusterQueue {cq_name} doesn't exist")
         missing = self._missing_flavors(cq, flavors)
         if missing:
-            return Outcome(reason="Misconfigured", message=f"ClusterQueue {cq_name} is inactive")
+            return Outcome(QuotaReason.MISCONFIGURED, f"ClusterQueue {cq_name} is inactive")
         if (cq.get("spec") or {}).get("stopPolicy", "None") != "None":
-            return Outcome(reason="Suspended", message=f"ClusterQueue {cq_name} is stopped")
+            return Outcome(QuotaReason.SUSPENDED, f"ClusterQueue {cq_name} is stopped")
         pod_set = ((wl.get("spec") or {}).get("podSets") or [{}])[0]
         pod_spec = (pod_set.get("template") or {}).get("spec") or {}
         count = int(pod_set.get("count", 1))
@@ -622,20 +690,20 @@ class KueueController(Controller):
         for res in sorted(total):
             if res not in covered:
                 return Outcome(
-                    reason="NoMatchingFlavor",
-                    message=f"{prefix}resource {res} unavailable in ClusterQueue",
+                    QuotaReason.NO_MATCHING_FLAVOR,
+                    f"{prefix}resource {res} unavailable in ClusterQueue",
                 )
         assignment: dict[str, str] = {}
         for group in groups:
             wanted = {r: q for r, q in total.items() if r in (group.get("coveredResources") or [])}
             if not wanted and total:
                 continue
-            reasons: list[tuple[str, str]] = []
+            reasons: list[tuple[QuotaReason, str]] = []
             for flavor_quota in group.get("flavors") or []:
                 flavor = flavors[flavor_quota["name"]]
                 why = self._flavor_mismatch(pod_spec, flavor)
                 if why:
-                    reasons.append(("NoMatchingFlavor", why))
+                    reasons.append((QuotaReason.NO_MATCHING_FLAVOR, why))
                     continue
                 why = self._quota_shortfall(cq_name, cq, cqs, flavor_quota, wanted, usage, stalled)
                 if why:
@@ -645,16 +713,12 @@ class KueueController(Controller):
                     assignment[res] = flavor_quota["name"]
                 break
             else:
+                # the most schedulable flavor's reason: waiting beats a limit beats a mismatch
                 kinds = {r for r, _ in reasons}
-                reason = next(
-                    (
-                        k
-                        for k in ("WaitingForQuota", "ExceedsMaxQuota", "NoMatchingFlavor")
-                        if k in kinds
-                    ),
-                    "NoMatchingFlavor",
-                )
-                return Outcome(reason=reason, message=prefix + ", ".join(m for _, m in reasons))
+                order = (QuotaReason.WAITING_FOR_QUOTA, QuotaReason.EXCEEDS_MAX_QUOTA)
+                reason = next((k for k in order if k in kinds), QuotaReason.NO_MATCHING_FLAVOR)
+                message = prefix + ", ".join(sorted(m for _, m in reasons))
+                return Outcome(reason, message)
         used = {r: assignment[r] for r in total if r in assignment} or {
             r: f for r, f in assignment.items() if r == "cpu"
         }
@@ -700,7 +764,7 @@ class KueueController(Controller):
         wanted: Resources,
         usage: Usage,
         stalled: bool,
-    ) -> tuple[str, str] | None:
+    ) -> tuple[QuotaReason, str] | None:
         flavor = flavor_quota["name"]
         quotas = {r["name"]: r for r in flavor_quota.get("resources") or []}
         cohort = (cq.get("spec") or {}).get("cohortName")
@@ -714,7 +778,7 @@ class KueueController(Controller):
             shown = format_quantity(amount, res)
             if stalled:
                 return (
-                    "WaitingForQuota",
+                    QuotaReason.WAITING_FOR_QUOTA,
                     f"insufficient unused quota for {res} in flavor {flavor}, {shown} more needed",
                 )
             limit = (
@@ -733,11 +797,7 @@ class KueueController(Controller):
             maximum = nominal + borrowable
             if amount > maximum:
                 most = format_quantity(maximum, res)
-                return (
-                    "ExceedsMaxQuota",
-                    f"insufficient quota for {res} in flavor {flavor}, "
-                    f"request > maximum capacity ({shown} > {most})",
-                )
+                return QuotaReason.EXCEEDS_MAX_QUOTA, exceeds_max_quota(res, flavor, shown, most)
             if peers:
                 available = min(maximum - used, cohort_nominal - cohort_used)
             else:
@@ -745,7 +805,7 @@ class KueueController(Controller):
             if amount > available:
                 more = format_quantity(amount - max(available, Decimal(0)), res)
                 return (
-                    "WaitingForQuota",
+                    QuotaReason.WAITING_FOR_QUOTA,
                     f"insufficient unused quota for {res} in flavor {flavor}, {more} more needed",
                 )
         return None
@@ -820,17 +880,23 @@ class KueueController(Controller):
         return admission
 
     def _not_admitted(self, wl: Obj, outcome: Outcome) -> Obj | None:
+        """QuotaReserved=False in the words of the Kueue release modelled (the gate or not);
+        Admitted turns False only where it was True (Kueue's SyncAdmittedCondition)."""
+        assert outcome.reason is not None
+        reason = quota_reason(outcome.reason, self.settings.unadmitted_workloads_observability)
+
         def apply(status: Obj) -> None:
-            set_condition(status, "QuotaReserved", False, outcome.reason, outcome.message)
-            set_condition(
-                status, "Admitted", False, "NoReservation", "The workload has no reservation"
-            )
+            set_condition(status, "QuotaReserved", False, reason, outcome.message)
+            if condition_true({"status": status}, "Admitted"):
+                set_condition(
+                    status, "Admitted", False, "NoReservation", "The workload has no reservation"
+                )
 
         written = self._set_status(wl, apply)
         uid = wl["metadata"]["uid"]
         if self._last_message.get(uid) != outcome.message:
             self._last_message[uid] = outcome.message
-            self.api.event(wl, outcome.reason, outcome.message, type="Warning", component=COMPONENT)
+            self.api.event(wl, reason, outcome.message, type="Warning", component=COMPONENT)
         return written
 
     def _set_status(self, wl: Obj, change: Callable[[Obj], object]) -> Obj | None:

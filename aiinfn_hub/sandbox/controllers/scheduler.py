@@ -1,4 +1,10 @@
-"""A kube-scheduler stand-in: filters nodes as its plugins do and explains failures alike."""
+"""A kube-scheduler stand-in: filters nodes as its plugins do and explains failures alike.
+
+Modelled plugins: VolumeBinding's PreFilter (a claim that does not exist or is being deleted
+leaves the pod Pending, for every node), NodeUnschedulable, TaintToleration, NodeAffinity,
+NodeResourcesFit (with LeastAllocated scoring) and the pod count; then DefaultPreemption's
+words. Not modelled: claims not yet bound, topology spread, inter-pod affinity.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +35,10 @@ class Scheduler(Controller):
         super().__init__(api)
         self.pods = self.registry.get("pods")
         self.nodes = self.registry.get("nodes")
+        self.claims = self.registry.get("persistentvolumeclaims")
 
     def keys(self, event: Event) -> Iterable[Hashable]:
-        if event.rt is self.nodes:
+        if event.rt is self.nodes or event.rt is self.claims:
             yield CYCLE
         elif event.rt is self.pods:
             spec = event.obj.get("spec") or {}
@@ -71,6 +78,10 @@ class Scheduler(Controller):
             )
         )
         for pod in pending:
+            missing = self._claim_problem(pod)
+            if missing:
+                self._unschedulable(pod, unschedulable_message(len(nodes), {}, missing))
+                continue
             requests = pod_requests(pod["spec"])
             fits: list[tuple[float, str]] = []
             reasons: dict[str, list[str]] = {}
@@ -91,6 +102,22 @@ class Scheduler(Controller):
             else:
                 self._unschedulable(pod, unschedulable_message(len(nodes), reasons))
         return None
+
+    def _claim_problem(self, pod: Obj) -> str:
+        """The VolumeBinding plugin's PreFilter: the first claim of the pod that does not
+        exist or is being deleted, in its words; '' if none."""
+        namespace = pod["metadata"]["namespace"]
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            source = volume.get("persistentVolumeClaim")
+            if source is None:
+                continue
+            name = source.get("claimName", "")
+            claim = self.store.get(self.claims, namespace, name)
+            if claim is None:
+                return f'persistentvolumeclaim "{name}" not found'
+            if claim["metadata"].get("deletionTimestamp"):
+                return f'persistentvolumeclaim "{name}" is being deleted'
+        return ""
 
     @staticmethod
     def _filter(
@@ -156,16 +183,20 @@ class Scheduler(Controller):
             self.api.event(pod, "FailedScheduling", message, type="Warning", component=SCHEDULER)
 
 
-def unschedulable_message(total: int, reasons: dict[str, list[str]]) -> str:
-    """kube-scheduler's FitError text: a sorted histogram of reasons, then preemption's."""
-    histogram: Counter[str] = Counter(r for why in reasons.values() for r in why)
-    parts = sorted(f"{n} {reason}" for reason, n in histogram.items())
-    resolvable = sum(
-        1
-        for why in reasons.values()
-        if why and (why[0].startswith("Insufficient") or why[0] == "Too many pods")
-    )
-    unresolvable = len(reasons) - resolvable
+def unschedulable_message(total: int, reasons: dict[str, list[str]], prefilter: str = "") -> str:
+    """kube-scheduler's FitError text: a sorted histogram of the nodes' reasons (or the words of
+    a PreFilter plugin that failed for every node), then preemption's."""
+    if prefilter:
+        parts, resolvable, unresolvable = [prefilter], 0, total
+    else:
+        histogram: Counter[str] = Counter(r for why in reasons.values() for r in why)
+        parts = sorted(f"{n} {reason}" for reason, n in histogram.items())
+        resolvable = sum(
+            1
+            for why in reasons.values()
+            if why and (why[0].startswith("Insufficient") or why[0] == "Too many pods")
+        )
+        unresolvable = len(reasons) - resolvable
     preemption = sorted(
         f"{n} {text}" for n, text in ((resolvable, _NO_VICTIMS), (unresolvable, _NOT_HELPFUL)) if n
     )

@@ -1,0 +1,35 @@
+"""Kueue's names for why a workload holds no quota and why it was evicted (no dependencies:
+the jobs service reads them and the sandbox writes them).
+
+Kueue writes the detailed quota reasons only with its ``UnadmittedWorkloadsObservability``
+gate; a default install writes ``Pending`` or ``Inadmissible`` (Kueue v0.17's
+apis/kueue/v1beta2/workload_types.go and pkg/workload: ``ReasonWithCause``).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class QuotaReason(str, Enum):
+    """Reasons of a workload's ``QuotaReserved=False`` condition."""
+
+    NO_MATCHING_FLAVOR = "NoMatchingFlavor"
+    EXCEEDS_MAX_QUOTA = "ExceedsMaxQuota"
+    WAITING_FOR_QUOTA = "WaitingForQuota"
+    MISCONFIGURED = "Misconfigured"
+    SUSPENDED = "Suspended"
+    PENDING_EVALUATION = "PendingEvaluation"
+    #: a default install's: after a failed flavor assignment, and for a queue problem
+    PENDING = "Pending"
+    INADMISSIBLE = "Inadmissible"
+
+
+#: The eviction of a workload whose ``spec.active`` is false.
+DEACTIVATED = "Deactivated"
+DUE_TO = "DueTo"
+
+
+def with_cause(reason: str, cause: str) -> str:
+    """Kueue's ``ReasonWithCause``: ``<reason>DueTo<cause>``, or the reason alone."""
+    return f"{reason}{DUE_TO}{cause}" if cause else reason
