@@ -19,7 +19,13 @@ from aiinfn_hub.spawner.profiles import (
     validate_options,
 )
 from aiinfn_hub.spawner.progress import describe_event, describe_pod
-from aiinfn_hub.spawner.sessions import SessionSpec, choose_pool, claim_volumes, place_pod
+from aiinfn_hub.spawner.sessions import (
+    SessionSpec,
+    choose_pool,
+    claim_volumes,
+    place_pod,
+    unreachable,
+)
 
 SITES = {s.name: s for s in default_catalogue()}
 LOCAL, LEONARDO = SITES["local"], SITES["leonardo"]
@@ -381,3 +387,12 @@ async def test_requests_are_counted_by_the_activity_that_made_them():
     assert delta[("other", "POST")] >= 1
     assert kuberequests.total("test-form") == before.get(("test-form", "GET"), 0) + 1
     assert len(api.rest_client.calls) == 3
+
+
+def test_a_remote_server_at_interlinks_unconnected_address_is_unreachable():
+    """interLink's virtual kubelet reports 127.0.0.1 for a pod without its VPN or tunnel."""
+    said = unreachable(LEONARDO, "http://127.0.0.1:8888")
+    assert said is not None and said.startswith("CINECA Leonardo runs your server, but the hub")
+    assert unreachable(LEONARDO, "http://10.244.7.12:8888") is None  # interLink's VPN address
+    assert unreachable(LEONARDO, "http://jupyter-mario-2erossi.jhub.svc:8888") is None
+    assert unreachable(LOCAL, "http://127.0.0.1:8888") is None  # not interLink's
