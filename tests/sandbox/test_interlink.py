@@ -215,6 +215,19 @@ async def test_a_remote_pod_without_interlinks_vpn_cannot_be_reached(kube) -> No
         assert "t-1" not in await answer(listens, port)
 
 
+async def test_an_unconnected_remote_pod_still_reaches_itself(kube) -> None:
+    """A remote machine has its own loopback: a notebook's kernel talks to its runner there."""
+    core = client.CoreV1Api(kube)
+    itself = (
+        "import socket; s = socket.create_server(('127.0.0.1', 0)); "
+        "socket.create_connection(s.getsockname()).close(); print('loopback works')"
+    )
+    await core.create_namespaced_pod("default", remote_pod("self", "vk-tier1", [PY, "-c", itself]))
+    pod = await wait_pod(kube, "self", lambda p: p.status.phase in ("Succeeded", "Failed"))
+    assert (pod.status.phase, pod.status.pod_ip) == ("Succeeded", "127.0.0.1")
+    assert await pod_log(kube, "self") == "loopback works\n"
+
+
 async def test_interlinks_vpn_annotation_makes_a_remote_pod_reachable(kube) -> None:
     core = client.CoreV1Api(kube)
     port = any_port()
