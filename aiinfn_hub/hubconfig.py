@@ -72,7 +72,7 @@ SANDBOX_KEYS: dict[str, set[str]] = {
 SINGLEUSER_TRAITS: dict[str, str] = {"lifecycleHooks": "lifecycle_hooks"}
 #: Keys the caller sets for a scenario (e.g. a test of interactive offloading).
 SCENARIO_KEYS: dict[str, set[str]] = {
-    "AIInfnSpawner": {"interactive_offload", "session_start_timeouts"},
+    "AIInfnSpawner": {"interactive_offload", "offload_annotations", "session_start_timeouts"},
 }
 
 

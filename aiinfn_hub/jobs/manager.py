@@ -29,6 +29,7 @@ from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import actions as A
 from . import labels as L
 from .cache import Reflector
+from .capacity import node_usage, site_capacity
 from .claims import HomeClaim
 from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
@@ -891,31 +892,11 @@ class JobsManager(LoggingConfigurable):
 
     def sites(self) -> list[dict[str, Any]]:
         """Each site: health, free and total capacity, queue depth and pending reasons."""
-        nodes = self.reflectors["node"].objects.values() if self.reflectors else ()
-        used: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for pod in self.all_pods.values():
-            node = (pod.get("spec") or {}).get("nodeName")
-            if not node or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                continue
-            for container in (pod.get("spec") or {}).get("containers") or ():
-                requests = (container.get("resources") or {}).get("requests") or {}
-                used[node]["gpu"] += float(requests.get("nvidia.com/gpu", 0) or 0)
-                used[node]["cpu"] += _cpu(requests.get("cpu"))
+        nodes = list(self.reflectors["node"].objects.values()) if self.reflectors else []
+        used = node_usage(self.all_pods.values())
         result = []
         for site in self.placer.sites.values():
             health = self.health.get(site.name, SiteHealth())
-            gpus_total = gpus_free = cpu_total = cpu_free = 0.0
-            for node in nodes:
-                name = node["metadata"]["name"]
-                if name not in site.wiring.nodes:
-                    continue
-                alloc = (node.get("status") or {}).get("allocatable") or {}
-                gpus = float(alloc.get("nvidia.com/gpu", 0) or 0)
-                cpus = _cpu(alloc.get("cpu"))
-                gpus_total += gpus
-                cpu_total += cpus
-                gpus_free += max(0.0, gpus - used[name]["gpu"])
-                cpu_free += max(0.0, cpus - used[name]["cpu"])
             pending = [
                 w
                 for w in self.workloads.values()
@@ -941,10 +922,7 @@ class JobsManager(LoggingConfigurable):
                         "usable": health.usable,
                         "state": "ok" if health.usable else health.describe(),
                     },
-                    "capacity": {
-                        "gpus": {"total": int(gpus_total), "free": int(gpus_free)},
-                        "cpu": {"total": round(cpu_total, 1), "free": round(cpu_free, 1)},
-                    },
+                    "capacity": site_capacity(site, nodes, used),
                     "queue": {"pending": len(pending), "reasons": reasons},
                     "gpu_models": list(site.capabilities.gpu_models),
                 }
@@ -995,10 +973,3 @@ def _keep_newest(objects: dict[int, dict[str, Any]], key: int, obj: dict[str, An
     current = objects.get(key)
     if current is None or _newer(obj, current):
         objects[key] = obj
-
-
-def _cpu(value: Any) -> float:
-    if value in (None, ""):
-        return 0.0
-    text = str(value)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)

@@ -15,7 +15,9 @@ from enum import Enum
 from typing import Any
 
 from ..placement import Site, SiteHealth
+from ..placement.membership import missing_nodes, site_nodes
 from ..placement.quantities import format_duration
+from ..placement.sites import INTERLINK_TAINT_KEY
 from .claims import missing_claim
 from .kueuewords import DEACTIVATED, eviction_reason, quota_reason
 from .model import State
@@ -269,10 +271,12 @@ def progress(job: Mapping[str, Any] | None, completions: int) -> dict[str, int]:
 
 
 def site_health(site: Site, nodes: Sequence[Mapping[str, Any]]) -> SiteHealth:
-    """A site's health from its nodes: Ready, InterlinkConnectivity and maintenance taints."""
-    mine = [n for n in nodes if n["metadata"]["name"] in site.wiring.nodes]
+    """A site's health from its nodes (those its wiring selects, see
+    :func:`~aiinfn_hub.placement.membership.belongs_to`): usable while one of them is Ready,
+    connected (interLink's ``InterlinkConnectivity``) and free of maintenance taints."""
+    mine = site_nodes(site.wiring, nodes)
     if not mine:
-        return SiteHealth(ready=False, message="no node of this site is registered")
+        return SiteHealth(ready=False, registered=False, message=missing_nodes(site.wiring))
     healthy = []
     problems = []
     for node in mine:
@@ -282,7 +286,7 @@ def site_health(site: Site, nodes: Sequence[Mapping[str, Any]]) -> SiteHealth:
         taints = [
             t
             for t in (node.get("spec") or {}).get("taints") or ()
-            if t.get("key") != "virtual-node.interlink/no-schedule"
+            if t.get("key") != INTERLINK_TAINT_KEY
             and t.get("effect") in ("NoSchedule", "NoExecute")
             and not t.get("key", "").startswith("node.kubernetes.io/")
         ]

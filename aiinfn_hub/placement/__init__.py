@@ -5,6 +5,7 @@ Pure policy: no I/O and no Kubernetes imports, so it is fast and easy to test.
 
 from .config import PlacementConfig
 from .errors import ConfigError, NoSiteError, PlacementError, RequestError
+from .membership import belongs_to, site_nodes
 from .plan import Choice, Exclusion, Plan
 from .policy import DEFAULT_TABLE, ROWS, Placer, row_key
 from .requirements import JobRequest, Requirements, VolumeNeed, detect
@@ -42,8 +43,10 @@ __all__ = [
     "Timeouts",
     "VolumeNeed",
     "Wiring",
+    "belongs_to",
     "default_catalogue",
     "detect",
     "row_key",
     "site_from_dict",
+    "site_nodes",
 ]

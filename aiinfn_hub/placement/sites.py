@@ -82,15 +82,18 @@ class SiteHealth:
     maintenance: bool = False
     connected: bool = True
     message: str = ""
+    registered: bool = True  # False: none of the site's nodes is in the cluster
 
     @property
     def usable(self) -> bool:
-        return self.ready and self.connected and not self.maintenance
+        return self.ready and self.connected and self.registered and not self.maintenance
 
     def describe(self) -> str:
         """Plain words for why the site is skipped (empty when usable)."""
         if self.maintenance:
             text = "in maintenance"
+        elif not self.registered:
+            text = "down: none of its nodes is in the cluster"
         elif not self.connected:
             text = "down: the connection to the site is lost"
         elif not self.ready:
@@ -102,7 +105,11 @@ class SiteHealth:
 
 @dataclass(frozen=True, slots=True)
 class Wiring:
-    """How the Kubernetes backend sends a job to this site."""
+    """How the Kubernetes backend sends a job to this site, and which nodes are the site's.
+
+    The site's nodes are those ``node_selector`` selects (see :mod:`.membership`); ``nodes``
+    optionally narrows them to the names listed.
+    """
 
     local_queue: str
     node_selector: Mapping[str, str] = field(default_factory=dict)
@@ -200,7 +207,6 @@ def default_catalogue() -> tuple[Site, ...]:
                 node_selector={"kubernetes.io/hostname": "vk-leonardo"},
                 tolerations=(INTERLINK_TOLERATION,),
                 annotations={"slurm-job.vk.io/flags": "--partition=boost_usr_prod"},
-                nodes=("vk-leonardo",),
                 gpu_selector_key="nvidia-gpu-type",
             ),
             timeouts=Timeouts(admission=600, start=1800),
@@ -221,7 +227,6 @@ def default_catalogue() -> tuple[Site, ...]:
                 local_queue="tier1",
                 node_selector={"kubernetes.io/hostname": "vk-tier1"},
                 tolerations=(INTERLINK_TOLERATION,),
-                nodes=("vk-tier1",),
             ),
             timeouts=Timeouts(admission=600, start=1800),
         ),
@@ -242,22 +247,14 @@ def default_catalogue() -> tuple[Site, ...]:
                         "A100-MIG-1g.10gb",
                         7,
                         1,
-                        "NVIDIA-A100-MIG-1g.10gb",
-                        "A100 MIG slice, 1 compute unit, 10 GB",
+                        "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb",
+                        "A100 80 GB MIG slice, 1 compute unit, 10 GB",
                     ),
                 ),
             ),
             wiring=Wiring(
                 local_queue="local",
                 node_selector={SITE_LABEL: "local"},
-                nodes=(
-                    "local-cpu-1",
-                    "local-cpu-2",
-                    "local-gpu-t4-1",
-                    "local-gpu-rtx5000-1",
-                    "local-gpu-a100-1",
-                    "local-gpu-mig-1",
-                ),
             ),
             timeouts=Timeouts(admission=3600, start=3600),
         ),
@@ -352,15 +349,11 @@ def site_from_dict(data: Mapping[str, Any], base: Site | None = None) -> Site:
         gpus=gpus,
     )
     try:
-        wiring = _merge(base.wiring if base else None, Wiring, data.get("wiring"))
+        wiring = _wiring(name, kind, base.wiring if base else None, data.get("wiring"))
         health = _merge(base.health if base else None, SiteHealth, data.get("health"))
         timeouts = _merge(base.timeouts if base else None, Timeouts, data.get("timeouts"))
     except TypeError as exc:
         raise ConfigError(f"site {name!r}: {exc}") from None
-    if isinstance(wiring.tolerations, list):
-        wiring = dataclasses.replace(wiring, tolerations=tuple(wiring.tolerations))
-    if isinstance(wiring.nodes, list):
-        wiring = dataclasses.replace(wiring, nodes=tuple(wiring.nodes))
     return Site(
         name=name,
         display_name=data.get("display_name", base.display_name if base else name),
@@ -371,6 +364,27 @@ def site_from_dict(data: Mapping[str, Any], base: Site | None = None) -> Site:
         health=health,
         timeouts=timeouts,
     )
+
+
+def _wiring(
+    name: str, kind: SiteKind, base: Wiring | None, raw: Mapping[str, Any] | None
+) -> Wiring:
+    """A site's wiring from configuration. A remote site is reached through an interLink
+    virtual node: it tolerates interLink's taint unless told otherwise, and needs a node
+    selector naming its node (its jobs would land on any node without one)."""
+    raw = dict(raw or {})
+    if base is None and kind is SiteKind.OFFLOAD:
+        raw.setdefault("tolerations", [INTERLINK_TOLERATION])
+    wiring = _merge(base, Wiring, raw)
+    wiring = dataclasses.replace(
+        wiring, tolerations=tuple(wiring.tolerations), nodes=tuple(wiring.nodes)
+    )
+    if kind is SiteKind.OFFLOAD and not wiring.node_selector:
+        raise ConfigError(
+            f"site {name!r}: a remote site needs wiring.node_selector naming its interLink "
+            "virtual node, e.g. {'kubernetes.io/hostname': 'vk-" + name + "'}"
+        )
+    return wiring
 
 
 def _merge(base, cls, overrides: Mapping[str, Any] | None):

@@ -7,7 +7,9 @@ closer to a real pod but need root, which Binder and laptops do not give.)
 
 interLink virtual nodes behave as the virtual kubelet shows them: the pod stays Pending while
 the remote batch system queues it (container waiting "Remote pod submitted"), gets a ``JobID``
-annotation, and terminated containers report "Completed" or "Error: <code>".
+annotation, and terminated containers report "Completed" or "Error: <code>". Its address is
+``127.0.0.1`` (nothing can connect to it) unless interLink's VPN or tunnel connects it
+(:mod:`.interlink`).
 
 Lifecycle hooks: a container's ``postStart`` ``exec`` command runs as the kubelet runs it, once
 the container's process has started, with the container's environment, working directory and
@@ -34,6 +36,7 @@ from urllib.request import urlopen
 from .api import Api
 from .controllers.base import Controller
 from .errors import ApiError
+from .interlink import UNREACHABLE_POD_IP, Reach, RemoteHosts, reach
 from .objects import Obj, clone, is_terminal_pod, now, parse_time, set_condition, timestamp
 from .podenv import EnvError, Lookup, command_line, container_env, rewrite_service_url
 from .runtime import LocalProcess
@@ -94,7 +97,9 @@ class PodWorker:
         self.stopping = asyncio.Event()
         self.containers: dict[str, ContainerRun] = {}
         self.init_done = not (pod.get("spec") or {}).get("initContainers")
-        self.ip = ""
+        self.ip = ""  # the pod's address as its status reports it
+        self.bind_ip = ""  # where its processes listen (a remote machine's, see .interlink)
+        self.connected = True  # False: on a virtual node, reachable neither by VPN nor tunnel
         self.task = asyncio.get_running_loop().create_task(self._main(), name=f"pod-{self.name}")
 
     # -- status -----------------------------------------------------------------------------------
@@ -212,6 +217,7 @@ class PodWorker:
 
         self.api.modify(self.kubelet.pods, self.namespace, self.name, start)
         if site.virtual:
+            self.ip, self.bind_ip = self._remote_addresses(pod)
             for run in self.containers.values():
                 run.status["state"] = {"waiting": {"reason": REMOTE_SUBMITTED}}
             job_id = f"{site.job_id_prefix}-{random.randint(100000, 999999)}"
@@ -241,9 +247,19 @@ class PodWorker:
                 self._fail_all(code, text, "")
                 self.write("Failed", text, "")
                 return False
-        self.ip = self.kubelet.addresses.allocate()
+        if not site.virtual:
+            self.ip = self.bind_ip = self.kubelet.addresses.allocate()
         self.write()
         return True
+
+    def _remote_addresses(self, pod: Obj) -> tuple[str, str]:
+        """(reported, listening) addresses of a pod on a virtual node: reachable only through
+        interLink's VPN or tunnel (see :mod:`.interlink`)."""
+        if reach(pod, tunnel=self.site.tunnel) is Reach.NONE:
+            self.connected = False
+            return UNREACHABLE_POD_IP, self.kubelet.remote_hosts.allocate()
+        address = self.kubelet.addresses.allocate()
+        return address, address
 
     def _fail_all(self, code: int, reason: str, message: str) -> None:
         stamp = timestamp()
@@ -374,7 +390,9 @@ class PodWorker:
         if run.log_path.exists():
             run.log_path.replace(run.log_path.with_suffix(".previous.log"))
         try:
-            run.process = LocalProcess.spawn(argv, env, cwd, run.log_path)
+            run.process = LocalProcess.spawn(
+                argv, env, cwd, run.log_path, isolated=not self.connected
+            )
         except OSError as exc:
             return start_error(f'exec: "{argv[0]}": {exc.strerror or exc}')
         run.status["containerID"] = container_id
@@ -416,7 +434,9 @@ class PodWorker:
                 error = "exec: no command given"
             else:
                 try:
-                    process = LocalProcess.spawn(argv, env, cwd, output_path)
+                    process = LocalProcess.spawn(
+                        argv, env, cwd, output_path, isolated=not self.connected
+                    )
                 except OSError as exc:
                     error = f'exec: "{argv[0]}": {exc.strerror or exc}'
                 else:
@@ -450,13 +470,13 @@ class PodWorker:
         home = self.dir / "home"
         home.mkdir(parents=True, exist_ok=True)
         extra = {
-            "POD_IP": self.ip,
+            "POD_IP": self.bind_ip,
             "KUBERNETES_SERVICE_HOST": self.kubelet.api_host,
             "KUBERNETES_SERVICE_PORT": str(self.kubelet.api_port),
         }
         env = container_env(pod, spec, self.kubelet.lookup(self.namespace), home, extra)
         env = {k: mounts.rewrite(v) for k, v in env.items()}
-        rewrite_service_url(env, self.ip)
+        rewrite_service_url(env, self.bind_ip)
         argv = [mounts.rewrite(a) for a in command_line(spec, env)]
         cwd = self._working_dir(spec.get("workingDir"), mounts, home)
         return env, argv, cwd
@@ -543,7 +563,7 @@ class PodWorker:
         if "httpGet" in probe:
             get = probe["httpGet"]
             port = self._port(run.spec, get.get("port"))
-            host = get.get("host") or self.ip
+            host = get.get("host") or self.bind_ip
             url = f"{get.get('scheme', 'HTTP').lower()}://{host}:{port}{get.get('path', '/')}"
 
             def fetch() -> bool:
@@ -561,7 +581,7 @@ class PodWorker:
             port = self._port(run.spec, probe["tcpSocket"].get("port"))
             try:
                 _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(probe["tcpSocket"].get("host") or self.ip, port),
+                    asyncio.open_connection(probe["tcpSocket"].get("host") or self.bind_ip, port),
                     timeout,
                 )
                 writer.close()
@@ -657,6 +677,7 @@ class Kubelet(Controller):
         self.faults = faults
         self.api_host, self.api_port = api_host, api_port
         self.addresses = AddressPool()
+        self.remote_hosts = RemoteHosts()
         self.workers: dict[str, PodWorker] = {}
 
     def keys(self, event: Event) -> Iterable[Hashable]:

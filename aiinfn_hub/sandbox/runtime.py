@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import functools
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,27 @@ from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+_UNSHARE = shutil.which("unshare") if sys.platform.startswith("linux") else None
+_IP = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin")
+_SH = shutil.which("sh")
+
+
+@functools.cache
+def network_isolation() -> tuple[str, ...] | None:
+    """The command prefix that runs a process in a network namespace of its own, with its own
+    loopback up (util-linux's unshare and iproute2's ip: as root, or in a user namespace of the
+    current user), or None where the machine allows neither. Nothing outside such a namespace
+    can connect to the process; inside, it reaches itself on 127.0.0.1 (a notebook's kernel)."""
+    if _UNSHARE is None or _IP is None or _SH is None:
+        return None
+    start = (_SH, "-c", f'{shlex.quote(_IP)} link set lo up && exec "$@"', "sandbox-pod")
+    for unshare in ((_UNSHARE, "--net"), (_UNSHARE, "--map-current-user", "--net")):
+        prefix = (*unshare, "--", *start)
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            done = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+            if done.returncode == 0:
+                return prefix
+    return None
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec (without setpriv)
@@ -61,10 +84,25 @@ class LocalProcess:
         self._watch()
 
     @classmethod
-    def spawn(cls, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> LocalProcess:
-        """Start ``argv``; OSError (e.g. no such executable) is the caller's to report."""
+    def spawn(
+        cls,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        log_path: Path,
+        *,
+        isolated: bool = False,
+    ) -> LocalProcess:
+        """Start ``argv``; OSError (e.g. no such executable) is the caller's to report.
+
+        ``isolated``: in a network namespace of its own where the machine allows it (see
+        :func:`network_isolation`), so that nothing can connect to it."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         preexec = _die_with_parent
+        isolation = network_isolation() if isolated and argv else None
+        if isolation is not None:
+            _check_exec(argv[0], env, cwd)
+            argv = [*isolation, *argv]
         if _SETPRIV is not None and argv:
             _check_exec(argv[0], env, cwd)
             argv, preexec = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv], None

@@ -63,6 +63,7 @@ class SiteSpec:
     remote_queue_delay: float = 0.0
     job_id_prefix: str = "remote"
     maintenance_taint: str | None = None  # None: maintenance cordons the nodes
+    tunnel: bool = False  # interLink's Network.EnableTunnel: pods exposing ports are reachable
     quota: dict[str, str] = field(default_factory=dict)
     borrowing_limit: dict[str, str] = field(default_factory=dict)
 
@@ -255,6 +256,11 @@ def _site(raw: Any) -> SiteSpec:
     try:
         nodes = tuple(_node(n) for n in raw_nodes)
         extra = {k: raw[k] for k in ("job_id_prefix", "maintenance_taint") if k in raw}
+        tunnel = raw.get("tunnel", False)
+        if not isinstance(tunnel, bool):
+            raise TopologyError(f"tunnel must be true or false, got {tunnel!r}")
+        if tunnel and kind != "interlink":
+            raise TopologyError("tunnel is interLink's: only an interlink site has one")
         return SiteSpec(
             name=name,
             type=kind,
@@ -265,6 +271,7 @@ def _site(raw: Any) -> SiteSpec:
             ),
             quota=_quantities("quota", raw.get("quota") or {}),
             borrowing_limit=_quantities("borrowing_limit", raw.get("borrowing_limit") or {}),
+            tunnel=tunnel,
             **extra,
         )
     except (TypeError, ValueError) as exc:

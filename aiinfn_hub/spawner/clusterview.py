@@ -16,13 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..jobs.cache import Reflector
+from ..jobs.capacity import node_usage, pool_gpus
 from ..jobs.kube import Kube
-from ..jobs.signals import is_true, site_health
+from ..jobs.signals import site_health
 from ..placement import GpuPool, Site, SiteHealth
 from .kuberequests import run_detached
-
-GPU_RESOURCE = "nvidia.com/gpu"
-TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 @dataclass(frozen=True)
@@ -37,52 +35,13 @@ class GpuCount:
         return f"{self.free} of {self.total} {self.model} free"
 
 
-def pod_gpus(pod: Mapping[str, Any]) -> int:
-    """GPUs a pod holds (limits, else requests, summed over its containers)."""
-    count = 0.0
-    for container in (pod.get("spec") or {}).get("containers") or ():
-        resources = container.get("resources") or {}
-        value = (resources.get("limits") or {}).get(GPU_RESOURCE) or (
-            resources.get("requests") or {}
-        ).get(GPU_RESOURCE)
-        count += float(value or 0)
-    return int(count)
-
-
-def takes_new_pods(node: Mapping[str, Any]) -> bool:
-    """Ready, not cordoned, and without a NoSchedule/NoExecute taint other than interLink's."""
-    if not is_true(node, "Ready"):
-        return False
-    spec = node.get("spec") or {}
-    if spec.get("unschedulable"):
-        return False
-    return not any(
-        taint.get("effect") in ("NoSchedule", "NoExecute")
-        and taint.get("key") != "virtual-node.interlink/no-schedule"
-        for taint in spec.get("taints") or ()
-    )
-
-
 def count_gpus(
-    nodes: list[Mapping[str, Any]], pods: list[Mapping[str, Any]], label: str, pool: GpuPool
+    site: Site, pool: GpuPool, nodes: list[Mapping[str, Any]], pods: list[Mapping[str, Any]]
 ) -> GpuCount:
-    """Free and total GPUs of ``pool`` on the nodes labelled ``label=pool.product``."""
-    used: dict[str, int] = {}
-    for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node and (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES:
-            used[node] = used.get(node, 0) + pod_gpus(pod)
-    free = total = 0
-    for node in nodes:
-        meta = node.get("metadata") or {}
-        if (meta.get("labels") or {}).get(label) != (pool.product or pool.model):
-            continue
-        allocatable = ((node.get("status") or {}).get("allocatable") or {}).get(GPU_RESOURCE, 0)
-        capacity = int(float(allocatable))
-        total += capacity
-        if takes_new_pods(node):
-            free += max(0, capacity - used.get(meta.get("name", ""), 0))
-    return GpuCount(pool.model, free, total)
+    """Free and total GPUs of ``pool`` on the site's nodes (those its wiring selects, whatever
+    they are called) that carry the pool's product label."""
+    amount = pool_gpus(site, pool, nodes, node_usage(pods))
+    return GpuCount(pool.model, int(amount.free), int(amount.total))
 
 
 class ClusterView:
@@ -136,10 +95,7 @@ class ClusterView:
         if not self.synced:
             return None
         return count_gpus(
-            list(self.nodes.objects.values()),
-            list(self.pods.objects.values()),
-            site.wiring.gpu_selector_key,
-            pool,
+            site, pool, list(self.nodes.objects.values()), list(self.pods.objects.values())
         )
 
     def health(self, site: Site) -> SiteHealth | None:

@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .clusterview import GPU_RESOURCE, GpuCount
+from ..jobs.capacity import GPU_RESOURCE
+from .clusterview import GpuCount
 
 KUEUE_GATE = "kueue.x-k8s.io/admission"
 REMOTE_SUBMITTED = "Remote pod submitted"

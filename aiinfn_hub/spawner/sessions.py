@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from kubernetes_asyncio.client import (
     V1EmptyDirVolumeSource,
@@ -150,6 +151,27 @@ def place_pod(
                     "the server stops"
                 )
     return notes
+
+
+#: The address interLink's virtual kubelet reports for a pod it connects neither through its
+#: VPN (``interlink.eu/pod-vpn``) nor through its tunnel: from the hub, the hub's own loopback.
+INTERLINK_UNCONNECTED_IP = "127.0.0.1"
+
+
+def unreachable(site: Site, url: str) -> str | None:
+    """Why the hub cannot reach a server that ``site`` started at ``url``, if it cannot.
+
+    A remote server is reachable only through interLink's VPN or tunnel; without them the
+    virtual kubelet gives it the address 127.0.0.1, where the hub would wait for it in vain
+    (until its http_timeout) and then fail the spawn.
+    """
+    if site.is_offload and urlsplit(url).hostname == INTERLINK_UNCONNECTED_IP:
+        return (
+            f"{site.display_name} runs your server, but the hub cannot connect to it there "
+            "(interLink gave it no address in the cluster's network: its VPN or tunnel is not "
+            "on for this server)"
+        )
+    return None
 
 
 def _require_node_term(spec: Any, term: V1NodeSelectorTerm) -> None:

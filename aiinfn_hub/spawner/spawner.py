@@ -40,7 +40,7 @@ from .profiles import (
     validate_options,
 )
 from .progress import describe_event, describe_pod
-from .sessions import SessionSpec, choose_pool, claim_volumes, place_pod
+from .sessions import SessionSpec, choose_pool, claim_volumes, place_pod, unreachable
 
 CHECK_INTERVAL = 0.25
 #: How the hub's spawners name themselves to the API server (its audit log, API priority and
@@ -106,8 +106,11 @@ class AIInfnSpawner(KubeSpawner):
     ).tag(config=True)
     offload_annotations = Dict(
         {"interlink.eu/pod-vpn": "true"},
-        help="Annotations on a server sent to a remote site, asking interLink to make it "
-        "reachable (its VPN or mesh). Added to the site's own annotations.",
+        help="""Annotations on a server sent to a remote site, added to the site's own. The
+        default asks interLink for its VPN, which gives the pod an address in the cluster's
+        network: without it (or interLink's wstunnel, on a virtual node with
+        Network.EnableTunnel) the pod's address is 127.0.0.1, the hub cannot reach the server,
+        and the spawner starts it at the next site of the plan instead, saying why.""",
     ).tag(config=True)
     offload_scratch_claims = Bool(
         True,
@@ -415,6 +418,8 @@ class AIInfnSpawner(KubeSpawner):
                     url = await self._attempt(site, wait, watch=not last)
                 except FallBack as exc:
                     self.attempts.append({"site": site.name, "outcome": str(exc)})
+                    if last:
+                        raise web.HTTPError(503, f"{exc}; no other site is left to try") from None
                     following = plan.sites[index + 1].site.display_name
                     self._note(f"{exc}; falling back to {following}")
                     continue
@@ -439,14 +444,19 @@ class AIInfnSpawner(KubeSpawner):
         return f"your server runs at {site.display_name}"
 
     async def _attempt(self, site: Site, wait: float, watch: bool) -> str:
-        """KubeSpawner's start at ``site``; FallBack if the site fails or exceeds ``wait``."""
+        """KubeSpawner's start at ``site``; FallBack if the site fails or exceeds ``wait``
+        (when ``watch``), or starts the server where the hub cannot reach it."""
         task = asyncio.ensure_future(super()._start())
         deadline = time.monotonic() + wait
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=CHECK_INTERVAL)
                 if task in done:
-                    return task.result()
+                    url = task.result()
+                    problem = unreachable(site, url)
+                    if problem is None:
+                        return url
+                    break
                 problem = self._site_problem(site, wait, deadline) if watch else None
                 if problem is not None:
                     break

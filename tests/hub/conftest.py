@@ -87,6 +87,15 @@ class HubClient:
             raise AssertionError(f"the spawn did not end in {timeout}s: {events}") from None
         return events
 
+    async def spawn_ready(self, name: str, options: Any) -> list[str]:
+        """Spawn ``name``'s server with ``options`` and follow it until it is ready; the
+        progress page's messages."""
+        response = await self.spawn(name, options)
+        assert response.status_code == 202, response.text
+        events = await self.progress(name)
+        assert events[-1].get("ready"), events[-1]
+        return [e.get("message", "") for e in events]
+
     async def wait_ready(self, name: str, timeout: float = 150) -> dict[str, Any]:
         async def ready() -> dict[str, Any] | None:
             server = await self.server(name)

@@ -22,16 +22,8 @@ def hub(sandbox_process, tmp_path_factory):
     sandbox_process.reset()
 
 
-def messages(events: list[dict[str, Any]]) -> list[str]:
-    return [e.get("message", "") for e in events]
-
-
 async def spawn_automatic(hub: HubClient, user: str, gpus: int) -> list[str]:
-    response = await hub.spawn(user, {"profile": "automatic", "gpus": str(gpus)})
-    assert response.status_code == 202, response.text
-    events = await hub.progress(user)
-    assert events[-1].get("ready"), events[-1]
-    return messages(events)
+    return await hub.spawn_ready(user, {"profile": "automatic", "gpus": str(gpus)})
 
 
 def required_terms(pod: dict[str, Any]) -> list[dict[str, Any]]:

@@ -44,11 +44,7 @@ def hub(tmp_path_factory):
 
 
 async def test_a_slow_leonardo_falls_back_to_a_local_gpu_node_and_says_so(hub: HubClient):
-    response = await hub.spawn("alice", {"profile": "automatic", "gpus": "1"})
-    assert response.status_code == 202, response.text
-    events = await hub.progress("alice")
-    assert events[-1].get("ready"), events[-1]
-    said = [e.get("message", "") for e in events]
+    said = await hub.spawn_ready("alice", {"profile": "automatic", "gpus": "1"})
 
     first = said.index(next(m for m in said if m.startswith("starting your server at CINECA")))
     waited = next(m for m in said if "did not start your server" in m)

@@ -19,7 +19,13 @@ from aiinfn_hub.spawner.profiles import (
     validate_options,
 )
 from aiinfn_hub.spawner.progress import describe_event, describe_pod
-from aiinfn_hub.spawner.sessions import SessionSpec, choose_pool, claim_volumes, place_pod
+from aiinfn_hub.spawner.sessions import (
+    SessionSpec,
+    choose_pool,
+    claim_volumes,
+    place_pod,
+    unreachable,
+)
 
 SITES = {s.name: s for s in default_catalogue()}
 LOCAL, LEONARDO = SITES["local"], SITES["leonardo"]
@@ -162,10 +168,13 @@ def test_bad_options_name_what_is_wrong(options, message):
 # --------------------------------------------------------------------------- GPU counts
 
 
-def node(name, product, gpus, ready=True, **spec):
+def node(name, product, gpus, ready=True, site="local", taints=(), **spec):
+    labels = {"nvidia.com/gpu.product": product}
+    if site:
+        labels["aiinfn.infn.it/site"] = site
     return {
-        "metadata": {"name": name, "labels": {"nvidia.com/gpu.product": product}},
-        "spec": spec,
+        "metadata": {"name": name, "labels": labels},
+        "spec": {**spec, "taints": list(taints)},
         "status": {
             "allocatable": {"nvidia.com/gpu": str(gpus)},
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
@@ -181,25 +190,36 @@ def pod(node_name, gpus, phase="Running"):
     }
 
 
-def test_free_gpus_are_those_of_nodes_that_take_pods_minus_running_pods():
+def test_free_gpus_are_those_of_the_sites_nodes_that_take_pods_minus_running_pods():
+    interlink = {"key": "virtual-node.interlink/no-schedule", "value": "true",
+                 "effect": "NoSchedule"}  # fmt: skip
     nodes = [
-        node("a1", "NVIDIA-A100-SXM4-40GB", 4),
-        node("a2", "NVIDIA-A100-SXM4-40GB", 4, ready=False),
-        node("a3", "NVIDIA-A100-SXM4-40GB", 4, unschedulable=True),
-        node("t1", "Tesla-T4", 2),
+        node("dgx-01", "NVIDIA-A100-SXM4-40GB", 4),
+        node("dgx-02.gpu.example", "NVIDIA-A100-SXM4-40GB", 4, ready=False),
+        node("worker-a", "NVIDIA-A100-SXM4-40GB", 4, unschedulable=True),
+        node("gpu-node.example", "Tesla-T4", 2),
+        # not the local site's: another site's label, no label, a virtual node
+        node("lab-a100", "NVIDIA-A100-SXM4-40GB", 4, site="teaching"),
+        node("stray-a100", "NVIDIA-A100-SXM4-40GB", 4, site=None),
+        node("vk-a100", "NVIDIA-A100-SXM4-40GB", 8, taints=[interlink]),
     ]
     pods = [
-        pod("a1", 3),
-        pod("a1", 1, phase="Succeeded"),
+        pod("dgx-01", 3),
+        pod("dgx-01", 1, phase="Succeeded"),
         {"spec": {"containers": []}, "status": {"phase": "Pending"}},
-        pod("t1", 2),
+        pod("gpu-node.example", 2),
     ]
-    assert count_gpus(nodes, pods, "nvidia.com/gpu.product", POOLS["A100"]) == GpuCount(
-        "A100", 1, 12
-    )
-    assert count_gpus(nodes, pods, "nvidia.com/gpu.product", POOLS["T4"]).describe() == (
-        "0 of 2 T4 free"
-    )
+    assert count_gpus(LOCAL, POOLS["A100"], nodes, pods) == GpuCount("A100", 1, 12)
+    assert count_gpus(LOCAL, POOLS["T4"], nodes, pods).describe() == "0 of 2 T4 free"
+    assert count_gpus(LOCAL, POOLS["A100"], nodes[4:], pods) == GpuCount("A100", 0, 0)
+
+
+def test_a_mig_slice_is_counted_by_the_label_gpu_feature_discovery_gives_it():
+    """NVIDIA's GPU feature discovery labels a MIG slice <product>-MIG-<profile>."""
+    mig = POOLS["A100-MIG-1g.10gb"]
+    assert mig.product == "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"
+    nodes = [node("hgx-07", "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb", 7)]
+    assert count_gpus(LOCAL, mig, nodes, [pod("hgx-07", 2)]) == GpuCount(mig.model, 5, 7)
 
 
 # --------------------------------------------------------------------------- plain words
@@ -367,3 +387,12 @@ async def test_requests_are_counted_by_the_activity_that_made_them():
     assert delta[("other", "POST")] >= 1
     assert kuberequests.total("test-form") == before.get(("test-form", "GET"), 0) + 1
     assert len(api.rest_client.calls) == 3
+
+
+def test_a_remote_server_at_interlinks_unconnected_address_is_unreachable():
+    """interLink's virtual kubelet reports 127.0.0.1 for a pod without its VPN or tunnel."""
+    said = unreachable(LEONARDO, "http://127.0.0.1:8888")
+    assert said is not None and said.startswith("CINECA Leonardo runs your server, but the hub")
+    assert unreachable(LEONARDO, "http://10.244.7.12:8888") is None  # interLink's VPN address
+    assert unreachable(LEONARDO, "http://jupyter-mario-2erossi.jhub.svc:8888") is None
+    assert unreachable(LOCAL, "http://127.0.0.1:8888") is None  # not interLink's

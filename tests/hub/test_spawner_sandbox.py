@@ -4,12 +4,16 @@ or privileges whatever the configuration asks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from kubernetes_asyncio.client import Configuration
 from traitlets.config import Config
 
-from aiinfn_hub.sandbox.testing import kube_client, wait_until
+from aiinfn_hub.sandbox import Sandbox
+from aiinfn_hub.sandbox.testing import default_kubeconfig, kube_client, wait_until
 from aiinfn_hub.spawner import AIInfnSpawner, ClusterView, kuberequests
 
 from .conftest import gpu_pod
@@ -60,6 +64,57 @@ async def test_rendering_the_form_makes_no_kubernetes_request(spawner, sandbox):
     assert kuberequests.total("options_form", watches=True) == before
     # a second spawner shares the same watches
     assert spawner().cluster is s.cluster
+
+
+@contextmanager
+def spawner_on(sandbox: Sandbox, tmp_path: Path) -> Iterator[AIInfnSpawner]:
+    """An AIInfnSpawner whose KubeSpawner client talks to ``sandbox`` (this test only)."""
+    kubeconfig = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+    previous = Configuration.get_default_copy()
+    try:
+        with default_kubeconfig(kubeconfig):
+            c = Config()
+            c.KubeSpawner.namespace = "default"
+            c.KubeSpawner.k8s_api_host = sandbox.url
+            yield AIInfnSpawner(_mock=True, config=c)
+    finally:
+        Configuration.set_default(previous)  # KubeSpawner set the process-wide default
+
+
+async def test_gpu_profiles_count_the_sites_nodes_whatever_their_names(tmp_path):
+    a100 = {"memory": "256Gi", "gpus": 4, "gpu_product": "NVIDIA-A100-SXM4-40GB"}
+    mig = {"gpus": 7, "gpu_product": "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb"}
+    config = {
+        "sites": [
+            {"name": "local", "type": "local", "nodes": [
+                {"name": "worker-a", "cpu": "8"},
+                {"name": "dgx-01", "cpu": "64", **a100},
+                {"name": "dgx-02.gpu.infn.it", "cpu": "64", **a100},
+                {"name": "gpu-node.example", "cpu": "64", **mig},
+            ]},
+            # another site's A100s are not the local site's
+            {"name": "teaching", "type": "local", "nodes": [{"name": "lab-a100", **a100}]},
+        ]
+    }  # fmt: skip
+    async with Sandbox(config, state_dir=tmp_path / "sandbox") as sandbox:
+        with spawner_on(sandbox, tmp_path) as s:
+            try:
+                assert await s.cluster.ready(30)
+                form = await s._render_profiles_form()
+                assert "8 of 8 A100 free now" in form
+                assert "7 of 7 A100-MIG-1g.10gb free now" in form
+                assert "0 of 0 T4 free now" in form
+                await s.api.create_namespaced_pod("default", gpu_pod("a100-job", "dgx-01", 3))
+
+                async def counted() -> bool:
+                    by_slug = {p["slug"]: p for p in s.profiles()}
+                    return by_slug["gpu-a100"]["gpu"] == {
+                        "model": "A100", "site": "local", "free": 5, "total": 8
+                    }  # fmt: skip
+
+                await wait_until(counted, 30, 0.1, "the A100 in use on dgx-01 to be counted")
+            finally:
+                await ClusterView.stop_all()
 
 
 async def test_pods_carry_no_credentials_or_privileges_whatever_is_configured(spawner):

@@ -12,6 +12,7 @@ from aiinfn_hub.jobs.kueuewords import eviction_reason, quota_reason
 from aiinfn_hub.jobs.model import State
 from aiinfn_hub.jobs.signals import Verdict
 from aiinfn_hub.sandbox import Sandbox
+from aiinfn_hub.sandbox.testing import kube_client
 from aiinfn_hub.sandbox.topology import default_config_text
 
 from .conftest import fast_config, start_manager, stop_manager, wait_for
@@ -156,17 +157,21 @@ def test_kueues_deactivation_past_the_requeuing_limit_ends_the_attempt_even_on_t
 
 
 async def test_with_the_gate_a_workload_no_flavor_matches_falls_back_at_once(tmp_path):
-    """The gate's detailed reason (the session sandbox writes a default install's Pending)."""
+    """The gate's detailed reason (the session sandbox writes a default install's Pending).
+    Leonardo's flavor names another node than the hub's Jobs select, while Leonardo's own node
+    is up (so the plan tries it): Kueue can never admit the Job there."""
     topology = yaml.safe_load(default_config_text())
     topology["kueue"]["unadmitted_workloads_observability"] = True
-    config = fast_config(
-        leonardo={
-            "wiring": {"node_selector": {"kubernetes.io/hostname": "vk-elsewhere"}},
-            "timeouts": {"admission": 600, "start": 600},
-        }
-    )
+    config = fast_config(leonardo={"timeouts": {"admission": 600, "start": 600}})
     async with Sandbox(topology) as sandbox:
         kubeconfig = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+        api = await kube_client(kubeconfig)
+        async with api:
+            await client.CustomObjectsApi(api).patch_cluster_custom_object(
+                "kueue.x-k8s.io", "v1beta2", "resourceflavors", "leonardo",
+                {"spec": {"nodeLabels": {"kubernetes.io/hostname": "vk-elsewhere"}}},
+                _content_type="application/merge-patch+json",
+            )  # fmt: skip
         done = await run_one(kubeconfig, config)
     first = fell_back_to_local(done)
     assert first["reason"].startswith("cannot be admitted there (NoMatchingFlavor: ")

@@ -213,6 +213,43 @@ def test_site_health_from_nodes():
     assert not site_health(LEONARDO, [node("vk-leonardo", "False")]).ready
 
 
+def labelled(name, ready="True", site="local", taints=()):
+    found = node(name, ready, taints=taints)
+    found["metadata"]["labels"] = {"aiinfn.infn.it/site": site}
+    return found
+
+
+def test_the_local_site_is_its_labelled_nodes_whatever_their_names():
+    local = SITES["local"]
+    assert site_health(local, [labelled("worker-a"), labelled("dgx-01")]).usable
+    one_left = [labelled("worker-a", "False"), labelled("gpu-node.example")]
+    assert site_health(local, one_left).usable
+    down = site_health(local, [labelled("worker-a", "False")])
+    assert down.describe() == "down: its node is not ready (node worker-a is NotReady)"
+
+
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        [],
+        [node("worker-a"), node("dgx-01")],  # not labelled yet
+        [labelled("teaching-1", site="teaching")],
+        # a virtual node carrying the local label is still interLink's, never local
+        [labelled("vk-leonardo", taints=[{"key": "virtual-node.interlink/no-schedule",
+                                          "value": "true", "effect": "NoSchedule"}])],
+    ],
+)  # fmt: skip
+def test_a_site_with_no_node_of_its_own_is_down_in_plain_words(nodes):
+    health = site_health(SITES["local"], nodes)
+    assert not health.usable and not health.registered
+    assert health.describe() == (
+        "down: none of its nodes is in the cluster (no node is labelled aiinfn.infn.it/site=local)"
+    )
+    assert site_health(SITES["tier1"], nodes).describe() == (
+        "down: none of its nodes is in the cluster (no node is named vk-tier1)"
+    )
+
+
 def evicted(reason):
     return workload(cond("QuotaReserved"), cond("Evicted", "True", reason, "gone"))
 

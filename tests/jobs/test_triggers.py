@@ -14,7 +14,7 @@ from kubernetes_asyncio import client
 
 from aiinfn_hub.jobs.kube import MERGE_PATCH
 from aiinfn_hub.sandbox import SandboxProcess
-from aiinfn_hub.sandbox.testing import wait_until
+from aiinfn_hub.sandbox.testing import kube_client, wait_until
 
 from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
 
@@ -50,12 +50,16 @@ def fell_back_to_local(done, site="leonardo"):
 
 
 async def test_no_matching_flavor_falls_back_at_once(sandbox):
-    config = fast_config(
-        leonardo={
-            "wiring": {"node_selector": {"kubernetes.io/hostname": "vk-elsewhere"}},
-            "timeouts": {"admission": 600, "start": 600},
-        }
-    )
+    """Leonardo's flavor names another node than the hub's Jobs select (Kueue and the hub
+    disagree), while Leonardo's own node is up: Kueue can never admit the Job there."""
+    api = await kube_client(sandbox.kubeconfig)
+    async with api:
+        await client.CustomObjectsApi(api).patch_cluster_custom_object(
+            "kueue.x-k8s.io", "v1beta2", "resourceflavors", "leonardo",
+            {"spec": {"nodeLabels": {"kubernetes.io/hostname": "vk-elsewhere"}}},
+            _content_type=MERGE_PATCH,
+        )  # fmt: skip
+    config = fast_config(leonardo={"timeouts": {"admission": 600, "start": 600}})
     first = fell_back_to_local(await run_one(sandbox.kubeconfig, config))
     assert first["reason"].startswith("cannot be admitted there (NoMatchingFlavor: ")
     assert first["kueue"]["reason"] == "Pending"  # a default install's word, kept as Kueue said

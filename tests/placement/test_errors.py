@@ -157,7 +157,10 @@ def test_traitlets_configuration():
             "kind": "offload",
             "cpu": 32,
             "memory": "128Gi",
-            "wiring": {"local_queue": "recas", "nodes": ["vk-recas"]},
+            "wiring": {
+                "local_queue": "recas",
+                "node_selector": {"kubernetes.io/hostname": "interlink-recas.ba.infn.it"},
+            },
         }
     ]
     config.PlacementConfig.table = {
@@ -170,6 +173,10 @@ def test_traitlets_configuration():
     assert placer.sites["leonardo"].capabilities.max_walltime == 12 * 3600
     assert placer.sites["leonardo"].timeouts.admission == 60
     assert placer.sites["recas"].capabilities.volume_types == {"configmap", "secret", "emptydir"}
+    # a remote site is reached through an interLink virtual node: it tolerates interLink's taint
+    assert placer.sites["recas"].wiring.tolerations == (
+        {"key": "virtual-node.interlink/no-schedule", "operator": "Exists", "effect": "NoSchedule"},
+    )
     assert placer.plan(placer.parse({})).site_names == ("recas", "tier1", "local")
     plan = placer.plan(placer.parse({"gpus": 1, "walltime": "20h"}))
     assert plan.site_names == ("local",), "the overridden 12h limit rules Leonardo out"
@@ -205,6 +212,21 @@ def test_traitlets_configuration():
             "kind must be",
         ),
         ({"sites": [{"kind": "local"}]}, "needs a 'name'"),
+        (
+            {
+                "extra_sites": [
+                    {
+                        "name": "recas",
+                        "kind": "offload",
+                        "cpu": 1,
+                        "memory": "1Gi",
+                        "wiring": {"local_queue": "recas", "nodes": ["vk-recas"]},
+                    }
+                ]
+            },
+            "site 'recas': a remote site needs wiring.node_selector naming its interLink virtual "
+            "node",
+        ),
         ({"site_overrides": {"local": {"volume_types": ["nfs"]}}}, "unknown volume types"),
     ],
 )

@@ -3,9 +3,17 @@ batch system queues them, runs them and fails them."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+from typing import Any
+
+import pytest
 from kubernetes_asyncio import client
 
-from aiinfn_hub.sandbox.testing import wait_until
+from aiinfn_hub.sandbox import Sandbox
+from aiinfn_hub.sandbox.runtime import network_isolation
+from aiinfn_hub.sandbox.testing import kube_client, wait_until
+from aiinfn_hub.sandbox.topology import TopologyError, load_topology
 
 from .util import PY, history, pod_gone, pod_log, pod_manifest, wait_pod
 
@@ -131,3 +139,139 @@ async def test_deleting_a_pod_in_the_remote_queue(kube: client.ApiClient, sandbo
 
     await wait_until(lambda: pod_gone(kube, "queued"), message="the queued pod to be deleted")
     assert sandbox.info()["running_processes"] == 0
+
+
+# -- networking: a remote pod is reachable only through interLink's VPN or tunnel -------------
+
+#: A server that listens where a single-user server would (JUPYTERHUB_SERVICE_URL on 0.0.0.0,
+#: which the kubelet points at the pod's own address) and answers with a token.
+SERVER = """
+import http.server, os, urllib.parse
+url = urllib.parse.urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(os.environ["TOKEN"].encode())
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer((url.hostname, url.port), Answer)
+print("listening on", url.hostname, flush=True)
+server.serve_forever()
+"""
+
+
+def remote_server(name: str, site_node: str, token: str, port: int, **meta: Any) -> dict:
+    manifest = remote_pod(name, site_node, [PY, "-c", SERVER])
+    manifest["metadata"].update(meta)
+    manifest["spec"]["containers"][0]["env"] = [
+        {"name": "JUPYTERHUB_SERVICE_URL", "value": f"http://0.0.0.0:{port}/user/x/"},
+        {"name": "TOKEN", "value": token},
+    ]
+    return manifest
+
+
+def any_port() -> int:
+    """Not 8888: other sandboxes on this machine (other tests' too) hand out the same
+    addresses, and the previous test's pods may still listen."""
+    return random.randint(20000, 60000)
+
+
+async def answer(host: str, port: int) -> str:
+    """What the server at host:port says, or why nothing answered."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return f"unreachable: {exc!r}"
+    try:
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 5)
+        return data.decode(errors="replace").rsplit("\r\n\r\n", 1)[-1]
+    except (OSError, asyncio.TimeoutError) as exc:
+        return f"no answer: {exc!r}"
+    finally:
+        writer.close()
+
+
+async def serving(kube: client.ApiClient, name: str) -> tuple[Any, str]:
+    """The running pod and the address its server says it listens on."""
+    pod = await wait_pod(kube, name, lambda p: p.status.phase == "Running", timeout=30)
+    line = await wait_until(lambda: pod_log(kube, name), 30, 0.1, f"{name}'s server to listen")
+    return pod, line.split()[-1]
+
+
+async def test_a_remote_pod_without_interlinks_vpn_cannot_be_reached(kube) -> None:
+    """interLink's virtual kubelet reports 127.0.0.1 for a pod it does not connect: from any
+    other pod, that is the caller's own loopback. The server runs, but nothing reaches it."""
+    core = client.CoreV1Api(kube)
+    port = any_port()
+    await core.create_namespaced_pod("default", remote_server("lonely", "vk-leonardo", "t-1", port))
+    pod, listens = await serving(kube, "lonely")
+    assert pod.status.pod_ip == "127.0.0.1"
+    assert pod.status.pod_ips[0].ip == "127.0.0.1"
+    assert listens != "127.0.0.1" and listens != "0.0.0.0"
+    assert "t-1" not in await answer(pod.status.pod_ip, port)
+    if network_isolation() is not None:  # its own network namespace: not even at its address
+        assert "t-1" not in await answer(listens, port)
+
+
+async def test_an_unconnected_remote_pod_still_reaches_itself(kube) -> None:
+    """A remote machine has its own loopback: a notebook's kernel talks to its runner there."""
+    core = client.CoreV1Api(kube)
+    itself = (
+        "import socket; s = socket.create_server(('127.0.0.1', 0)); "
+        "socket.create_connection(s.getsockname()).close(); print('loopback works')"
+    )
+    await core.create_namespaced_pod("default", remote_pod("self", "vk-tier1", [PY, "-c", itself]))
+    pod = await wait_pod(kube, "self", lambda p: p.status.phase in ("Succeeded", "Failed"))
+    assert (pod.status.phase, pod.status.pod_ip) == ("Succeeded", "127.0.0.1")
+    assert await pod_log(kube, "self") == "loopback works\n"
+
+
+async def test_interlinks_vpn_annotation_makes_a_remote_pod_reachable(kube) -> None:
+    core = client.CoreV1Api(kube)
+    port = any_port()
+    vpn = {"annotations": {"interlink.eu/pod-vpn": "true"}}
+    await core.create_namespaced_pod(
+        "default", remote_server("joined", "vk-leonardo", "t-2", port, **vpn)
+    )
+    pod, listens = await serving(kube, "joined")
+    assert pod.status.pod_ip == listens != "127.0.0.1"
+    assert await answer(pod.status.pod_ip, port) == "t-2"
+
+
+async def test_interlinks_tunnel_exposes_a_remote_pods_ports(tmp_path) -> None:
+    """With interLink's Network.EnableTunnel (the sandbox site's ``tunnel``), a pod that exposes
+    ports is reached through the tunnel; one that exposes none still is not."""
+    config = {
+        "sites": [
+            {"name": "local", "nodes": [{"name": "worker-a"}]},
+            {"name": "recas", "type": "interlink", "tunnel": True, "remote_queue_delay": 0,
+             "nodes": [{"name": "vk-recas", "cpu": "64", "memory": "256Gi"}]},
+        ]
+    }  # fmt: skip
+    async with Sandbox(config, state_dir=tmp_path / "sandbox") as sandbox:
+        api = await kube_client(sandbox.write_kubeconfig(tmp_path / "kubeconfig"))
+        async with api:
+            core = client.CoreV1Api(api)
+            port = any_port()
+            exposed = remote_server("exposed", "vk-recas", "t-3", port)
+            exposed["spec"]["containers"][0]["ports"] = [
+                {"name": "notebook-port", "containerPort": port}
+            ]
+            await core.create_namespaced_pod("default", exposed)
+            await core.create_namespaced_pod(
+                "default", remote_server("closed", "vk-recas", "t-4", port)
+            )
+            pod, listens = await serving(api, "exposed")
+            assert pod.status.pod_ip == listens != "127.0.0.1"
+            assert await answer(pod.status.pod_ip, port) == "t-3"
+            closed, _ = await serving(api, "closed")
+            assert closed.status.pod_ip == "127.0.0.1"
+            assert "t-4" not in await answer(closed.status.pod_ip, port)
+
+
+def test_only_an_interlink_site_has_a_tunnel() -> None:
+    config = {"sites": [{"name": "local", "tunnel": True, "nodes": [{"name": "worker-a"}]}]}
+    with pytest.raises(TopologyError, match="only an interlink site has one"):
+        load_topology(config)

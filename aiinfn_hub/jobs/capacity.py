@@ -1,0 +1,120 @@
+"""What a site has and what is free: its nodes' allocatable resources minus the pods on them.
+
+Pure functions over Node and Pod manifests (plain dicts), shared by the jobs service's
+``/sites`` and the spawner's live GPU counts. A site's nodes are those its wiring selects
+(:func:`~aiinfn_hub.placement.membership.site_nodes`), whatever they are called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..placement import GpuPool, Site
+from ..placement.membership import site_nodes
+from ..placement.sites import INTERLINK_TAINT_KEY
+from .signals import is_true
+
+GPU_RESOURCE = "nvidia.com/gpu"
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+@dataclass
+class Usage:
+    """What the pods bound to one node hold."""
+
+    gpus: float = 0.0
+    cpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Free now (on nodes that take new pods) and installed in total."""
+
+    free: float
+    total: float
+
+
+def cpu_cores(value: Any) -> float:
+    """Cores of a Kubernetes CPU quantity (``2``, ``0.5``, ``500m``); 0 when absent."""
+    if value in (None, ""):
+        return 0.0
+    text = str(value)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def _resource(container: Mapping[str, Any], name: str, first: str, then: str) -> Any:
+    resources = container.get("resources") or {}
+    return (resources.get(first) or {}).get(name) or (resources.get(then) or {}).get(name)
+
+
+def node_usage(pods: Iterable[Mapping[str, Any]]) -> dict[str, Usage]:
+    """GPUs and CPUs held on each node (by name) by its pods that have not ended.
+
+    A container's GPUs are its limit (Kubernetes sets an extended resource's request to its
+    limit), else its request; its CPUs are its request, else its limit.
+    """
+    used: dict[str, Usage] = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if not node or (pod.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            continue
+        usage = used.setdefault(node, Usage())
+        for container in (pod.get("spec") or {}).get("containers") or ():
+            usage.gpus += float(_resource(container, GPU_RESOURCE, "limits", "requests") or 0)
+            usage.cpu += cpu_cores(_resource(container, "cpu", "requests", "limits"))
+    return used
+
+
+def takes_new_pods(node: Mapping[str, Any]) -> bool:
+    """Ready, not cordoned, and without a NoSchedule/NoExecute taint other than interLink's."""
+    if not is_true(node, "Ready"):
+        return False
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        return False
+    return not any(
+        taint.get("effect") in ("NoSchedule", "NoExecute")
+        and taint.get("key") != INTERLINK_TAINT_KEY
+        for taint in spec.get("taints") or ()
+    )
+
+
+def _amount(nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage], resource: str) -> Amount:
+    free = total = 0.0
+    for node in nodes:
+        allocatable = ((node.get("status") or {}).get("allocatable") or {}).get(resource)
+        have = cpu_cores(allocatable) if resource == "cpu" else float(allocatable or 0)
+        total += have
+        if takes_new_pods(node):
+            usage = used.get((node.get("metadata") or {}).get("name", ""), Usage())
+            free += max(0.0, have - (usage.cpu if resource == "cpu" else usage.gpus))
+    return Amount(free, total)
+
+
+def site_capacity(
+    site: Site, nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage]
+) -> dict[str, dict[str, float]]:
+    """The site's GPUs and CPUs, free and in total, as ``/sites`` shows them."""
+    mine = site_nodes(site.wiring, nodes)
+    gpus, cpu = _amount(mine, used, GPU_RESOURCE), _amount(mine, used, "cpu")
+    return {
+        "gpus": {"total": int(gpus.total), "free": int(gpus.free)},
+        "cpu": {"total": round(cpu.total, 1), "free": round(cpu.free, 1)},
+    }
+
+
+def pool_gpus(
+    site: Site, pool: GpuPool, nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage]
+) -> Amount:
+    """GPUs of one model at a site: on the site's nodes whose GPU label (the wiring's
+    ``gpu_selector_key``) is the pool's product."""
+    product = pool.product or pool.model
+    key = site.wiring.gpu_selector_key
+    mine = [
+        node
+        for node in site_nodes(site.wiring, nodes)
+        if ((node.get("metadata") or {}).get("labels") or {}).get(key) == product
+    ]
+    return _amount(mine, used, GPU_RESOURCE)
