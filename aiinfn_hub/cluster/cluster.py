@@ -171,6 +171,7 @@ class Cluster:
         self._step(
             "namespace jhub, helm-values/kueue.yaml and rbac.yaml applied", lambda: self._apply(api)
         )
+        local = 0
         for site in self.topology.sites:
             for node in site.nodes:
                 if site.virtual:
@@ -178,8 +179,9 @@ class Cluster:
                 else:
                     self._step(
                         f"node {node.name} Ready",
-                        lambda s=site, n=node: start(nodes.node_agent(plane, s, n)),
+                        lambda s=site, n=node, i=local: start(nodes.node_agent(plane, s, n, i)),
                     )
+                    local += 1
         admin = plane.kubeconfig("admin", "aiinfn-admin", ("system:masters",))
         self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig_path.resolve() != admin.resolve():

@@ -3,9 +3,11 @@
 It registers its Node (the same object the sandbox makes for that node), renews its Lease in
 ``kube-node-lease`` every 10 s and reports its status, runs the pods bound to it with the
 sandbox's kubelet over a mirror of the real API server (:mod:`.mirror`), and serves the
-kubelet API over TLS (``/containerLogs``, ``/healthz``) for ``kubectl logs`` through the real
-API server. It acts as ``system:node:<name>``: the Node authorizer and NodeRestriction check
-it as they check a kubelet.
+kubelet API over TLS (``/containerLogs``, ``/healthz``, and ``/exec``, ``/portForward`` over
+WebSocket with the sandbox's own streaming code) for ``kubectl logs``, ``exec`` and
+``port-forward`` through the real API server: its Node declares ``ExtendWebSocketsToKubelet``,
+so the API server hands those WebSockets over unchanged. It acts as ``system:node:<name>``:
+the Node authorizer and NodeRestriction check it as they check a kubelet.
 
 Run: ``python -m aiinfn_hub.cluster.nodeagent CONFIG.json`` (``aiinfn-hub cluster up``
 writes the file).
@@ -27,10 +29,11 @@ from typing import Any
 from tornado import httpserver, web
 
 from ..sandbox.api import Api
-from ..sandbox.kubelet import Kubelet
+from ..sandbox.kubelet import AddressPool, Kubelet
 from ..sandbox.logs import read_log
 from ..sandbox.registry import Registry
 from ..sandbox.store import Store
+from ..sandbox.streaming import ExecHandler, KubeletFront, PortForwardHandler
 from ..sandbox.topology import NodeSpec, SiteSpec, node_object
 from .aiokube import MERGE_PATCH, AsyncKube, KubeRefused
 from .mirror import PodMirror
@@ -40,6 +43,9 @@ LEASE_SECONDS = 40
 RENEW_EVERY = 10.0
 STATUS_EVERY = 60.0
 KUBELET_VERSION = "v1.36.3"
+#: What this kubelet declares (Node status.declaredFeatures): it serves exec and
+#: port-forward over WebSocket itself (kube-apiserver would otherwise speak SPDY to it).
+DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
 
 
 class NoFaults:
@@ -70,6 +76,7 @@ class AgentConfig:
     serving_key: str
     state_dir: str
     claims_dir: str
+    address_block: int = 0  # this node's pod addresses: 127.(1 + block).x.y
 
     @classmethod
     def load(cls, path: Path) -> AgentConfig:
@@ -101,7 +108,9 @@ class NodeAgent:
         self.kubelet = Kubelet(
             self.api, [self.site], state, NoFaults(), "127.0.0.1", _port(config.server)
         )
+        self.kubelet.addresses = AddressPool(config.address_block)
         self.mirror = PodMirror(self.kube, self.api, self.name)
+        self.streams = KubeletFront(self.api, self.kubelet)
         self.started = _now()[:19] + "Z"
         self._tasks: list[asyncio.Task] = []
 
@@ -112,6 +121,8 @@ class NodeAgent:
         status = node["status"]
         status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": self.config.kubelet_port}}
         status["nodeInfo"]["kubeletVersion"] = KUBELET_VERSION
+        # the API server then hands exec and port-forward WebSockets to us as they come
+        status["declaredFeatures"] = list(DECLARED_FEATURES)
         now = _now()[:19] + "Z"
         status["conditions"] = [
             {
@@ -190,10 +201,13 @@ class NodeAgent:
     # -- the kubelet API ---------------------------------------------------------------------
 
     def app(self) -> web.Application:
+        streams = {"front": self.streams}
         return web.Application(
             [
                 (r"/healthz", HealthHandler),
                 (r"/containerLogs/([^/]+)/([^/]+)/([^/]+)", LogsHandler, {"agent": self}),
+                (r"/exec/([^/]+)/([^/]+)/(?:([^/]+)/)?([^/]+)", ExecHandler, streams),
+                (r"/portForward/([^/]+)/([^/]+)(?:/([^/]+))?", PortForwardHandler, streams),
             ]
         )
 
@@ -216,6 +230,7 @@ class NodeAgent:
         log.info("node %s ready; kubelet API on 127.0.0.1:%s", self.name, self.config.kubelet_port)
         await stop.wait()
         server.stop()
+        self.streams.close_all()
         for task in self._tasks:
             task.cancel()
         await self.mirror.stop()

@@ -27,8 +27,9 @@ def _node_ready(api: KubeApi, name: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def node_agent(plane: ControlPlane, site: SiteSpec, node: NodeSpec) -> Component:
-    """A local node: the sandbox's kubelet as ``system:node:<name>``."""
+def node_agent(plane: ControlPlane, site: SiteSpec, node: NodeSpec, index: int) -> Component:
+    """A local node: the sandbox's kubelet as ``system:node:<name>``; ``index`` (0, 1, ...
+    over the local nodes) gives it pod addresses of its own."""
     client = plane.certs.client(f"node-{node.name}", f"system:node:{node.name}", ("system:nodes",))
     serving = plane.certs.serving(f"kubelet-{node.name}", ("127.0.0.1", "localhost", node.name))
     folder = plane.state / "nodes"
@@ -45,6 +46,7 @@ def node_agent(plane: ControlPlane, site: SiteSpec, node: NodeSpec) -> Component
         "serving_key": str(serving.key),
         "state_dir": str(folder / node.name),
         "claims_dir": str(plane.state / "claims"),
+        "address_block": index,
     }
     path = folder / f"{node.name}.json"
     path.write_text(json.dumps(config, indent=1))

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 import yaml
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPServerRequest
 from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
@@ -26,17 +27,21 @@ from . import errors, openapi
 from .api import Api
 from .audit import DEFAULT_SIZE, AuditLog
 from .errors import ApiError
+from .kubelet import Kubelet
 from .logs import read_log
 from .objects import Obj
 from .patch import PATCH_TYPES
 from .registry import SERVER_VERSION, Registry, ResourceType
 from .store import Event
+from .streaming import ApiFront, ExecHandler, PortForwardHandler
+from .streaming.fronts import pod_container
 from .tables import to_table, wants_table
 
 log = logging.getLogger("aiinfn_hub.sandbox.apiserver")
 DEFAULT_WATCH_TIMEOUT = 1800
 _GO_INT = re.compile(r"^[+-]?[0-9]+$")  # what Go's strconv.ParseInt(s, 10, 64) reads
 BOOKMARK_INTERVAL = 60.0
+_OPEN_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/sandbox/v1/healthz")
 
 
 class LogSource(Protocol):
@@ -72,6 +77,8 @@ class ApiServer:
         token: str | None,
         bookmark_interval: float = BOOKMARK_INTERVAL,
         audit_log_size: int = DEFAULT_SIZE,
+        *,
+        kubelet: Kubelet | None = None,
     ) -> None:
         self.api = api
         self.registry: Registry = api.registry
@@ -81,11 +88,18 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.audit = AuditLog(audit_log_size)
         self.address = ""
-        self.app = Application(
-            [(r"(.*)", _Handler, {"server": self})],
-            compress_response=False,
-            log_function=_log_request,
-        )
+        routes: list[Any] = []
+        self.streams: ApiFront | None = None
+        if kubelet is not None:  # exec and port-forward, before the catch-all
+            self.streams = ApiFront(self, kubelet)
+            pod = r"/api/v1/namespaces/([^/]+)/pods/([^/]+)"
+            options = {"front": self.streams}
+            routes += [
+                (pod + r"/exec/?", ExecHandler, options),
+                (pod + r"/portforward/?", PortForwardHandler, options),
+            ]
+        routes.append((r"(.*)", _Handler, {"server": self}))
+        self.app = Application(routes, compress_response=False, log_function=_log_request)
         self._http: HTTPServer | None = None
         self._random = random.Random()
 
@@ -99,6 +113,8 @@ class ApiServer:
         return bound
 
     async def close(self) -> None:
+        if self.streams is not None:
+            self.streams.close_all()
         if self._http is not None:
             self._http.stop()
             await self._http.close_all_connections()
@@ -107,6 +123,33 @@ class ApiServer:
     def should_fail(self) -> bool:
         fraction = self.admin.api_error_fraction
         return fraction > 0 and self._random.random() < fraction
+
+    def authorized(self, path: str, request: HTTPServerRequest) -> bool:
+        """Whether the request carries the token (when one is required)."""
+        if not self.token or path in _OPEN_PATHS:
+            return True
+        return request.headers.get("Authorization", "") == f"Bearer {self.token}"
+
+    async def admit(self, method: str, path: str, handler: RequestHandler) -> dict[str, Any]:
+        """What every Kubernetes path passes, in order: the audit trail (the returned entry,
+        whose ``code`` the caller sets once answered), the token, the API's faults."""
+        request = handler.request
+        entry = self.audit.record(
+            method,
+            path,
+            lambda name: handler.get_query_argument(name, None),
+            request.headers.get("User-Agent", ""),
+        )
+        if not self.authorized(path, request):
+            raise errors.unauthorized()
+        latency = self.admin.api_latency_ms
+        if latency > 0:
+            await asyncio.sleep(latency / 1000)
+        if self.should_fail():
+            raise errors.service_unavailable(
+                "the server is currently unable to handle the request (sandbox fault)"
+            )
+        return entry
 
 
 def _log_request(handler: RequestHandler) -> None:
@@ -213,37 +256,15 @@ class _Handler(RequestHandler):
         except (ValueError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"the body of the request is not valid JSON: {exc}") from exc
 
-    def _authorized(self, path: str) -> bool:
-        token = self.server.token
-        if not token or path in (
-            "/version",
-            "/healthz",
-            "/livez",
-            "/readyz",
-            "/sandbox/v1/healthz",
-        ):
-            return True
-        return self.request.headers.get("Authorization", "") == f"Bearer {token}"
-
     async def _serve(self, method: str, path: str) -> None:
         path = "/" + unquote(path).strip("/")
-        if not path.startswith("/sandbox/v1/"):
-            self._audited = self.server.audit.record(
-                method, path, self._arg, self.request.headers.get("User-Agent", "")
-            )
         try:
-            if not self._authorized(path):
-                raise errors.unauthorized()
             if path.startswith("/sandbox/v1/"):
+                if not self.server.authorized(path, self.request):
+                    raise errors.unauthorized()
                 await self._admin(method, path[len("/sandbox/v1/") :])
                 return
-            latency = self.server.admin.api_latency_ms
-            if latency > 0:
-                await asyncio.sleep(latency / 1000)
-            if self.server.should_fail():
-                raise errors.service_unavailable(
-                    "the server is currently unable to handle the request (sandbox fault)"
-                )
+            self._audited = await self.server.admit(method, path, self)
             await self._kube(method, path)
         except ApiError as exc:
             if not self._finished:
@@ -634,18 +655,7 @@ class _Handler(RequestHandler):
                 [(f, "FieldValueInvalid", f"Invalid value: {v}: {why}") for f, v, why in causes],
             )
         pod = self.api.get(rt, namespace, name)
-        containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-        init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
-        container = self._arg("container")
-        if not container:
-            if len(containers) != 1:
-                raise errors.bad_request(
-                    f"a container name must be specified for pod {name}, choose one of: "
-                    f"[{' '.join(containers)}]"
-                )
-            container = containers[0]
-        if container not in containers + init:
-            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        container = pod_container(pod, self._arg("container") or "")
         logs = self.server.logs
         path = logs.log_path(pod, container)
         if path is None:

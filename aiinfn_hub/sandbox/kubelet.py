@@ -59,14 +59,26 @@ class SiteFaults(Protocol):
 
 
 class AddressPool:
-    """Pod addresses 127.1.0.1, 127.1.0.2, ... (never 127.0.0.x, never .0 or .255)."""
+    """Pod addresses 127.1.0.1, 127.1.0.2, ... (never 127.0.0.x, never .0 or .255); pool
+    ``block`` starts at 127.(1 + block).0.1, so that kubelets in separate processes (the
+    node agents of the real control plane) never give two pods one address."""
 
-    def __init__(self) -> None:
-        self._next = itertools.count()
+    def __init__(self, block: int = 0) -> None:
+        self._next = itertools.count(block * 254 * 256)
 
     def allocate(self) -> str:
         n = next(self._next) % (254 * 256 * 254)
         return f"127.{1 + n // (254 * 256)}.{(n // 254) % 256}.{n % 254 + 1}"
+
+
+@dataclass(frozen=True)
+class ProcessContext:
+    """What a container's processes run with: its environment, working directory and
+    mounts (a command exec'd in the container gets the same)."""
+
+    env: dict[str, str]
+    cwd: Path
+    mounts: Mounts
 
 
 @dataclass
@@ -81,6 +93,7 @@ class ContainerRun:
     ready: bool = False
     post_start: bool = False  # its postStart hook is running: not Running yet
     hook_error: str | None = None  # why its postStart hook failed, until it restarts
+    context: ProcessContext | None = None  # of its current process
 
 
 class PodWorker:
@@ -396,6 +409,7 @@ class PodWorker:
         except OSError as exc:
             return start_error(f'exec: "{argv[0]}": {exc.strerror or exc}')
         run.status["containerID"] = container_id
+        run.context = ProcessContext(env, cwd, mounts)
         if not run.spec.get("_init"):
             self.api.event(
                 pod, "Started", f"Started container {run.spec['name']}", component="kubelet"

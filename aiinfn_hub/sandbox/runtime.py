@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -74,6 +75,18 @@ def _check_exec(program: str, env: dict[str, str], cwd: Path) -> None:
     raise OSError(code, os.strerror(code), program)
 
 
+def dying_with_parent(
+    argv: list[str], env: dict[str, str], cwd: Path
+) -> tuple[list[str], Callable[[], None] | None]:
+    """``argv`` made to die with the sandbox, and the function (if any) to run in the child
+    before exec: setpriv's ``--pdeathsig`` where there is setpriv (having raised the OSError
+    exec would, since setpriv reports it too late), else a prctl between fork and exec."""
+    if _SETPRIV is not None and argv:
+        _check_exec(argv[0], env, cwd)
+        return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv], None
+    return argv, _die_with_parent
+
+
 class LocalProcess:
     """A started container process and its process group."""
 
@@ -98,14 +111,11 @@ class LocalProcess:
         ``isolated``: in a network namespace of its own where the machine allows it (see
         :func:`network_isolation`), so that nothing can connect to it."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        preexec = _die_with_parent
         isolation = network_isolation() if isolated and argv else None
         if isolation is not None:
             _check_exec(argv[0], env, cwd)
             argv = [*isolation, *argv]
-        if _SETPRIV is not None and argv:
-            _check_exec(argv[0], env, cwd)
-            argv, preexec = [_SETPRIV, "--pdeathsig", "KILL", "--", *argv], None
+        argv, preexec = dying_with_parent(argv, env, cwd)
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
                 argv,

@@ -88,7 +88,9 @@ class Sandbox:
             self.kubelet,
         ]
         checked = self.token if require_token else None
-        self.server = ApiServer(self.api, self.kubelet, self, checked, bookmark_interval)
+        self.server = ApiServer(
+            self.api, self.kubelet, self, checked, bookmark_interval, kubelet=self.kubelet
+        )
         self._started = False
 
     @property
