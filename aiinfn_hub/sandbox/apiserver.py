@@ -60,6 +60,8 @@ class Admin(Protocol):
     @property
     def api_error_fraction(self) -> float: ...
 
+    def refusal(self, info: dict[str, Any]) -> str | None: ...
+
 
 class ApiServer:
     """The HTTP face of an ``Api``."""
@@ -244,6 +246,9 @@ class _Handler(RequestHandler):
                 raise errors.service_unavailable(
                     "the server is currently unable to handle the request (sandbox fault)"
                 )
+            refused_user = self.server.admin.refusal(self._audited or {})
+            if refused_user is not None:
+                raise errors.forbidden(self._audited, refused_user)
             await self._kube(method, path)
         except ApiError as exc:
             if not self._finished:
