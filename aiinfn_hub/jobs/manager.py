@@ -30,6 +30,7 @@ from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import labels as L
 from .cache import Reflector
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
+from .health import wait_synced
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
@@ -189,11 +190,12 @@ class JobsManager(LoggingConfigurable):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """List and watch everything, then reconcile every job found (restart recovery).
 
         Returns once every job found has been reconciled once, so the API never serves a
-        partial list after a restart.
+        partial list after a restart. :class:`~.health.StartupError` if the caches are not
+        synced within ``timeout`` seconds (the reflectors then keep retrying until stopped).
         """
         ns = self.namespace
         selector = f"{L.MANAGED_BY}={L.MANAGER}"
@@ -215,8 +217,7 @@ class JobsManager(LoggingConfigurable):
             )
         for reflector in self.reflectors.values():
             reflector.start()
-        for reflector in self.reflectors.values():
-            await reflector.synced.wait()
+        await wait_synced(self.reflectors.values(), timeout=timeout, kube=kube)
         self._tasks = [
             asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
         ]
