@@ -31,9 +31,10 @@ from aiinfn_hub.jobs.auth import TokenAuthenticator
 from aiinfn_hub.jobs.cache import Reflector
 from aiinfn_hub.jobs.handlers import routes
 from aiinfn_hub.jobs.kube import Kube
-from aiinfn_hub.jobs.manager import JobsManager, now_iso
+from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.jobs.manifests import build_record
 from aiinfn_hub.jobs.model import parse_spec
+from aiinfn_hub.jobs.signals import now_iso
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 

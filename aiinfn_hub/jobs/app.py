@@ -20,6 +20,7 @@ from .handlers import routes
 from .health import StartupError
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
+from .retention import JobsRetention
 from .triggers import FallbackPolicy
 
 
@@ -50,7 +51,14 @@ class JobsService(Application):
 
     name = "aiinfn-jobs"
     description = "The aiinfn_hub jobs service: placement, Kueue jobs and automatic fallback."
-    classes = [JobsManager, PlacementConfig, FallbackPolicy, HubAuthenticator, TokenAuthenticator]
+    classes = [
+        JobsManager,
+        JobsRetention,
+        PlacementConfig,
+        FallbackPolicy,
+        HubAuthenticator,
+        TokenAuthenticator,
+    ]
 
     config_file = Unicode(
         "", help="A Python config file (c.JobsManager..., c.PlacementConfig...)."

@@ -5,7 +5,8 @@ ends resumes from the last version seen, and a 410 Gone (history compacted) reli
 change calls ``on_change(kind, event_type, obj)``; a relist reports what changed meanwhile
 (deletions included) the same way. No polling: the API server pushes.
 
-Failures are retried for ever with backoff; ``last_error`` keeps the latest (``None`` once a
+Objects are kept slim (:func:`.slim.slim`: no ``managedFields``, keys interned). Failures are
+retried for ever with backoff; ``last_error`` keeps the latest (``None`` once a
 list or watch succeeds), so whoever waits for ``synced`` can say why it does not come
 (:mod:`.health`); each failure is logged once until it changes.
 """
@@ -21,10 +22,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .kube import Kube, KubeError
+from .slim import slim
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, str, dict[str, Any]], None]
+#: Objects per page of a list.
+LIST_PAGE = 2000
 
 
 class Reflector:
@@ -75,8 +79,24 @@ class Reflector:
         return {"label_selector": self.label_selector} if self.label_selector else {}
 
     async def _list(self) -> None:
-        data = await self.kube.call(f"list {self.kind}", self.list_fn, *self.args, **self._kwargs())
-        fresh = {self.key(item): item for item in data.get("items") or ()}
+        """A full list, in pages (``limit`` and ``continue``), as client-go's reflectors list:
+        no one answer holds every object of a kind that has many (job records)."""
+        fresh: dict[str, dict[str, Any]] = {}
+        following: dict[str, Any] = {}
+        while True:
+            data = await self.kube.call(
+                f"list {self.kind}",
+                self.list_fn,
+                *self.args,
+                limit=LIST_PAGE,
+                **following,
+                **self._kwargs(),
+            )
+            fresh.update((self.key(item), slim(item)) for item in data.get("items") or ())
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                break
+            following = {"_continue": token}
         for key, old in list(self.objects.items()):
             if key not in fresh:
                 del self.objects[key]
@@ -164,7 +184,7 @@ class Reflector:
 
     def _handle(self, event: dict[str, Any]) -> bool:
         kind = event.get("type")
-        obj = event.get("object") or {}
+        obj = slim(event.get("object") or {})
         if kind == "ERROR":
             if obj.get("code") == 410:
                 return True

@@ -208,6 +208,16 @@ class LogHandler(APIHandler):
         )
 
 
+class CollectedHandler(APIHandler):
+    """The owner's server saved the job's executed notebook: its log may be removed sooner."""
+
+    openapi_path = "/jobs/{id}/collected"
+
+    async def post(self, job_id: str) -> None:
+        self.query()
+        self.write_json(await self.manager.collected(self.caller.name, self.caller.admin, job_id))
+
+
 class RerunHandler(APIHandler):
     openapi_path = "/jobs/{id}/rerun"
 
@@ -378,6 +388,7 @@ def routes(prefix: str) -> list:
         (prefix + job + r"/?", JobHandler),
         (prefix + job + r"/log/?", LogHandler),
         (prefix + job + r"/rerun/?", RerunHandler),
+        (prefix + job + r"/collected/?", CollectedHandler),
         (prefix + r"/plan/?", PlanHandler),
         (prefix + r"/sites/?", SitesHandler),
         (prefix + r"/whoami/?", WhoamiHandler),

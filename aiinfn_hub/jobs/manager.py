@@ -28,23 +28,19 @@ from traitlets.config import LoggingConfigurable
 
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import labels as L
+from . import signals, slim
 from .cache import Reflector
 from .errors import BadRequest, ClusterUnavailable, JobsError, NotFound
 from .health import wait_synced
 from .kube import Kube, KubeError
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
+from .retention import JobsRetention
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
 log = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    """UTC now in RFC 3339 with milliseconds, so jobs submitted in one second keep their order."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 @dataclass
@@ -63,6 +59,7 @@ class Tracked:
     parsed_version: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
+    parsed_history: tuple[str, list[dict[str, Any]]] = ("", [])
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -74,12 +71,16 @@ class Tracked:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return json.loads(self.annotations.get(L.ATTEMPTS) or "[]")
+        """The recorded attempts, parsed once per version of the record (read-only)."""
+        text = self.annotations.get(L.ATTEMPTS) or "[]"
+        if self.parsed_history[0] is not text:
+            self.parsed_history = (text, slim.loads(text))
+        return self.parsed_history[1]
 
     @property
     def final(self) -> dict[str, Any] | None:
         text = self.annotations.get(L.FINAL)
-        return json.loads(text) if text else None
+        return slim.shared(text) if text else None  # read-only
 
     @property
     def submitted(self) -> str | None:
@@ -163,6 +164,7 @@ class JobsManager(LoggingConfigurable):
         self.placer = placer or PlacementConfig(parent=self).placer()
         policy = FallbackPolicy(parent=self)
         self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
+        self.retention = JobsRetention(kube, self._mark, parent=self)
         self.settings = PodSettings(
             default_image=self.default_image,
             home_claim_template=self.home_claim_template,
@@ -241,6 +243,7 @@ class JobsManager(LoggingConfigurable):
         for tracked in self.jobs.values():
             if tracked.timer:
                 tracked.timer.cancel()
+        self.retention.stop()
         for sub in self.subscribers:
             sub.queue.put_nowait(None)
 
@@ -390,8 +393,8 @@ class JobsManager(LoggingConfigurable):
         version = tracked.record["metadata"].get("resourceVersion")
         if tracked.parsed_version != version:
             data = tracked.record.get("data") or {}
-            tracked.spec = json.loads(data.get("spec.json") or "{}")
-            tracked.plan = json.loads(data.get("plan.json") or "{}")
+            tracked.spec = slim.loads(data.get("spec.json") or "{}")
+            tracked.plan = slim.shared(data.get("plan.json") or "{}")  # read-only, shared
             tracked.parsed_version = version
 
     def _site(self, name: str | None) -> Site | None:
@@ -438,6 +441,7 @@ class JobsManager(LoggingConfigurable):
                 final["reason"],
                 final.get("progress"),
             )
+            await self.retention.step(tracked)
             return
         job = tracked.attempts.get(expected)
         if job is None:
@@ -499,7 +503,7 @@ class JobsManager(LoggingConfigurable):
     ) -> None:
         signal_seen = time.time()
         entry = current_attempt(number, site, job, found)
-        entry.update(outcome="fell_back", ended=now_iso(), reason=found.reason)
+        entry.update(outcome="fell_back", ended=signals.now_iso(), reason=found.reason)
         history = [*history, entry]
         next_site = self._choose(remaining)
         self.counters["fallbacks"] += 1
@@ -595,7 +599,7 @@ class JobsManager(LoggingConfigurable):
         history = tracked.history
         shown = (tracked.view or {}).get("attempts") or []
         if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
-            history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
+            history = [*history, {**shown[-1], "outcome": state.value, "ended": signals.now_iso()}]
             history[-1]["reason"] = reason
         await self._patch_record(tracked, history, {"state": state.value, "reason": reason})
         if job is not None and not _finished(job):
@@ -657,7 +661,7 @@ class JobsManager(LoggingConfigurable):
             ):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = signature
-            event = {"type": "job", "job": view, "time": now_iso()}
+            event = {"type": "job", "job": view, "time": signals.now_iso()}
             for sub in self.subscribers:
                 if sub.owner is None or sub.owner == tracked.owner:
                     sub.queue.put_nowait(event)
@@ -730,7 +734,7 @@ class JobsManager(LoggingConfigurable):
         else:
             job_id = uuid.uuid4().hex[:10]
         plan = self._plan_for(spec)
-        record = build_record(job_id, user, spec, plan, self.namespace, now_iso())
+        record = build_record(job_id, user, spec, plan, self.namespace, signals.now_iso())
         tracked = self._tracked(job_id)
         async with tracked.lock:
             try:
@@ -833,11 +837,20 @@ class JobsManager(LoggingConfigurable):
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
         return tracked.view
 
+    async def collected(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+        """The owner's server saved the job's executed notebook (see retention.py)."""
+        tracked = self._visible(job_id, user, admin)
+        async with tracked.lock:
+            await self.retention.collected(tracked)
+        self._mark(job_id)
+        return tracked.view
+
     async def rerun(
         self, user: str, admin: bool, job_id: str, site: str | None = None
     ) -> dict[str, Any]:
         """Submit the same job again (as a new job), optionally at a named site."""
         tracked = self._visible(job_id, user, admin)
+        self.retention.check_rerun(tracked)
         data = _spec_data(tracked)
         data.pop("client_request_id", None)
         data.pop("site", None)
@@ -858,6 +871,8 @@ class JobsManager(LoggingConfigurable):
         tracked = self._visible(job_id, user, admin)
         if offset < 0:
             raise BadRequest("offset must be 0 or more", "offset")
+        if gone := self.retention.log_removed(tracked):
+            return {**gone, "next_offset": offset}
         completions = completions_of(tracked.spec)
         if completion_index is not None and not 0 <= completion_index < completions:
             raise BadRequest(

@@ -88,8 +88,9 @@ def build_view(
     counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The job as the API returns it; ``counts`` is the progress recorded when the job ended
-    (its Job may be gone), else it is read from ``job``."""
-    attempts = [dict(entry) for entry in history]
+    (its Job may be gone), else it is read from ``job``. The view shares the parsed spec,
+    plan and attempts of the record (thousands of views are kept): nothing may change it."""
+    attempts = list(history)  # the recorded entries themselves: views are read-only
     if current:
         attempts.append(dict(current))
     started = attempts[0]["started"] if attempts else None
@@ -111,9 +112,9 @@ def build_view(
         "submitted": submitted,
         "started": started,
         "ended": ended,
-        "plan": dict(plan),
+        "plan": plan,  # shared with the record's parse, as the attempts are: read-only
         "attempts": attempts,
         "fallback": fallback_summary(history, site.display_name if site else None),
-        "progress": dict(counts) if counts else progress(job, completions_of(spec)),
-        "spec": dict(spec),
+        "progress": counts if counts else progress(job, completions_of(spec)),
+        "spec": spec,
     }

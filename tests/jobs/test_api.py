@@ -25,6 +25,7 @@ async def test_openapi_document_is_served_and_kept_in_the_repo(api):
         "/jobs/{id}",
         "/jobs/{id}/log",
         "/jobs/{id}/rerun",
+        "/jobs/{id}/collected",
         "/plan",
         "/sites",
         "/whoami",
@@ -231,6 +232,7 @@ async def test_a_user_sees_and_acts_on_their_own_jobs_only(api, manager):
         ("DELETE", f"jobs/{mine['id']}", None),
         ("GET", f"jobs/{mine['id']}/log", None),
         ("POST", f"jobs/{mine['id']}/rerun", {}),
+        ("POST", f"jobs/{mine['id']}/collected", None),
     ]:
         status, error = await api.call(method, path, body, token="bob-token")
         assert status == 404, (method, path, error)
