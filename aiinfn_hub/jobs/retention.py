@@ -210,11 +210,11 @@ class JobsRetention(LoggingConfigurable):
             or collected + self.keep_logs_after_collected_hours * HOUR
             < (ended or 0) + self.keep_logs_hours * HOUR
         ):
+            saved = "its executed notebook had been saved next to the notebook it ran"
+            if not self.keep_logs_after_collected_hours:
+                return saved
             kept = duration(self.keep_logs_after_collected_hours * HOUR)
-            return (
-                "its executed notebook had been saved next to the notebook it ran, and the "
-                f"hub keeps the log {kept} longer"
-            )
+            return f"{saved}, and the hub keeps the log {kept} longer"
         return f"the hub keeps them for {duration(self.keep_logs_hours * HOUR)} after a job ends"
 
     # ------------------------------------------------------------------ one timer for all

@@ -212,7 +212,9 @@ async def test_a_restart_goes_on_where_the_last_service_stopped(sandbox):
             await wait_until(lambda t=tracked: L.COMPACTED in t.annotations, 60, 0.1, "compaction")
         await wait_until(lambda: _gone(sandbox, kept["id"]), 60, 0.2, "the kept job's objects")
         log = await second.logs(OWNER, False, collected["id"])
-        assert "its executed notebook had been saved" in log["message"]
+        assert log["message"].endswith(
+            "with the job's pods: its executed notebook had been saved next to the notebook it ran"
+        ), log["message"]
     finally:
         await stop_manager(second)
 
