@@ -1,7 +1,8 @@
 """The JupyterHub configuration of a hub on the sandbox (demo, tests, benchmarks).
 
 It is the configuration a real cluster gets from ``helm-values/values.yaml`` (the ``hub.config``
-sections, the jobs service from ``hub.services``, its config file from ``hub.extraFiles``, the
+sections, the jobs service from ``hub.services`` and its container in ``hub.extraContainers``
+(here a managed service), its config file from ``hub.extraFiles``, the
 roles from ``hub.loadRoles``, the ``singleuser`` keys of :data:`SINGLEUSER_TRAITS` as the chart
 maps them, the ``hub.extraConfig`` snippets run last), with only what the sandbox needs
 changed: the keys listed in :data:`SANDBOX_KEYS` (loopback addresses, files in a state
@@ -215,12 +216,17 @@ def _load_roles(hub_values: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def _services(
     hub_values: dict[str, Any], hub: SandboxHub, placement: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The managed services of the values, run from this venv against the sandbox."""
+    """The services of the values, each run from this venv against the sandbox as a managed
+    service: on a cluster the service runs in its own container of the hub pod
+    (``hub.extraContainers``, with the same name); here no pod runs it, so the hub starts its
+    command and gives it what the container's environment gives it there (token, URLs)."""
     services = []
     files = hub_values.get("extraFiles") or {}
+    containers = {c["name"]: c for c in hub_values.get("extraContainers") or ()}
     for name, service in (hub_values.get("services") or {}).items():
         service = copy.deepcopy(service)
-        command = list(service["command"])
+        container = containers[name]
+        command = list(container["command"])
         if command[0] in ("python", "python3"):
             command[0] = sys.executable
         _set_option(command, "--port", str(hub.jobs_port))
@@ -239,13 +245,13 @@ def _services(
             _set_option(command, "--config", str(local))
         command += ["--kubeconfig", str(hub.kubeconfig)]
         environment = {
-            k: v
-            for k, v in (service.get("environment") or {}).items()
-            if not k.startswith("KUBERNETES_SERVICE_")  # in-cluster only
+            e["name"]: e["value"]
+            for e in container.get("env") or ()
+            if "value" in e and not e["name"].startswith("JUPYTERHUB_")  # the hub sets these
         }
         services.append(
             {
-                **{k: v for k, v in service.items() if k not in ("command", "environment")},
+                **service,
                 "name": name,
                 "url": f"http://127.0.0.1:{hub.jobs_port}",
                 "command": command,

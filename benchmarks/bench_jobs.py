@@ -32,9 +32,10 @@ from aiinfn_hub.jobs.cache import Reflector
 from aiinfn_hub.jobs.claims import home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
 from aiinfn_hub.jobs.kube import Kube
-from aiinfn_hub.jobs.manager import JobsManager, now_iso
+from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.jobs.manifests import build_record
 from aiinfn_hub.jobs.model import parse_spec
+from aiinfn_hub.jobs.signals import now_iso
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 

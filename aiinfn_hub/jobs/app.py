@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from typing import Any
@@ -10,7 +11,7 @@ from urllib.parse import urlparse
 
 from kubernetes_asyncio import client, config
 from tornado import web
-from traitlets import Bool, Integer, TraitError, Type, Unicode, default
+from traitlets import Bool, Float, Integer, TraitError, Type, Unicode, default
 from traitlets.config import Application
 
 from ..placement import PlacementConfig
@@ -18,9 +19,11 @@ from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .claims import HomeClaim
 from .events import JobEvents
 from .handlers import routes
+from .health import StartupError
 from .images import ImagePolicy
 from .kube import USER_AGENT, Kube
 from .manager import JobsManager
+from .retention import JobsRetention
 from .triggers import FallbackPolicy
 
 
@@ -56,6 +59,7 @@ class JobsService(Application):
         JobEvents,
         ImagePolicy,
         HomeClaim,
+        JobsRetention,
         PlacementConfig,
         FallbackPolicy,
         HubAuthenticator,
@@ -78,6 +82,18 @@ class JobsService(Application):
         "cookies) or TokenAuthenticator (fixed tokens, for standalone use).",
     ).tag(config=True)
     xheaders = Bool(True, help="Trust X-Forwarded-* headers from the proxy.").tag(config=True)
+    start_timeout = Float(
+        30.0,
+        help="Seconds the service waits at start for its first lists of jobs, pods, records, "
+        "Kueue Workloads and nodes. Failures meanwhile are retried; at the deadline it exits "
+        "(status 1) with one line naming what is missing (Kueue, a permission, the API "
+        "server) and the command that fixes it.",
+    ).tag(config=True)
+    ready_grace = Float(
+        60.0,
+        help="Seconds the Kubernetes API server may fail to answer before /readyz says "
+        "'not ready' (a watch that drops and resumes at once does not count).",
+    ).tag(config=True)
 
     aliases = {
         "port": "JobsService.port",
@@ -119,27 +135,52 @@ class JobsService(Application):
         api = await kube_client(self.kubeconfig or None)
         manager = JobsManager(Kube(api, "default"), parent=self)
         authenticator = self.authenticator_class(parent=self)
-        settings: dict[str, Any] = {"jobs_manager": manager, "authenticator": authenticator}
+        settings: dict[str, Any] = {
+            "jobs_manager": manager,
+            "authenticator": authenticator,
+            "ready_grace": self.ready_grace,
+        }
         extra = authenticator.setup(settings)
         app = web.Application(extra + routes(self.base_url), **settings)
-        await manager.start()
         return app, manager
 
     async def serve(self) -> None:
+        """Listen at once (the probes answer while the caches fill; the API says it is
+        starting), start the manager, serve until SIGINT or SIGTERM."""
         app, manager = await self.make_app()
+        app.settings["starting"] = True
         server = app.listen(self.port, self.ip, xheaders=self.xheaders)
         self.log.info("aiinfn jobs service on http://%s:%s%s", self.ip, self.port, self.base_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        server.stop()
-        await manager.stop()
-        await manager.kube.api_client.close()
+        started = asyncio.ensure_future(manager.start(self.start_timeout))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([started, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not started.done():  # stopped while starting
+                started.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await started
+                return
+            started.result()  # a StartupError is said in one line by start()
+            app.settings["starting"] = False
+            self.log.info("started with %d jobs", len(manager.jobs))
+            await stopping
+        finally:
+            stopping.cancel()
+            server.stop()
+            await manager.stop()
+            await manager.kube.api_client.close()
 
     def start(self) -> None:
-        asyncio.run(self.serve())
+        """Serve until SIGINT or SIGTERM; exit 1 with one line if the start fails."""
+        try:
+            asyncio.run(self.serve())
+        except StartupError as exc:
+            self.log.critical("the jobs service cannot start: %s", exc)
+            self.exit(1)
 
 
 main = JobsService.launch_instance

@@ -4,6 +4,11 @@ A :class:`Reflector` lists once, then watches from the list's resourceVersion; a
 ends resumes from the last version seen, and a 410 Gone (history compacted) relists. Each
 change calls ``on_change(kind, event_type, obj)``; a relist reports what changed meanwhile
 (deletions included) the same way. No polling: the API server pushes.
+
+Objects are kept slim (:func:`.slim.slim`: no ``managedFields``, keys interned). Failures are
+retried for ever with backoff; ``last_error`` keeps the latest (``None`` once a
+list or watch succeeds), so whoever waits for ``synced`` can say why it does not come
+(:mod:`.health`); each failure is logged once until it changes.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .kube import Kube, KubeError
+from .slim import slim
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, str, dict[str, Any]], None]
+#: Objects per page of a list.
+LIST_PAGE = 2000
 
 
 class Reflector:
@@ -46,6 +54,8 @@ class Reflector:
         self.resource_version = ""
         self.synced = asyncio.Event()
         self.relists = 0
+        #: The latest failure to list or watch (None: the last attempt succeeded).
+        self.last_error: KubeError | None = None
         self._task: asyncio.Task | None = None
         self._response = None
 
@@ -69,8 +79,24 @@ class Reflector:
         return {"label_selector": self.label_selector} if self.label_selector else {}
 
     async def _list(self) -> None:
-        data = await self.kube.call(f"list {self.kind}", self.list_fn, *self.args, **self._kwargs())
-        fresh = {self.key(item): item for item in data.get("items") or ()}
+        """A full list, in pages (``limit`` and ``continue``), as client-go's reflectors list:
+        no one answer holds every object of a kind that has many (job records)."""
+        fresh: dict[str, dict[str, Any]] = {}
+        following: dict[str, Any] = {}
+        while True:
+            data = await self.kube.call(
+                f"list {self.kind}",
+                self.list_fn,
+                *self.args,
+                limit=LIST_PAGE,
+                **following,
+                **self._kwargs(),
+            )
+            fresh.update((self.key(item), slim(item)) for item in data.get("items") or ())
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                break
+            following = {"_continue": token}
         for key, old in list(self.objects.items()):
             if key not in fresh:
                 del self.objects[key]
@@ -84,6 +110,7 @@ class Reflector:
                 self.on_change(self.kind, "ADDED" if before is None else "MODIFIED", obj)
         self.resource_version = (data.get("metadata") or {}).get("resourceVersion", "")
         self.relists += 1
+        self.last_error = None
         self.synced.set()
 
     async def _run(self) -> None:
@@ -104,11 +131,22 @@ class Reflector:
                 raise
             except KubeError as exc:
                 need_list = need_list or exc.status == 410
-                log.warning("%s watch failed: %s; retrying in %.1fs", self.kind, exc, delay)
+                self._failed(exc, f"{self.kind} watch failed: %s; retrying in %.1fs", delay)
             except Exception as exc:  # a dropped connection mid-stream
-                log.warning("%s watch dropped: %r; resuming in %.1fs", self.kind, exc, delay)
+                error = KubeError(0, "Unreachable", str(exc) or type(exc).__name__)
+                self.kube.contact.failed(error)
+                self._failed(error, f"{self.kind} watch dropped: %s; resuming in %.1fs", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
+
+    def _failed(self, error: KubeError, message: str, delay: float) -> None:
+        """Keep the failure for whoever waits; log it once until it changes. Before the
+        first list it is only information: whoever waits for ``synced`` says why at its
+        deadline, in one line (:mod:`.health`)."""
+        repeated = self.last_error is not None and str(self.last_error) == str(error)
+        self.last_error = error
+        level = logging.WARNING if self.synced.is_set() else logging.INFO
+        log.log(logging.DEBUG if repeated else level, message, error, delay)
 
     async def _watch(self) -> bool:
         """Stream events until the server ends the watch; True if a relist is needed."""
@@ -127,9 +165,12 @@ class Reflector:
             if response.status != 200:
                 body = await response.read()
                 error = KubeError.from_body(response.status, body)
+                self.kube.heard(error)
                 if response.status == 410:
                     return True
                 raise error
+            self.kube.contact.answered()
+            self.last_error = None
             buffer = b""
             async for chunk in response.content.iter_any():
                 buffer += chunk
@@ -143,7 +184,7 @@ class Reflector:
 
     def _handle(self, event: dict[str, Any]) -> bool:
         kind = event.get("type")
-        obj = event.get("object") or {}
+        obj = slim(event.get("object") or {})
         if kind == "ERROR":
             if obj.get("code") == 410:
                 return True

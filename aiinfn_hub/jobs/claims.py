@@ -51,9 +51,32 @@ _KUBESPAWNER = KubeSpawner.class_traits()
 _NOT_FOUND = re.compile(r'persistentvolumeclaim "([^"]+)" (not found|is being deleted)')
 
 
-def _spawner_default(name: str) -> Any:
-    """The spawner's configured value handed over by the hub, else KubeSpawner's default."""
-    return os.environ.get(SPAWNER_ENV[name]) or _KUBESPAWNER[name].default()
+#: The spawner's config sections the service's own configuration may carry (the helm values
+#: alias the hub's into it), most derived first.
+SPAWNER_SECTIONS = ("AIInfnSpawner", "KubeSpawner")
+
+
+def naming_in_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """The claim naming the spawner's sections of ``config`` set (the most derived wins)."""
+    found = {}
+    for name in SPAWNER_ENV:
+        for section in SPAWNER_SECTIONS:
+            value = (config.get(section) or {}).get(name)
+            if value is not None:
+                found[name] = str(value)
+                break
+    return found
+
+
+def _spawner_default(name: str, config: Mapping[str, Any]) -> Any:
+    """The spawner's value: handed over by the hub (a managed service's environment), else
+    the spawner's sections of the service's own configuration (a service in a container of
+    its own, whose config file carries the hub's sections), else KubeSpawner's default."""
+    return (
+        os.environ.get(SPAWNER_ENV[name])
+        or naming_in_config(config).get(name)
+        or _KUBESPAWNER[name].default()
+    )
 
 
 class _DefaultServer(SimpleNamespace):
@@ -70,8 +93,9 @@ class HomeClaim(LoggingConfigurable):
     pvc_name_template = Unicode(
         help="KubeSpawner.pvc_name_template of the hub's spawner: the name of each user's home "
         "claim. Leave it unset: the hub passes the spawner's own value to the service "
-        f"(${SPAWNER_ENV['pvc_name_template']}), and without a hub KubeSpawner's default "
-        "applies. If set, it must equal the spawner's (checked at start-up).",
+        f"(${SPAWNER_ENV['pvc_name_template']}), or the service's config file carries the "
+        "spawner's KubeSpawner/AIInfnSpawner sections, and without either KubeSpawner's "
+        "default applies. If set, it must equal the spawner's (checked at start-up).",
     ).tag(config=True)
     slug_scheme = Enum(
         _KUBESPAWNER["slug_scheme"].values,
@@ -85,11 +109,11 @@ class HomeClaim(LoggingConfigurable):
 
     @default("pvc_name_template")
     def _template_default(self) -> str:
-        return _spawner_default("pvc_name_template")
+        return _spawner_default("pvc_name_template", self.config)
 
     @default("slug_scheme")
     def _scheme_default(self) -> str:
-        return _spawner_default("slug_scheme")
+        return _spawner_default("slug_scheme", self.config)
 
     @validate("pvc_name_template")
     def _check_template(self, proposal: Any) -> str:

@@ -34,3 +34,14 @@ class ClusterUnavailable(JobsError):
 
     def __init__(self, message: str) -> None:
         super().__init__(503, message)
+
+
+class Starting(JobsError):
+    """The service is still reading its jobs from Kubernetes (a moment after a restart)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "the jobs service is starting (reading the jobs from Kubernetes); try again in a "
+            "few seconds",
+        )

@@ -1,4 +1,6 @@
-"""The REST API: thin tornado handlers over :class:`JobsManager`. Every one is authenticated.
+"""The REST API: thin tornado handlers over :class:`JobsManager`. Every one is authenticated
+but the two probes, ``/healthz`` and ``/readyz`` (as JupyterHub's ``/hub/health`` and
+Kubernetes' own ``/healthz``), which answer their status word and nothing else.
 
 Request bodies and query strings are validated against the OpenAPI document
 (``openapi.yaml``); every error is JSON ``{"error", "status", "field"}`` in plain words.
@@ -17,10 +19,12 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from . import metrics, openapi
-from .errors import BadRequest, JobsError
+from .errors import BadRequest, JobsError, Starting
+from .health import Readiness, readiness
 from .manager import JobsManager
 
 log = logging.getLogger(__name__)
+
 UNEXPECTED = (
     "the jobs service hit an unexpected error; it is logged, and your jobs are safe: try again"
 )
@@ -67,6 +71,8 @@ class APIHandler(web.RequestHandler):
         authenticator = self.settings["authenticator"]
         self.caller = await authenticator.authenticate(self)
         if self.caller is not None:
+            if self.settings.get("starting"):
+                raise Starting()
             return
         if self.request.method == "GET" and self._browser_navigation():
             url = authenticator.login_url(self)
@@ -139,7 +145,7 @@ class APIHandler(web.RequestHandler):
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, JobsError) and value.status < 500:
+        if isinstance(value, Starting) or (isinstance(value, JobsError) and value.status < 500):
             return
         super().log_exception(typ, value, tb)
 
@@ -201,6 +207,16 @@ class LogHandler(APIHandler):
                 completion_index=args["completion_index"],
             )
         )
+
+
+class CollectedHandler(APIHandler):
+    """The owner's server saved the job's executed notebook: its log may be removed sooner."""
+
+    openapi_path = "/jobs/{id}/collected"
+
+    async def post(self, job_id: str) -> None:
+        self.query()
+        self.write_json(await self.manager.collected(self.caller.name, self.caller.admin, job_id))
 
 
 class RerunHandler(APIHandler):
@@ -314,6 +330,47 @@ class EventsHandler(APIHandler):
             self.finish()
 
 
+class ProbeHandler(APIHandler):
+    """A probe for the kubelet: no authentication, and nothing in the answer but a status
+    word (why the service is not ready goes to its log, not to anonymous callers)."""
+
+    async def prepare(self) -> None:
+        self.caller = None
+
+
+class HealthzHandler(ProbeHandler):
+    """Liveness: the process serves requests."""
+
+    openapi_path = "/healthz"
+
+    async def get(self) -> None:
+        self.query()
+        self.write_json({"status": "ok"})
+
+
+class ReadyzHandler(ProbeHandler):
+    """Readiness: caches synced, and the API server answering (see :func:`.readiness`)."""
+
+    openapi_path = "/readyz"
+    _last = ""
+
+    async def get(self) -> None:
+        self.query()
+        manager = self.manager
+        state, why = readiness(
+            manager.reflectors.values(),
+            manager.kube.contact,
+            self.settings.get("ready_grace", 60.0),
+        )
+        if state is Readiness.READY and (self.settings.get("starting") or not manager.started):
+            state, why = Readiness.NOT_READY, "reading the jobs found at start"
+        if why != ReadyzHandler._last:
+            ReadyzHandler._last = why
+            level = logging.INFO if state is Readiness.READY else logging.WARNING
+            log.log(level, "readiness: %s (%s)", state.value, why)
+        self.write_json({"status": state.value}, 200 if state is Readiness.READY else 503)
+
+
 class NotFoundHandler(APIHandler):
     async def get(self, *args: Any) -> None:
         raise JobsError(404, f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
@@ -331,11 +388,14 @@ def routes(prefix: str) -> list:
         (prefix + job + r"/?", JobHandler),
         (prefix + job + r"/log/?", LogHandler),
         (prefix + job + r"/rerun/?", RerunHandler),
+        (prefix + job + r"/collected/?", CollectedHandler),
         (prefix + r"/plan/?", PlanHandler),
         (prefix + r"/sites/?", SitesHandler),
         (prefix + r"/whoami/?", WhoamiHandler),
         (prefix + r"/events/?", EventsHandler),
         (prefix + r"/metrics/?", MetricsHandler),
         (prefix + r"/openapi.json", OpenAPIHandler),
+        (prefix + r"/healthz", HealthzHandler),
+        (prefix + r"/readyz", ReadyzHandler),
         (prefix + r"/?(.*)", NotFoundHandler),
     ]

@@ -14,8 +14,10 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -72,6 +74,35 @@ class KubeError(Exception):
         return f"Kubernetes refused the request: {self.message}"
 
 
+@dataclass
+class Contact:
+    """Whether the API server answers: when it last did, and since when it has not.
+
+    Every request and watch reports here; an answer of any status counts (a 403 comes from a
+    server that is up), no answer or a 5xx does not. No request is made for it.
+    """
+
+    answered_at: float | None = None  # time.monotonic() of the last answer
+    failing_since: float | None = None  # first failure after the last answer
+    last_failure: KubeError | None = None  # the latest, while failing
+
+    def answered(self) -> None:
+        self.answered_at = time.monotonic()
+        self.failing_since = None
+        self.last_failure = None
+
+    def failed(self, error: KubeError) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.last_failure = error
+
+    def failing_for(self) -> float:
+        """Seconds the API server has failed to answer (0 while it answers)."""
+        if self.failing_since is None:
+            return 0.0
+        return time.monotonic() - self.failing_since
+
+
 class Kube:
     """The API calls the jobs service makes, in one namespace, with retries and a request count."""
 
@@ -92,6 +123,7 @@ class Kube:
         self.requests: Counter[str] = Counter()
         #: Transient failures (no answer, 429, 5xx) seen, each retried or reported.
         self.failures: Counter[str] = Counter()
+        self.contact = Contact()
 
     async def call(
         self, label: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
@@ -109,10 +141,13 @@ class Kube:
                 error = KubeError(0, "Unreachable", str(exc) or type(exc).__name__)
             else:
                 if 200 <= status < 300:
+                    self.contact.answered()
                     return json.loads(body) if body else {}
                 error = KubeError.from_body(status, body)
                 if status not in RETRIABLE:
+                    self.contact.answered()
                     raise error
+            self.contact.failed(error)
             self.failures[label] += 1
             if attempt + 1 == self.retries:
                 raise error
@@ -178,10 +213,27 @@ class Kube:
             status = response.status
             response.release()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise KubeError(0, "Unreachable", str(exc)) from None
+            error = KubeError(0, "Unreachable", str(exc) or type(exc).__name__)
+            self.contact.failed(error)
+            raise error from None
         if status == 200:
+            self.contact.answered()
             return body.decode(errors="replace")
-        raise KubeError.from_body(status, body)
+        error = KubeError.from_body(status, body)
+        self.heard(error)
+        raise error
+
+    def heard(self, error: KubeError) -> None:
+        """An error answer arrived: the API server is up unless it says it is failing."""
+        if error.status in RETRIABLE:
+            self.contact.failed(error)
+        else:
+            self.contact.answered()
+
+    @property
+    def host(self) -> str:
+        """The API server's URL, for messages."""
+        return self.api_client.configuration.host
 
     def _fn(self, kind: str, verb: str) -> Callable[..., Awaitable[Any]]:
         api = self.batch if kind == "job" else self.core

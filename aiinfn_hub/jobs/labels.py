@@ -23,6 +23,10 @@ JOB_NAME = f"{DOMAIN}/name"
 SUBMITTED = f"{DOMAIN}/submitted"
 ACTIONS = f"{DOMAIN}/actions"
 HOME_CLAIM = f"{DOMAIN}/home-claim"
+#: When the owner's server saved the job's executed notebook (POST /jobs/{id}/collected).
+COLLECTED = f"{DOMAIN}/collected"
+#: When the job's attempts were deleted and its staged file removed (see retention.py).
+COMPACTED = f"{DOMAIN}/compacted"
 QUEUE_NAME = "kueue.x-k8s.io/queue-name"
 KUEUE_JOB_UID = "kueue.x-k8s.io/job-uid"
 COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"

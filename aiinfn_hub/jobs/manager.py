@@ -28,27 +28,24 @@ from traitlets.config import LoggingConfigurable
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import actions as A
 from . import labels as L
+from . import signals, slim
 from .cache import Reflector
 from .capacity import node_usage, site_capacity
 from .claims import HomeClaim
 from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
+from .health import wait_synced
 from .images import ImagePolicy
 from .kube import Kube, KubeError
 from .logreader import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
+from .retention import JobsRetention
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
 log = logging.getLogger(__name__)
-
-
-def now_iso() -> str:
-    """UTC now in RFC 3339 with milliseconds, so jobs submitted in one second keep their order."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 @dataclass
@@ -67,6 +64,7 @@ class Tracked:
     parsed_version: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
+    parsed_history: tuple[str, list[dict[str, Any]]] = ("", [])
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -78,12 +76,16 @@ class Tracked:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        return json.loads(self.annotations.get(L.ATTEMPTS) or "[]")
+        """The recorded attempts, parsed once per version of the record (read-only)."""
+        text = self.annotations.get(L.ATTEMPTS) or "[]"
+        if self.parsed_history[0] is not text:
+            self.parsed_history = (text, slim.loads(text))
+        return self.parsed_history[1]
 
     @property
     def final(self) -> dict[str, Any] | None:
         text = self.annotations.get(L.FINAL)
-        return json.loads(text) if text else None
+        return slim.shared(text) if text else None  # read-only
 
     @property
     def submitted(self) -> str | None:
@@ -165,6 +167,7 @@ class JobsManager(LoggingConfigurable):
         self.placer = placer or PlacementConfig(parent=self).placer()
         policy = FallbackPolicy(parent=self)
         self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
+        self.retention = JobsRetention(kube, self._mark, parent=self)
         self.settings = PodSettings(
             default_image=self.default_image,
             home_mount_path=self.home_mount_path,
@@ -193,11 +196,12 @@ class JobsManager(LoggingConfigurable):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
+    async def start(self, timeout: float = 30.0) -> None:
         """List and watch everything, then reconcile every job found (restart recovery).
 
         Returns once every job found has been reconciled once, so the API never serves a
-        partial list after a restart.
+        partial list after a restart. :class:`~.health.StartupError` if the caches are not
+        synced within ``timeout`` seconds (the reflectors then keep retrying until stopped).
         """
         ns = self.namespace
         selector = f"{L.MANAGED_BY}={L.MANAGER}"
@@ -219,8 +223,7 @@ class JobsManager(LoggingConfigurable):
             )
         for reflector in self.reflectors.values():
             reflector.start()
-        for reflector in self.reflectors.values():
-            await reflector.synced.wait()
+        await wait_synced(self.reflectors.values(), timeout=timeout, kube=kube)
         self._tasks = [
             asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
         ]
@@ -244,6 +247,7 @@ class JobsManager(LoggingConfigurable):
         for tracked in self.jobs.values():
             if tracked.timer:
                 tracked.timer.cancel()
+        self.retention.stop()
         self.events.close()
 
     # ------------------------------------------------------------------ cache events
@@ -392,8 +396,8 @@ class JobsManager(LoggingConfigurable):
         version = tracked.record["metadata"].get("resourceVersion")
         if tracked.parsed_version != version:
             data = tracked.record.get("data") or {}
-            tracked.spec = json.loads(data.get("spec.json") or "{}")
-            tracked.plan = json.loads(data.get("plan.json") or "{}")
+            tracked.spec = slim.loads(data.get("spec.json") or "{}")
+            tracked.plan = slim.shared(data.get("plan.json") or "{}")  # read-only, shared
             tracked.parsed_version = version
 
     def _site(self, name: str | None) -> Site | None:
@@ -440,6 +444,7 @@ class JobsManager(LoggingConfigurable):
                 final["reason"],
                 final.get("progress"),
             )
+            await self.retention.step(tracked)
             return
         job = tracked.attempts.get(expected)
         if job is None:
@@ -501,7 +506,7 @@ class JobsManager(LoggingConfigurable):
     ) -> None:
         signal_seen = time.time()
         entry = current_attempt(number, site, job, found)
-        entry.update(outcome="fell_back", ended=now_iso(), reason=found.reason)
+        entry.update(outcome="fell_back", ended=signals.now_iso(), reason=found.reason)
         history = [*history, entry]
         next_site = self._choose(remaining)
         self.counters["fallbacks"] += 1
@@ -612,7 +617,7 @@ class JobsManager(LoggingConfigurable):
         history = tracked.history
         shown = (tracked.view or {}).get("attempts") or []
         if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
-            history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
+            history = [*history, {**shown[-1], "outcome": state.value, "ended": signals.now_iso()}]
             history[-1]["reason"] = reason
         final = {"state": state.value, "reason": reason}
         await self._patch_record(tracked, history, final, actions)
@@ -677,7 +682,7 @@ class JobsManager(LoggingConfigurable):
             ):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = signature
-            event = {"type": EventType.JOB.value, "job": view, "time": now_iso()}
+            event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
             self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
@@ -746,7 +751,7 @@ class JobsManager(LoggingConfigurable):
         plan = self._plan_for(spec)
         extra = A.annotations([action]) if action else None
         record = build_record(
-            job_id, user, spec, plan, self.namespace, now_iso(), extra, home_claim=claim
+            job_id, user, spec, plan, self.namespace, signals.now_iso(), extra, home_claim=claim
         )
         tracked = self._tracked(job_id)
         async with tracked.lock:
@@ -844,11 +849,19 @@ class JobsManager(LoggingConfigurable):
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
             who = "you" if tracked.owner == user else f"admin {user}"
-            done = [A.entry(A.Action.CANCELLED, user, now_iso())] if who != "you" else []
+            done = [A.entry(A.Action.CANCELLED, user, signals.now_iso())] if who != "you" else []
             try:
                 await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job, done)
             except KubeError as exc:
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
+        return tracked.view
+
+    async def collected(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+        """The owner's server saved the job's executed notebook (see retention.py)."""
+        tracked = self._visible(job_id, user, admin)
+        async with tracked.lock:
+            await self.retention.collected(tracked)
+        self._mark(job_id)
         return tracked.view
 
     async def rerun(
@@ -856,6 +869,7 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         """Submit the same job again (as a new job), optionally at a named site."""
         tracked = self._visible(job_id, user, admin)
+        self.retention.check_rerun(tracked)
         data = _spec_data(tracked)
         data.pop("client_request_id", None)
         data.pop("site", None)
@@ -865,10 +879,10 @@ class JobsManager(LoggingConfigurable):
             return (await self.submit(user, data))[0]
         # an admin's rerun of another user's job: recorded in both jobs' histories
         view, _ = await self.submit(
-            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, now_iso(), job_id)
+            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, signals.now_iso(), job_id)
         )
         async with tracked.lock:
-            rerun = A.entry(A.Action.RERUN, user, now_iso(), view["id"])
+            rerun = A.entry(A.Action.RERUN, user, signals.now_iso(), view["id"])
             try:
                 await self._patch_record(tracked, tracked.history, None, [rerun])
             except KubeError as exc:
@@ -886,6 +900,8 @@ class JobsManager(LoggingConfigurable):
     ) -> dict[str, Any]:
         """A slice of the current attempt's log from ``offset``: ``{data, next_offset, eof}``."""
         tracked = self._visible(job_id, user, admin)
+        if gone := self.retention.log_removed(tracked):
+            return {**gone, "next_offset": max(offset, 0)}
         return await read_log(
             self.kube, tracked.spec, tracked.view, tracked.pods.values(), offset, completion_index
         )

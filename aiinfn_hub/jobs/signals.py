@@ -7,10 +7,10 @@ own signals (see the README's "Fallback triggers").
 
 from __future__ import annotations
 
-import calendar
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
@@ -42,12 +42,18 @@ class Assessment:
     check_at: float | None = None
 
 
+def now_iso() -> str:
+    """UTC now in RFC 3339 with milliseconds, so jobs submitted in one second keep their order."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
 def parse_time(text: str | None) -> float | None:
     """Epoch seconds of an RFC 3339 timestamp as Kubernetes writes them."""
     if not text:
         return None
-    try:
-        return float(calendar.timegm(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    try:  # fromisoformat is many times faster than strptime (a restart reads every record)
+        return datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         return None
 

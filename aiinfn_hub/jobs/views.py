@@ -90,8 +90,10 @@ def build_view(
     actions: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The job as the API returns it; ``counts`` is the progress recorded when the job ended
-    (its Job may be gone), else it is read from ``job``; ``actions``: what admins did to it."""
-    attempts = [dict(entry) for entry in history]
+    (its Job may be gone), else it is read from ``job``; ``actions``: what admins did to it.
+    The view shares the parsed spec, plan and attempts of the record (thousands of views are
+    kept): nothing may change it."""
+    attempts = list(history)  # the recorded entries themselves: views are read-only
     if current:
         attempts.append(dict(current))
     started = attempts[0]["started"] if attempts else None
@@ -113,10 +115,10 @@ def build_view(
         "submitted": submitted,
         "started": started,
         "ended": ended,
-        "plan": dict(plan),
+        "plan": plan,  # shared with the record's parse, as the attempts are: read-only
         "attempts": attempts,
         "fallback": fallback_summary(history, site.display_name if site else None),
-        "progress": dict(counts) if counts else progress(job, completions_of(spec)),
-        "spec": dict(spec),
+        "progress": counts if counts else progress(job, completions_of(spec)),
+        "spec": spec,
         "actions": A.shown(actions),
     }

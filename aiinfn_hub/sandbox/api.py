@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import random
 import secrets
@@ -119,14 +120,20 @@ class Api:
         if continue_token:
             rv, start = self._decode_continue(continue_token)
         objects = self.store.list_at(rt, namespace, rv) if start else self.store.list(rt, namespace)
-        items = [o for o in objects if self.matches(o, labels, fields)]
-        if start:
+        if start:  # the objects are sorted: skip to the first after the last one served
             after = tuple(start.split("/", 1))  # namespaces and names hold no "/"
-            items = [o for o in items if _sort_key(o) > after]
-        if limit and limit > 0 and len(items) > limit:
-            page, rest = items[:limit], len(items) - limit
+            objects = objects[bisect.bisect_right(objects, after, key=_sort_key) :]
+        wanted = limit + 1 if limit and limit > 0 else None  # a page, and whether more follow
+        items = []
+        for obj in objects:
+            if self.matches(obj, labels, fields):
+                items.append(obj)
+                if len(items) == wanted:
+                    break
+        if wanted and len(items) == wanted:
+            page = items[:limit]
             # with a selector a real server cannot count what is left, and says nothing
-            remaining = None if labels or fields else rest
+            remaining = None if labels or fields else len(objects) - limit
             return ListResult(
                 page, rv, self._encode_continue(rv, "/".join(_sort_key(page[-1]))), remaining
             )

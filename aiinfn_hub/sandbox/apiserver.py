@@ -65,6 +65,8 @@ class Admin(Protocol):
     @property
     def api_error_fraction(self) -> float: ...
 
+    def refusal(self, info: dict[str, Any]) -> str | None: ...
+
 
 class ApiServer:
     """The HTTP face of an ``Api``."""
@@ -132,7 +134,8 @@ class ApiServer:
 
     async def admit(self, method: str, path: str, handler: RequestHandler) -> dict[str, Any]:
         """What every Kubernetes path passes, in order: the audit trail (the returned entry,
-        whose ``code`` the caller sets once answered), the token, the API's faults."""
+        whose ``code`` the caller sets once answered), the token, the API's faults, and the
+        RBAC refusals of the ``forbid`` fault."""
         request = handler.request
         entry = self.audit.record(
             method,
@@ -149,6 +152,9 @@ class ApiServer:
             raise errors.service_unavailable(
                 "the server is currently unable to handle the request (sandbox fault)"
             )
+        refused_user = self.admin.refusal(entry or {})
+        if refused_user is not None:
+            raise errors.forbidden(entry, refused_user)
         return entry
 
 

@@ -48,6 +48,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--exit-with-parent", action="store_true", help="stop when the parent process exits"
     )
+    up.add_argument(
+        "--without-kueue",
+        action="store_true",
+        help="a cluster where Kueue is not installed: no kueue.x-k8s.io API, nothing admitted",
+    )
     up.add_argument("-v", "--verbose", action="store_true", help="log controller activity")
     up.set_defaults(func=cmd_up)
 
@@ -67,6 +72,11 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     fault.add_argument(
         "--fraction", type=float, help="api-errors: fraction of requests answering 503"
     )
+    fault.add_argument("--resource", help="forbid: e.g. jobs.batch, pods/log")
+    fault.add_argument(
+        "--verb", action="append", dest="verbs", help="forbid: a verb refused (default: all)"
+    )
+    fault.add_argument("--user", help="forbid: who the 403 names (default: aiinfn-sandbox)")
     _kubeconfig_arg(fault)
     fault.set_defaults(func=cmd_fault)
 
@@ -115,7 +125,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise _usage_error(str(exc)) from exc
     if not 0 <= args.port <= 65535:
         raise _usage_error(f"--port {args.port} is not a port number")
-    sandbox = Sandbox(topology, port=args.port, state_dir=args.state_dir, host=args.host)
+    sandbox = Sandbox(
+        topology,
+        port=args.port,
+        state_dir=args.state_dir,
+        host=args.host,
+        kueue=not args.without_kueue,
+    )
     try:
         return asyncio.run(_serve(sandbox, Path(args.kubeconfig), args.exit_with_parent))
     except OSError as exc:
@@ -185,7 +201,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
     if args.fault not in SITE_FAULTS and args.site:
         raise _usage_error(f"fault {args.fault} takes no site")
     body = {"fault": args.fault, "on": not args.off}
-    for field in ("site", "message", "code", "ms", "fraction"):
+    for field in ("site", "message", "code", "ms", "fraction", "resource", "verbs", "user"):
         value = getattr(args, field)
         if value is not None:
             body[field] = value

@@ -92,6 +92,24 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
 
 
+def forbidden(info: dict[str, Any], user: str) -> ApiError:
+    """403 as the API server's RBAC authorizer words it, for a request resolved by
+    :func:`.audit.request_info` (verb, API group, resource, subresource, namespace, name)."""
+    plural, group, name = info["resource"], info["apiGroup"], info["name"]
+    resource = f"{plural}/{info['subresource']}" if info["subresource"] else plural
+    scope = (
+        f'in the namespace "{info["namespace"]}"' if info["namespace"] else "at the cluster scope"
+    )
+    reason = (
+        f'User "{user}" cannot {info["verb"]} resource "{resource}" in API group "{group}" {scope}'
+    )
+    subject = f'{_resource(plural, group)} "{name}"' if name else _resource(plural, group)
+    details = _details(plural, group, name)
+    if not name:
+        del details["name"]  # omitted when empty, as Go's omitempty does
+    return ApiError(403, "Forbidden", f"{subject} is forbidden: {reason}", details)
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

@@ -12,6 +12,10 @@
 - api-latency: every Kubernetes request waits ``ms`` milliseconds first.
 - api-errors: a ``fraction`` of Kubernetes requests answer 503 ServiceUnavailable.
 - drop-watches: every open watch stream is closed now (one shot).
+- forbid: RBAC refuses a ``resource`` (``jobs.batch``, ``pods``, ``pods/log``,
+  ``workloads.kueue.x-k8s.io``) for some ``verbs`` (all when none are named), with the
+  API server's 403 naming the requester as ``user`` (the sandbox's token: ``aiinfn-sandbox``):
+  a least-privilege token that lacks a rule.
 - clear: all of the above off.
 """
 
@@ -35,6 +39,7 @@ FAULTS = (
     "api-latency",
     "api-errors",
     "drop-watches",
+    "forbid",
     "clear",
 )
 SITE_FAULTS = FAULTS[:6]
@@ -42,6 +47,8 @@ SITE_FAULTS = FAULTS[:6]
 VALUE_FAULTS = {"api-latency": "ms", "api-errors": "fraction"}
 _VALUE_EXAMPLES = {"api-latency": "200", "api-errors": "0.2"}
 DEFAULT_PROVIDER_ERROR = "Error creating the remote job: HTTP 504 Gateway Timeout"
+#: Who the API server says the sandbox's token belongs to (the kubeconfig's user).
+SANDBOX_USER = "aiinfn-sandbox"
 
 
 def parse_fault(text: str) -> dict[str, Any]:
@@ -95,6 +102,20 @@ def _number(request: dict[str, Any], key: str, fault: str, default: float, whole
     return number
 
 
+def _forbid_args(request: dict[str, Any]) -> tuple[str, frozenset[str], str]:
+    """The forbid fault's resource, verbs and user; ValueError names what is wrong."""
+    resource = request.get("resource")
+    if not isinstance(resource, str) or not resource:
+        raise ValueError("forbid: name the resource, e.g. jobs.batch, pods or pods/log")
+    verbs = request.get("verbs") or []
+    if not isinstance(verbs, list) or not all(isinstance(v, str) for v in verbs):
+        raise ValueError(f"forbid: verbs must be a list of RBAC verbs, got {verbs!r}")
+    user = request.get("user") or SANDBOX_USER
+    if not isinstance(user, str):
+        raise ValueError(f"forbid: user must be text, got {user!r}")
+    return resource, frozenset(verbs), user
+
+
 class FaultSwitches:
     """The fault API; subclasses apply a request (in process, or over HTTP)."""
 
@@ -132,6 +153,12 @@ class FaultSwitches:
     def drop_watches(self) -> dict[str, Any]:
         return self._apply({"fault": "drop-watches"})
 
+    def forbid(
+        self, resource: str, verbs: tuple[str, ...] = (), user: str | None = None, on: bool = True
+    ) -> dict[str, Any]:
+        request = {"fault": "forbid", "resource": resource, "on": on, "user": user}
+        return self._apply({**request, "verbs": list(verbs)})
+
     def clear(self) -> dict[str, Any]:
         return self._apply({"fault": "clear"})
 
@@ -145,6 +172,8 @@ class FaultState:
     exit_code: dict[str, int] = field(default_factory=dict)
     latency_ms: float = 0.0
     error_fraction: float = 0.0
+    #: ``resource[/subresource][.group]`` -> (verbs refused, empty: all; the user named)
+    forbidden: dict[str, tuple[frozenset[str], str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +184,10 @@ class FaultState:
             "exit-code": dict(sorted(self.exit_code.items())),
             "api-latency": self.latency_ms,
             "api-errors": self.error_fraction,
+            "forbid": {
+                resource: {"verbs": sorted(verbs), "user": user}
+                for resource, (verbs, user) in sorted(self.forbidden.items())
+            },
         }
 
 
@@ -188,6 +221,20 @@ class Faults(FaultSwitches):
 
     def stalled_queues(self) -> set[str]:
         return set(self.state.stalled)
+
+    def refusal(self, info: dict[str, Any]) -> str | None:
+        """The user named in a 403 if the forbid fault refuses this request (resolved by
+        :func:`.audit.request_info`), else None."""
+        if not self.state.forbidden or "resource" not in info:
+            return None
+        plural = (
+            f"{info['resource']}/{info['subresource']}" if info["subresource"] else info["resource"]
+        )
+        key = f"{plural}.{info['apiGroup']}" if info["apiGroup"] else plural
+        refused = self.state.forbidden.get(key)
+        if refused is None or (refused[0] and info["verb"] not in refused[0]):
+            return None
+        return refused[1]
 
     def _apply(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request.get("fault")
@@ -240,6 +287,12 @@ class Faults(FaultSwitches):
             state.error_fraction = fraction
         elif name == "drop-watches":
             result["closed"] = self.api.store.close_watches()
+        elif name == "forbid":
+            resource, verbs, user = _forbid_args(request)
+            if on:
+                state.forbidden[resource] = (verbs, user)
+            else:
+                state.forbidden.pop(resource, None)
         else:
             self.reset()
         result["state"] = state.to_dict()

@@ -94,6 +94,7 @@ class SandboxProcess:
         python: str = sys.executable,
         startup_timeout: float = 30.0,
         env: dict[str, str] | None = None,
+        kueue: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.config = config
@@ -104,6 +105,7 @@ class SandboxProcess:
         self.python = python
         self.startup_timeout = startup_timeout
         self.env = env
+        self.kueue = kueue
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
         self.token: str | None = None
@@ -121,6 +123,8 @@ class SandboxProcess:
         ]
         if self.config:
             cmd += ["--config", str(self.config)]
+        if not self.kueue:
+            cmd.append("--without-kueue")
         return cmd
 
     def start(self) -> SandboxProcess:

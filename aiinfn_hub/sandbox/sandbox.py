@@ -24,7 +24,7 @@ from .faults import Faults
 from .kubeconfig import write_kubeconfig
 from .kubelet import Kubelet
 from .objects import condition_true
-from .registry import KUEUE, Registry
+from .registry import KUEUE, RESOURCES, Registry
 from .store import Store
 from .topology import Topology, initial_objects, load_topology
 
@@ -41,6 +41,10 @@ class Sandbox:
     The kubeconfig carries a bearer token, but the server checks it only with
     ``require_token=True``: kubectl sends no credentials over http://. The sandbox listens on
     127.0.0.1 only; any local user who can reach it can run processes as the sandbox's user.
+
+    ``kueue=False`` is a cluster where Kueue is not installed: the API server serves no
+    ``kueue.x-k8s.io`` group (404, as a real one), nothing admits, and Jobs are not suspended
+    on creation.
     """
 
     def __init__(
@@ -54,8 +58,10 @@ class Sandbox:
         require_token: bool = False,
         event_log_size: int = 20000,
         bookmark_interval: float = BOOKMARK_INTERVAL,
+        kueue: bool = True,
     ) -> None:
         self.topology = load_topology(config)
+        self.has_kueue = kueue
         self.host = host
         self.port = port
         self.token = token if token is not None else secrets.token_urlsafe(24)
@@ -63,18 +69,25 @@ class Sandbox:
         self.state_dir = (
             Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="aiinfn-sandbox-"))
         )
-        self.registry = Registry()
+        self.registry = Registry(
+            RESOURCES if kueue else tuple(r for r in RESOURCES if r.group != KUEUE)
+        )
         self.store = Store(event_log_size)
         self.admission = Admission()
-        self.admission.create_hooks.append(suspend_on_create)
+        if kueue:
+            self.admission.create_hooks.append(suspend_on_create)
         self.api = Api(self.store, self.registry, self.admission)
-        self.kueue = KueueController(
-            self.api, self.topology.kueue, stalled=lambda: self.faults.stalled_queues()
+        self.kueue = (
+            KueueController(
+                self.api, self.topology.kueue, stalled=lambda: self.faults.stalled_queues()
+            )
+            if kueue
+            else None
         )
         self.faults = Faults(
             self.topology,
             self.api,
-            on_admission_change=lambda: self.kueue.enqueue(CYCLE),
+            on_admission_change=lambda: self.kueue and self.kueue.enqueue(CYCLE),
             preempt=self._preempt,
         )
         self.kubelet = Kubelet(self.api, self.topology.sites, self.state_dir, self.faults, host)
@@ -84,7 +97,7 @@ class Sandbox:
             VolumeBinder(self.api),
             JobController(self.api, self.topology.job_backoff_seconds),
             Scheduler(self.api),
-            self.kueue,
+            *([self.kueue] if self.kueue else []),
             self.kubelet,
         ]
         checked = self.token if require_token else None
@@ -131,6 +144,8 @@ class Sandbox:
 
     def _bootstrap(self) -> None:
         for plural, group, obj in initial_objects(self.topology):
+            if group == KUEUE and not self.has_kueue:
+                continue
             rt = self.registry.get(plural, group)
             status = obj.pop("status", None)
             created = self.api.create(rt, obj["metadata"].get("namespace", ""), obj)
@@ -140,6 +155,8 @@ class Sandbox:
                 )
 
     def _preempt(self, cluster_queue: str) -> int:
+        if self.kueue is None:
+            return 0
         workloads = self.registry.get("workloads", KUEUE)
         evicted = 0
         for wl in self.store.list(workloads):
@@ -167,6 +184,9 @@ class Sandbox:
     def api_error_fraction(self) -> float:
         return self.faults.state.error_fraction
 
+    def refusal(self, info: dict[str, Any]) -> str | None:
+        return self.faults.refusal(info)
+
     def info(self) -> dict[str, Any]:
         return {
             "url": self.url,
@@ -181,6 +201,7 @@ class Sandbox:
                 for s in self.topology.sites
             ],
             "namespaces": list(self.topology.all_namespaces()),
+            "kueue": self.has_kueue,
             "running_processes": self.kubelet.running_processes(),
             "faults": self.faults.state.to_dict(),
         }

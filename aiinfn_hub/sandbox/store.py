@@ -99,6 +99,8 @@ class Store:
                 "The provided continue parameter is too old to display a consistent list "
                 "result. You can start a new list without the continue parameter."
             )
+        if not any(e.rt is rt for e in self._since(rv)):  # nothing of this kind changed since
+            return self.list(rt, namespace)
         state = {_key(o): o for o in self.list(rt, namespace)}
         for event in reversed(self._log):
             if event.rv <= rv:
@@ -112,6 +114,13 @@ class Store:
             elif event.old is not None:
                 state[_key(event.old)] = event.old
         return [state[k] for k in sorted(state)]
+
+    def _since(self, rv: int) -> Iterator[Event]:
+        """The logged events after ``rv``, newest first."""
+        for event in reversed(self._log):
+            if event.rv <= rv:
+                return
+            yield event
 
     def count(self, rt: ResourceType) -> int:
         return sum(len(b) for b in self._data.get(rt, {}).values())

@@ -4,7 +4,9 @@ The runner prints the executed notebook at the end of the job's log (see
 :mod:`aiinfn_hub.runner`), the one channel that returns from local and offloaded sites
 alike. When a notebook job of this server's user ends (an event, a ``GET`` of the job, or
 a scan at start-up for jobs that ended while the server was down), the log is read, the
-notebook decoded and saved through the contents manager.
+notebook decoded and saved through the contents manager. Once every executed notebook of the
+job is saved, the service is told (``POST /jobs/{id}/collected``), so it may delete the job's
+pods and log now rather than at the end of its retention window.
 """
 
 from __future__ import annotations
@@ -91,18 +93,22 @@ class NotebookReturns:
         """Save each executed notebook of ``job`` that is not saved yet; the paths saved."""
         saved = []
         try:
+            missing = 0
             for index, target in targets(job).items():
                 if await ensure_async(self.contents_manager.file_exists(target)):
                     continue
                 text = await self._notebook(job["id"], index)
                 if text is None:
                     log.info("job %s left no executed notebook in its log", job["id"])
+                    missing += 1
                     continue
                 model = {"type": "notebook", "format": "json", "content": nbformat.reads(text, 4)}
                 await ensure_async(self.contents_manager.save(model, target))
                 log.info("job %s: executed notebook saved as %s", job["id"], target)
                 saved.append(target)
                 self.on_saved(job, target)
+            if not missing:
+                await self._collected(job["id"])
         except (JobsError, ValueError, OSError) as exc:
             self.done.discard(job["id"])
             log.warning("job %s: executed notebook not saved: %s", job["id"], exc)
@@ -110,6 +116,17 @@ class NotebookReturns:
             self.done.discard(job["id"])
             log.exception("job %s: executed notebook not saved", job["id"])
         return saved
+
+    async def _collected(self, job_id: str) -> None:
+        """Tell the service every executed notebook of the job is saved. If it cannot be
+        told, nothing is lost: it removes the log at the end of its window instead."""
+        try:
+            status, data = await self.backend.call("POST", f"jobs/{job_id}/collected")
+        except JobsError as exc:
+            status, data = exc.status, exc.to_dict()
+        if status != 200:
+            log.info("job %s: the service was not told the notebook is saved: %s", job_id,
+                     (data or {}).get("error"))  # fmt: skip
 
     async def _notebook(self, job_id: str, index: int | None) -> str | None:
         """The executed notebook's JSON from the job's log; waits briefly for the log's end."""

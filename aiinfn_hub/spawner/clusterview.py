@@ -10,6 +10,7 @@ service's :class:`~aiinfn_hub.jobs.cache.Reflector`: list once, then watch, resu
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,10 +18,15 @@ from typing import Any
 
 from ..jobs.cache import Reflector
 from ..jobs.capacity import node_usage, pool_gpus
+from ..jobs.health import StartupError, wait_synced
 from ..jobs.kube import Kube
 from ..jobs.signals import site_health
 from ..placement import GpuPool, Site, SiteHealth
 from .kuberequests import run_detached
+
+log = logging.getLogger(__name__)
+GPU_RESOURCE = "nvidia.com/gpu"
+TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class ClusterView:
         self.kube = kube
         self.nodes = Reflector(kube, "node", kube.core.list_node)
         self.pods = Reflector(kube, "pod", kube.core.list_namespaced_pod, (kube.namespace,))
+        self.unsynced = ""  # why the caches did not sync, as last logged
         run_detached("watch", self.nodes.start)
         run_detached("watch", self.pods.start)
 
@@ -81,12 +88,15 @@ class ClusterView:
         return self.nodes.synced.is_set() and self.pods.synced.is_set()
 
     async def ready(self, timeout: float) -> bool:
-        """Wait until both caches hold a first list; False if that takes over ``timeout`` s."""
+        """Wait until both caches hold a first list; False if that takes over ``timeout`` s,
+        and the hub's log says why in one line with the fix (once, not at every form), as
+        the jobs service does when it cannot start."""
         try:
-            await asyncio.wait_for(
-                asyncio.gather(self.nodes.synced.wait(), self.pods.synced.wait()), timeout
-            )
-        except asyncio.TimeoutError:
+            await wait_synced((self.nodes, self.pods), timeout=timeout, kube=self.kube)
+        except StartupError as exc:
+            if str(exc) != self.unsynced:
+                self.unsynced = str(exc)
+                log.error("the spawn form shows no live GPU counts or site health: %s", exc)
             return False
         return True
 

@@ -16,9 +16,10 @@ from collections.abc import Mapping, MutableMapping
 from importlib.metadata import entry_points
 from typing import Any
 
+import yaml
 from traitlets.utils.importstring import import_item
 
-from ..jobs.claims import SPAWNER_ENV
+from ..jobs.claims import SPAWNER_ENV, naming_in_config
 
 SERVICE = "aiinfn-jobs"
 
@@ -52,14 +53,53 @@ def claim_naming(config: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def share_claim_naming(config: MutableMapping[str, Any], service: str = SERVICE) -> None:
-    """Put the spawner's claim naming in the environment of the managed ``service``; run it
-    after the spawner's settings and ``JupyterHub.services`` are configured."""
+def share_claim_naming(
+    config: MutableMapping[str, Any], service: str = SERVICE, service_config: str | None = None
+) -> None:
+    """Hand the spawner's claim naming to the jobs ``service``; run it after the spawner's
+    settings and ``JupyterHub.services`` are configured.
+
+    A managed service (one the hub starts: its entry has a ``command``) gets it in its
+    environment. A service that runs on its own (a container of the hub pod) reads it from
+    the spawner's sections of its config file ``service_config``; there, the hub refuses to
+    start, in one line, if that file would name claims otherwise than the spawner does (the
+    spawner's naming set elsewhere, e.g. the chart's
+    ``singleuser.storage.dynamic.pvcNameTemplate``)."""
     naming = claim_naming(config)
     services = (config.get("JupyterHub") or {}).get("services") or []
     entries = [s for s in services if s.get("name") == service]
     if not entries:
-        raise ValueError(f"no managed service named {service!r} in JupyterHub.services")
+        raise ValueError(f"no service named {service!r} in JupyterHub.services")
     for entry in entries:
-        environment = entry.setdefault("environment", {})
-        environment.update({SPAWNER_ENV[name]: value for name, value in naming.items()})
+        if entry.get("command"):
+            environment = entry.setdefault("environment", {})
+            environment.update({SPAWNER_ENV[name]: value for name, value in naming.items()})
+        elif service_config is not None:
+            check_service_config(naming, service_config)
+
+
+def check_service_config(naming: Mapping[str, str], path: str) -> None:
+    """ValueError, one line, if the service's config file at ``path`` names home claims
+    otherwise than the spawner (``naming``)."""
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    theirs = {
+        **{k: str(t.default()) for k, t in _naming_traits().items()},
+        **naming_in_config(data),
+    }
+    theirs.update({k: str(v) for k, v in (data.get("HomeClaim") or {}).items() if k in naming})
+    for name, value in naming.items():
+        if theirs.get(name) != value:
+            raise ValueError(
+                f"the spawner names home claims with {name} {value!r} but the jobs service's "
+                f"config ({path}) says {theirs.get(name)!r}: set KubeSpawner.{name} in "
+                "hub.config (whose KubeSpawner section the service's config carries), not "
+                "elsewhere, so both read the same value"
+            )
+
+
+def _naming_traits() -> dict[str, Any]:
+    from kubespawner import KubeSpawner
+
+    traits = KubeSpawner.class_traits()
+    return {name: traits[name] for name in SPAWNER_ENV}

@@ -1,8 +1,11 @@
 """One source of truth for users' home claim names: the spawner's configuration.
 
-The values' ``hub.extraConfig`` snippet hands the spawner's ``pvc_name_template`` and
-``slug_scheme`` (wherever the chart or ``hub.config`` sets them) to the jobs service; the
-sandbox hub runs the same snippet; the service refuses a setting of its own that differs.
+In the helm values the jobs service runs in a container of the hub pod and reads the
+spawner's ``pvc_name_template`` and ``slug_scheme`` from the KubeSpawner/AIInfnSpawner
+sections its config file carries (aliases of ``hub.config``'s); the values' ``hub.extraConfig``
+snippet makes the hub refuse to start if the spawner's naming is set elsewhere. The sandbox
+hub runs the service as a managed service and the same snippet hands it the naming in its
+environment; the service refuses a setting of its own that differs.
 """
 
 from __future__ import annotations
@@ -43,34 +46,79 @@ def chart_config(values: dict) -> Config:
     return c
 
 
-def run_extra_config(c: Config, values: dict) -> dict:
-    """Run the values' extraConfig as the chart does; the jobs service's environment."""
+SERVICE_CONFIG = "/usr/local/etc/aiinfn-hub/jobs_config.json"
+
+
+def service_config_file(values: dict, tmp_path) -> str:
+    """The jobs service's config file as the chart mounts it (hub.extraFiles, aliases of the
+    hub.config sections already resolved by the YAML loader)."""
+    path = tmp_path / "jobs_config.json"
+    data = values["hub"]["extraFiles"]["aiinfn-jobs-config"]["data"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def run_extra_config(c: Config, values: dict, tmp_path) -> str:
+    """Run the values' extraConfig as the chart does, with the service's config file where
+    the snippet reads it; returns that file's path."""
+    path = service_config_file(values, tmp_path)
     for snippet in extra_config(values):
-        exec(snippet, {"c": c})
-    (service,) = [s for s in c.JupyterHub.services if s["name"] == SERVICE]
-    return service["environment"]
+        assert SERVICE_CONFIG in snippet
+        exec(snippet.replace(SERVICE_CONFIG, path), {"c": c})
+    return path
 
 
-def test_the_chart_hands_kubespawners_defaults_to_the_service():
-    environment = run_extra_config(chart_config(VALUES), VALUES)
-    assert environment[TEMPLATE] == "claim-{user_server}"
-    assert environment[SCHEME] == "safe"
-    assert environment["PYTHONUNBUFFERED"] == "1"  # the values' own environment stays
+def service_naming(path: str) -> tuple[str, str]:
+    """How the jobs service, started with that config file, names home claims."""
+    app = JobsService()
+    try:
+        app.initialize(["--config", path])
+        claim = HomeClaim("jhub", parent=app)
+        return claim.pvc_name_template, claim.slug_scheme
+    finally:
+        JobsService.clear_instance()
 
 
-def test_the_chart_hands_the_storage_template_and_the_spawners_scheme_to_the_service():
+def test_the_chart_runs_the_service_in_a_container_that_reads_kubespawners_defaults(tmp_path):
+    (service,) = [s for s in chart_config(VALUES).JupyterHub.services if s["name"] == SERVICE]
+    assert "command" not in service  # not a managed service: a container of the hub pod
+    path = run_extra_config(chart_config(VALUES), VALUES, tmp_path)
+    assert service_naming(path) == ("claim-{user_server}", "safe")
+
+
+def test_the_service_reads_the_spawners_sections_and_the_hub_refuses_a_naming_set_elsewhere(
+    tmp_path,
+):
+    values = copy.deepcopy(VALUES)
+    values["hub"]["config"]["AIInfnSpawner"]["slug_scheme"] = "escape"
+    values["hub"]["config"]["KubeSpawner"]["pvc_name_template"] = "data-{username}"
+    values = load_yaml_text(values)  # the aliases of hub.config, as the chart's YAML has them
+    path = run_extra_config(chart_config(values), values, tmp_path)
+    assert service_naming(path) == ("data-{username}", "escape")
+    # a subclass's own section over KubeSpawner's, as traitlets resolves it, on both sides
+    values["hub"]["config"]["AIInfnSpawner"]["pvc_name_template"] = "mine-{username}"
+    path = run_extra_config(chart_config(values), values, tmp_path)
+    assert service_naming(path) == ("mine-{username}", "escape")
+    # the chart's singleuser.storage key reaches the spawner only: the hub refuses to start
     values = copy.deepcopy(VALUES)
     values["singleuser"]["storage"] = {"dynamic": {"pvcNameTemplate": "home-{username}"}}
-    values["hub"]["config"]["AIInfnSpawner"]["slug_scheme"] = "escape"
-    environment = run_extra_config(chart_config(values), values)
-    assert (environment[TEMPLATE], environment[SCHEME]) == ("home-{username}", "escape")
-    # hub.config's KubeSpawner section wins over singleuser.storage, as the chart applies it
-    values["hub"]["config"]["KubeSpawner"]["pvc_name_template"] = "data-{username}"
-    environment = run_extra_config(chart_config(values), values)
-    assert environment[TEMPLATE] == "data-{username}"
-    # and a subclass's own section over KubeSpawner's, as traitlets resolves it
-    values["hub"]["config"]["AIInfnSpawner"]["pvc_name_template"] = "mine-{username}"
-    assert run_extra_config(chart_config(values), values)[TEMPLATE] == "mine-{username}"
+    with pytest.raises(ValueError) as refused:
+        run_extra_config(chart_config(values), values, tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "the spawner names home claims with pvc_name_template 'home-{username}'" in message
+    assert "says 'claim-{user_server}'" in message
+    assert "set KubeSpawner.pvc_name_template in hub.config" in message
+
+
+def load_yaml_text(values: dict) -> dict:
+    """``values`` with the jobs service's config sections pointing at the hub.config sections
+    again (a deepcopy breaks YAML aliases)."""
+    data = values["hub"]["extraFiles"]["aiinfn-jobs-config"]["data"]
+    for section in ("KubeSpawner", "AIInfnSpawner", "PlacementConfig"):
+        if section in data:
+            data[section] = values["hub"]["config"][section]
+    return values
 
 
 def test_the_spawner_class_is_found_by_name_or_entry_point():
@@ -87,7 +135,7 @@ def test_the_spawner_class_is_found_by_name_or_entry_point():
 def test_without_the_service_the_snippet_says_so():
     c = Config()
     c.JupyterHub.services = [{"name": "other"}]
-    with pytest.raises(ValueError, match="no managed service named 'aiinfn-jobs'"):
+    with pytest.raises(ValueError, match="no service named 'aiinfn-jobs'"):
         share_claim_naming(c)
 
 

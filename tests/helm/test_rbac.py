@@ -101,7 +101,7 @@ def test_nothing_the_hub_must_not_do():
         ("", "secrets", "get"),
         ("", "serviceaccounts/token", "create"),
         ("batch", "jobs", "deletecollection"),
-        ("", "configmaps", "delete"),
+        ("", "configmaps", "deletecollection"),
         ("kueue.x-k8s.io", "workloads", "patch"),
         ("kueue.x-k8s.io", "workloads", "delete"),
         ("", "nodes", "patch"),

@@ -129,10 +129,19 @@ def test_every_spawner_key_is_a_documented_trait():
 def test_the_jobs_service_runs_as_the_values_say(sections, tmp_path):
     (service,) = [s for s in sections["JupyterHub"]["services"] if s["name"] == "aiinfn-jobs"]
     declared = VALUES["hub"]["services"]["aiinfn-jobs"]
+    (container,) = [c for c in VALUES["hub"]["extraContainers"] if c["name"] == "aiinfn-jobs"]
     command = service["command"]
-    assert command[1:3] == declared["command"][1:3] == ["-m", "aiinfn_hub.jobs"]
+    # the container's command, run by the hub here (no pod runs it on the sandbox), with
+    # loopback addresses, the config file in the state directory and the sandbox's kubeconfig
+    options = command[3::2]
+    assert command[1:3] == container["command"][1:3] == ["-m", "aiinfn_hub.jobs"]
+    assert options == [*container["command"][3::2], "--kubeconfig"]
+    assert command[command.index("--config") + 1] == str(tmp_path / "aiinfn-jobs_config.json")
     for key in ("oauth_no_confirm", "display"):
         assert service[key] == declared[key]
+    # what the container's environment gives it on a cluster, the hub gives it here
+    assert not [k for k in service["environment"] if k.startswith("JUPYTERHUB_")]
+    assert service["environment"]["PYTHONUNBUFFERED"] == "1"
     config = json.loads((tmp_path / "aiinfn-jobs_config.json").read_text())
     (files,) = VALUES["hub"]["extraFiles"].values()
     expected = json.loads(json.dumps(files["data"]))

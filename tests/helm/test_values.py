@@ -181,23 +181,104 @@ def _option(command, name):
     return command[command.index(name) + 1]
 
 
-def test_jobs_service_is_a_managed_service(values):
+def _container(values):
+    """The jobs service's container in the hub pod."""
+    found = [c for c in values["hub"]["extraContainers"] if c["name"] == SERVICE]
+    assert len(found) == 1, "one container named aiinfn-jobs in hub.extraContainers"
+    return found[0]
+
+
+def _prefix(values) -> str:
+    """Where JupyterHub serves the service: /services/<name>/ below hub.baseUrl."""
+    return f"{values['hub'].get('baseUrl', '/').rstrip('/')}/services/{SERVICE}/"
+
+
+def test_jobs_service_runs_in_its_own_container_of_the_hub_pod(values):
     service = values["hub"]["services"][SERVICE]
-    command = service["command"]
+    assert "command" not in service, "an external service: its container runs it"
+    container = _container(values)
+    command = container["command"]
     assert command[:5] == ["python3", "-m", "aiinfn_hub.jobs", "--port", str(PORT)]
     # the URL's host is the hub Service, not an address of the pod: listen on all of them
     assert _option(command, "--ip") == "0.0.0.0"
+    assert container["ports"] == [{"name": SERVICE, "containerPort": PORT}]
     assert service["url"] == f"http://hub:{PORT}"
     assert service["oauth_no_confirm"] is True
     assert service["display"] is True
+    # the hub's image (aiinfn-hub installed), non-root as the chart's hub container
+    image = values["hub"]["image"]
+    assert container["image"] == f"{image['name']}:{image['tag']}"
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsUser"] == values["hub"]["containerSecurityContext"]["runAsUser"]
+    assert values["hub"]["podSecurityContext"]["runAsNonRoot"] is True
 
 
-def test_jobs_service_config_file_is_mounted_in_the_hub(values):
-    """The service is a separate process: hub.config does not reach it, its config file does."""
-    command = values["hub"]["services"][SERVICE]["command"]
-    files = [f for f in values["hub"]["extraFiles"].values() if f["mountPath"] == CONFIG_PATH]
+def test_jobs_container_is_probed_on_healthz_and_readyz(values):
+    """The kubelet's probes are the service's own unauthenticated /healthz and /readyz, under
+    its prefix; the start-up budget outlasts the service's own deadline, so the kubelet never
+    kills it before it can say why it cannot start."""
+    from aiinfn_hub.jobs.app import JobsService
+    from aiinfn_hub.jobs.handlers import HealthzHandler, ReadyzHandler, routes
+
+    container = _container(values)
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
+    assert startup["httpGet"] == {"path": _prefix(values) + "readyz", "port": SERVICE}
+    assert liveness["httpGet"] == {"path": _prefix(values) + "healthz", "port": SERVICE}
+    # these paths are the probe handlers of the service
+    served = {
+        pattern: handler for pattern, handler in routes(_prefix(values)) if "z" in pattern[-2:]
+    }
+    assert served == {
+        startup["httpGet"]["path"]: ReadyzHandler,
+        liveness["httpGet"]["path"]: HealthzHandler,
+    }
+    budget = startup["periodSeconds"] * startup["failureThreshold"]
+    assert budget > JobsService.start_timeout.default_value + 30
+    # no readinessProbe: the hub pod's readiness gates the hub's own Service
+    assert "readinessProbe" not in container
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 30
+
+
+def test_jobs_container_authenticates_as_jupyterhub_tells_a_managed_service(values, monkeypatch):
+    """The environment JupyterHub gives a managed service, written out: the token from the
+    chart's secret, the hub API in the same pod, the prefix and the OAuth client."""
+    from aiinfn_hub.jobs.app import JobsService
+    from aiinfn_hub.jobs.auth import HubAuthenticator
+
+    env = {e["name"]: e for e in _container(values)["env"]}
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"] == {
+        "secretKeyRef": {"name": "hub", "key": f"hub.services.{SERVICE}.apiToken"}
+    }
+    for name, item in env.items():
+        if name != "JUPYTERHUB_API_TOKEN":
+            monkeypatch.setenv(name, item["value"])
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "from-the-secret")
+    base = values["hub"].get("baseUrl", "/")
+    auth = HubAuthenticator().hub_auth
+    assert auth.api_url == f"http://127.0.0.1:8081{base.rstrip('/')}/hub/api"
+    assert auth.api_token == "from-the-secret"
+    assert auth.oauth_client_id == f"service-{SERVICE}"  # JupyterHub's name for the client
+    assert auth.oauth_redirect_uri == _prefix(values) + "oauth_callback"
+    assert auth.access_scopes == {f"access:services!service={SERVICE}"}
+    assert auth.login_url.startswith(f"{base.rstrip('/')}/hub/api/oauth2/authorize?")
+    assert JobsService().base_url == _prefix(values)
+
+
+def test_jobs_service_config_file_is_mounted_in_its_container(values):
+    """The service is a separate process: hub.config does not reach it, its config file does,
+    mounted from the chart's `files` volume as the chart mounts it in the hub container."""
+    command = _container(values)["command"]
+    files = {
+        key: f for key, f in values["hub"]["extraFiles"].items() if f["mountPath"] == CONFIG_PATH
+    }
     assert _option(command, "--config") == CONFIG_PATH and len(files) == 1
-    data = files[0]["data"]
+    ((key, file),) = files.items()
+    assert _container(values)["volumeMounts"] == [
+        {"name": "files", "mountPath": CONFIG_PATH, "subPath": key}
+    ]
+    data = file["data"]
     assert set(data) == {"JobsManager", "PlacementConfig", "KubeSpawner", "AIInfnSpawner"}
     for section in ("PlacementConfig", "KubeSpawner", "AIInfnSpawner"):
         assert data[section] == values["hub"]["config"][section], section
@@ -209,7 +290,7 @@ def test_jobs_service_accepts_its_command_line_and_config(values, tmp_path):
     from aiinfn_hub.jobs.app import JobsService
     from aiinfn_hub.jobs.manager import JobsManager
 
-    command = list(values["hub"]["services"][SERVICE]["command"])
+    command = list(_container(values)["command"])
     (data,) = [f["data"] for f in values["hub"]["extraFiles"].values()]
     rendered = tmp_path / "jobs_config.json"
     rendered.write_text(json.dumps(data), encoding="utf-8")  # what the chart writes for .json
@@ -236,16 +317,14 @@ def test_jobs_service_keys_are_jupyterhub_service_fields(values):
     service = values["hub"]["services"][SERVICE]
     fields = set(Service.class_traits(input=True))
     assert set(service) <= fields, sorted(set(service) - fields)
-    environment = service["environment"]
-    assert all(isinstance(v, str) for v in environment.values()), environment
-    # a managed service does not inherit the hub pod's environment
-    assert {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} <= set(environment)
+    environment = _container(values)["env"]
+    assert all(isinstance(e.get("value", ""), str) for e in environment), environment
 
 
 def test_port_10101_is_reachable_from_proxy_users_and_hub(values):
     hub = values["hub"]
     service = hub["services"][SERVICE]
-    assert int(_option(service["command"], "--port")) == PORT
+    assert int(_option(_container(values)["command"], "--port")) == PORT
     url = urlsplit(service["url"])
     assert (url.hostname, url.port) == ("hub", PORT)
 

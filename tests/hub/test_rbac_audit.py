@@ -2,7 +2,8 @@
 
 A real hub (JupyterHub, AIInfnSpawner, the jobs service) runs the flows users drive: a server
 with a GPU profile and one with the automatic profile falling back from CINECA Leonardo; a
-background job that falls back, one followed, read and cancelled, and a rerun; then it stops.
+background job that falls back, one followed, read and cancelled, and a rerun; an old job's
+record deleted past its history window; then it stops.
 The sandbox's audit trail then holds every Kubernetes request the hub's two clients made (they
 name themselves by User-Agent). Each must be allowed by the chart's Role plus
 helm-values/rbac.yaml in the right scope; and each grant of rbac.yaml must be either used or
@@ -119,6 +120,40 @@ async def jobs(hub: HubClient) -> None:
         assert (again["state"], again["site"]) == ("succeeded", "tier1"), again
 
 
+def sandbox_call(hub: HubClient, method: str, path: str, body: Any = None) -> int:
+    """A request of this test's own to the sandbox's API (User-Agent Python-urllib)."""
+    import json
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    data = None if body is None else json.dumps(body).encode()
+    request = Request(hub.sandbox.url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {hub.sandbox.token}")
+    try:
+        with urlopen(request, timeout=30) as response:
+            return response.status
+    except HTTPError as exc:
+        return exc.code
+
+
+async def retention(hub: HubClient, namespace: str) -> None:
+    """The record of a job that ended 100 days ago (written by a service before an upgrade):
+    older than the default history window, so the service deletes it."""
+    from aiinfn_hub.placement import PlacementConfig
+
+    from ..jobs.records import ended_record
+
+    record = ended_record(PlacementConfig().placer(), "00000000aa", "carol", 100, namespace)
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    assert sandbox_call(hub, "POST", path, record) == 201
+
+    def gone() -> bool:
+        return sandbox_call(hub, "GET", f"{path}/{record['metadata']['name']}") == 404
+
+    await wait_until(gone, 60, 0.5, "the service to delete a record past its history window")
+
+
 def resource(entry: dict[str, Any]) -> str:
     """RBAC's name for what a request touches: ``pods``, ``pods/log``."""
     sub = entry["subresource"]
@@ -142,6 +177,7 @@ async def test_every_request_of_the_hub_is_granted_and_every_grant_is_used(
         namespace = hub.process.hub.namespace
         await servers(hub)
         await jobs(hub)
+        await retention(hub, namespace)
     # the hub has stopped (its servers and the jobs service with it): the whole trail is in
     trail = sandbox.audit(since)
     sandbox.reset()

@@ -52,6 +52,13 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> ServiceProcess:
+        """Launch, and wait until the API answers."""
+        await self.launch()
+        await wait_until(self._ready, timeout=60, interval=0.1, message="the jobs service")
+        return self
+
+    async def launch(self) -> ServiceProcess:
+        """Start the process, without waiting for anything."""
         command = [sys.executable, "-m", "aiinfn_hub.jobs", "--port", str(self.port)]
         command += ["--ip", "127.0.0.1", "--kubeconfig", str(self.kubeconfig)]
         command += ["--config", str(self.config)]
@@ -60,8 +67,16 @@ class ServiceProcess:
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip
-        await wait_until(self._ready, timeout=60, interval=0.1, message="the jobs service")
         return self
+
+    async def answers(self, url: str) -> bool:
+        """Whether anything answers at ``url`` (RuntimeError if the process has exited)."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the jobs service exited:\n{self.log.read_text()[-3000:]}")
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            await call("GET", url, token=None)
+            return True
+        return False
 
     async def _ready(self) -> bool:
         if self.proc.poll() is not None:

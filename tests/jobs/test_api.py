@@ -25,12 +25,15 @@ async def test_openapi_document_is_served_and_kept_in_the_repo(api):
         "/jobs/{id}",
         "/jobs/{id}/log",
         "/jobs/{id}/rerun",
+        "/jobs/{id}/collected",
         "/plan",
         "/sites",
         "/whoami",
         "/events",
         "/metrics",
         "/openapi.json",
+        "/healthz",
+        "/readyz",
     }
 
 
@@ -186,6 +189,49 @@ async def test_unauthenticated_requests_are_refused_in_words(api):
     assert status == 401
 
 
+#: The only handlers that answer without a token: the kubelet's probes, which say a status
+#: word and nothing else (as JupyterHub's /hub/health and Kubernetes' own /healthz).
+ANONYMOUS = {"HealthzHandler": "/healthz", "ReadyzHandler": "/readyz"}
+METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH")
+
+
+async def test_every_handler_is_authenticated_but_the_two_probes(api):
+    """Every route of the service, every method it implements, called without a token and
+    with a wrong one: a 401 in words, except the probes listed in ANONYMOUS."""
+    import re
+
+    from tornado import web
+
+    from aiinfn_hub.jobs.handlers import APIHandler, routes
+
+    open_paths = {}
+    checked = 0
+    for pattern, handler in routes("/services/aiinfn-jobs/"):
+        assert issubclass(handler, APIHandler), pattern
+        path = re.sub(r"\(\?P<\w+>[^)]*\)", "0123456789", pattern).replace("/?", "")
+        path = path.replace("(.*)", "anything").removeprefix("/services/aiinfn-jobs/")
+        methods = [
+            m
+            for m in METHODS
+            if getattr(handler, m.lower()) is not getattr(web.RequestHandler, m.lower())
+        ]
+        assert methods, f"{handler.__name__} answers nothing"
+        for method in methods:
+            body = {} if method in ("POST", "PUT", "PATCH") else None
+            for token in (None, "not-a-token"):
+                status, answer = await api.call(method, path, body, token=token)
+                checked += 1
+                if handler.__name__ in ANONYMOUS:
+                    assert status in (200, 503), (method, path, status)
+                    assert set(answer) == {"status"}, answer  # a status word, nothing else
+                    open_paths[handler.__name__] = "/" + path
+                    continue
+                assert status == 401, (method, path, status, answer)
+                assert "Authorization: token" in answer["error"]
+    assert open_paths == ANONYMOUS
+    assert checked >= 2 * 14
+
+
 async def test_a_user_sees_and_acts_on_their_own_jobs_only(api, manager):
     _, mine = await api.call("POST", "jobs", LONG)
     _, theirs = await api.call("POST", "jobs", {**SHORT, "name": "bobs"}, token="bob-token")
@@ -195,6 +241,7 @@ async def test_a_user_sees_and_acts_on_their_own_jobs_only(api, manager):
         ("DELETE", f"jobs/{mine['id']}", None),
         ("GET", f"jobs/{mine['id']}/log", None),
         ("POST", f"jobs/{mine['id']}/rerun", {}),
+        ("POST", f"jobs/{mine['id']}/collected", None),
     ]:
         status, error = await api.call(method, path, body, token="bob-token")
         assert status == 404, (method, path, error)

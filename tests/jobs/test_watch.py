@@ -29,17 +29,21 @@ def config_map(name: str) -> dict:
     return {"metadata": {"name": name, "labels": {"test": "reflector"}}, "data": {"k": name}}
 
 
-async def test_a_dropped_watch_resumes_and_a_410_relists_with_what_changed(kube, sandbox):
-    events: list[tuple[str, str]] = []
-    core = client.CoreV1Api(kube.api_client)
-    reflector = Reflector(
+def config_maps(kube: Kube, events: list[tuple[str, str]]) -> Reflector:
+    """A reflector of the test's ConfigMaps that notes each event as (type, name)."""
+    return Reflector(
         kube,
         "configmap",
-        core.list_namespaced_config_map,
+        client.CoreV1Api(kube.api_client).list_namespaced_config_map,
         ("default",),
         SELECTOR,
         lambda _kind, kind, obj: events.append((kind, obj["metadata"]["name"])),
     )
+
+
+async def test_a_dropped_watch_resumes_and_a_410_relists_with_what_changed(kube, sandbox):
+    events: list[tuple[str, str]] = []
+    reflector = config_maps(kube, events)
     reflector.start()
     try:
         await wait_until(reflector.synced.is_set, message="the first list")
@@ -97,3 +101,25 @@ async def test_one_list_per_kind_and_no_polling(manager):
     }
     assert not [k for k in requests if k.startswith("get ")], requests
     assert requests["create configmap"] == 3 and requests["create job"] == 3
+
+
+async def test_a_list_comes_in_pages_and_the_watch_goes_on_from_it(kube, monkeypatch):
+    """Many records: the first list asks for pages (limit and continue), as client-go's
+    reflectors do, and the watch starts from the paged list's resourceVersion."""
+    from aiinfn_hub.jobs import cache
+
+    monkeypatch.setattr(cache, "LIST_PAGE", 3)
+    for i in range(10):
+        await kube.create("configmap", config_map(f"page-{i:02d}"))
+    seen: list[tuple[str, str]] = []
+    reflector = config_maps(kube, seen)
+    reflector.start()
+    try:
+        await wait_until(reflector.synced.is_set, message="the paged list")
+        assert kube.requests["list configmap"] == 4  # 3 + 3 + 3 + 1
+        assert sorted(reflector.objects) == [f"default/page-{i:02d}" for i in range(10)]
+        await kube.create("configmap", config_map("after"))
+        await wait_until(lambda: ("ADDED", "after") in seen, message="a change after the list")
+    finally:
+        await reflector.stop()
+    assert len(seen) == 11 and reflector.relists == 1

@@ -216,6 +216,64 @@ async def test_dropped_watches(kube: client.ApiClient, sandbox: SandboxProcess) 
         response.close()
 
 
+async def test_forbid_answers_as_rbac_does(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
+    """A token without a rule: the 403 Status the API server's authorizer writes."""
+    account = "system:serviceaccount:jhub:hub"
+    sandbox.faults.forbid("jobs.batch", verbs=("list", "watch"), user=account)
+    sandbox.faults.forbid("pods/log", user=account)
+    sandbox.faults.forbid("nodes")
+    batch, core = client.BatchV1Api(kube), client.CoreV1Api(kube)
+    with pytest.raises(client.ApiException) as caught:
+        await batch.list_namespaced_job("jhub")
+    assert caught.value.status == 403
+    assert json.loads(caught.value.body) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": f'jobs.batch is forbidden: User "{account}" cannot list resource "jobs" '
+        'in API group "batch" in the namespace "jhub"',
+        "reason": "Forbidden",
+        "details": {"group": "batch", "kind": "jobs"},
+        "code": 403,
+    }
+    with pytest.raises(client.ApiException) as caught:
+        await core.read_namespaced_pod_log("x", "default")
+    assert json.loads(caught.value.body)["message"] == (
+        f'pods "x" is forbidden: User "{account}" cannot get resource "pods/log" in API group '
+        '"" in the namespace "default"'
+    )
+    with pytest.raises(client.ApiException) as caught:
+        await core.list_node()
+    assert json.loads(caught.value.body)["message"] == (
+        'nodes is forbidden: User "aiinfn-sandbox" cannot list resource "nodes" in API group '
+        '"" at the cluster scope'
+    )
+    await core.list_namespaced_pod("default")  # what is not named is allowed
+    job = await batch.create_namespaced_job("default", job_manifest("allowed", ["true"]))
+    assert job.metadata.name == "allowed"  # only list and watch of jobs are refused
+    assert set(sandbox.faults.state()["forbid"]) == {"jobs.batch", "pods/log", "nodes"}
+    sandbox.faults.forbid("nodes", on=False)
+    await core.list_node()
+    with pytest.raises(RuntimeError, match="400 forbid: name the resource"):
+        sandbox.faults._apply({"fault": "forbid", "on": True})
+
+
+def test_a_sandbox_without_kueue_serves_no_kueue_api(tmp_path: Path) -> None:
+    """As a cluster where Kueue is not installed: 404 on its API, absent from discovery."""
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    with SandboxProcess(state_dir=tmp_path, kueue=False) as bare:
+        assert bare.info()["kueue"] is False
+        with urlopen(f"{bare.url}/apis") as response:
+            groups = [g["name"] for g in json.loads(response.read())["groups"]]
+        assert "kueue.x-k8s.io" not in groups and "batch" in groups
+        with pytest.raises(HTTPError) as caught:
+            urlopen(f"{bare.url}/apis/kueue.x-k8s.io/v1beta2/namespaces/default/workloads")
+        assert caught.value.code == 404
+
+
 async def test_preemption(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
     batch = client.BatchV1Api(kube)
     custom = client.CustomObjectsApi(kube)
@@ -287,6 +345,7 @@ async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxP
         ("exit-code", "tier1", "--code", "404"),
         ("api-latency", "--ms", "5"),
         ("api-errors", "--fraction", "0.01"),
+        ("forbid", "--resource", "jobs.batch", "--verb", "list", "--user", "alice@infn.it"),
     ]
     for args in steps:
         done = aiinfn_hub("fault", *args, kubeconfig=config)
@@ -296,6 +355,7 @@ async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxP
     assert state["provider-failure"] == {"leonardo": "sbatch: error: invalid account"}
     assert state["exit-code"] == {"tier1": 404}
     assert (state["api-latency"], state["api-errors"]) == (5, 0.01)
+    assert state["forbid"] == {"jobs.batch": {"verbs": ["list"], "user": "alice@infn.it"}}
     leonardo = await read_node(kube, "vk-leonardo")
     assert "slurm.interlink/maintenance" in taint_keys(leonardo)
 
@@ -313,6 +373,7 @@ async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxP
         "exit-code": {},
         "api-latency": 0.0,
         "api-errors": 0.0,
+        "forbid": {},
     }
     leonardo = await read_node(kube, "vk-leonardo")
     assert "slurm.interlink/maintenance" not in taint_keys(leonardo)

@@ -8,6 +8,7 @@ import json
 
 import nbformat
 
+from aiinfn_hub.jobs.labels import COLLECTED
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.serverext.events import SCHEMA_ID
 
@@ -26,7 +27,9 @@ def outputs_text(cell) -> str:
     return "".join(parts)
 
 
-async def test_a_notebook_runs_at_the_planned_site_and_comes_back_executed(api, bus, jp_root_dir):
+async def test_a_notebook_runs_at_the_planned_site_and_comes_back_executed(
+    api, bus, jp_root_dir, manager
+):
     source = jp_root_dir / "analysis" / "compute.ipynb"
     write_notebook(
         source,
@@ -60,6 +63,11 @@ async def test_a_notebook_runs_at_the_planned_site_and_comes_back_executed(api, 
     assert source.read_text() == original, "the source notebook is left as it was"
     status, again = await api("GET", f"jobs/{job['id']}")
     assert again["executed_notebook"] == target
+    # the service was told the notebook is back: its pods and log may go sooner
+    tracked = manager.jobs[job["id"]]
+    await wait_until(lambda: COLLECTED in tracked.annotations, 60, message="the collected mark")
+    status, log = await api("GET", f"jobs/{job['id']}/log")
+    assert status == 200 and log["eof"]  # kept a while after collection (an hour by default)
 
 
 async def test_a_failing_notebook_comes_back_with_its_error(api, bus, jp_root_dir):
