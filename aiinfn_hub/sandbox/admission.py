@@ -123,7 +123,8 @@ def _validate_name(rt: ResourceType, meta: Obj) -> list[Cause]:
 
 def default_pod_spec(spec: Obj, *, template: bool = False) -> None:
     """The defaults the API server fills into a pod spec (and a pod template's spec)."""
-    spec.setdefault("restartPolicy", "Always")
+    if not spec.get("restartPolicy"):  # Go defaults an empty string as a missing one
+        spec["restartPolicy"] = "Always"
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("terminationGracePeriodSeconds", 30)
@@ -495,13 +496,7 @@ def _validate_job(job: Obj) -> list[Cause]:
     spec = job.get("spec") or {}
     template_spec = (spec.get("template") or {}).get("spec")
     causes = validate_pod_spec(template_spec, "spec.template.spec")
-    policy = (template_spec or {}).get("restartPolicy")
-    if policy not in ("OnFailure", "Never") and not any(
-        c[0].endswith("restartPolicy") for c in causes
-    ):
-        causes.append(
-            _unsupported("spec.template.spec.restartPolicy", policy, ("OnFailure", "Never"))
-        )
+    causes += _validate_job_restart_policy((template_spec or {}).get("restartPolicy"))
     for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"):
         value = spec.get(field)
         if value is not None and (not isinstance(value, int) or value < 0):
@@ -518,6 +513,17 @@ def _validate_job(job: Obj) -> list[Cause]:
     if mode == "Indexed" and spec.get("completions") is None:
         causes.append(_required("spec.completions"))
     return causes
+
+
+def _validate_job_restart_policy(policy: Any) -> list[Cause]:
+    """A Job's pods end: Always (what an unset policy defaults to) is answered as a required
+    value, any other policy but OnFailure and Never as unsupported (after the pod template's
+    own cause for it), as the real server's Job validation does."""
+    field, allowed = "spec.template.spec.restartPolicy", ("OnFailure", "Never")
+    if policy == "Always":
+        options = ", ".join(f'"{a}"' for a in allowed)
+        return [(field, "FieldValueRequired", f"Required value: valid values: {options}")]
+    return [] if policy in allowed else [_unsupported(field, policy, allowed)]
 
 
 def _validate_workload(wl: Obj) -> list[Cause]:

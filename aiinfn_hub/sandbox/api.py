@@ -20,13 +20,13 @@ from typing import Any
 
 from . import errors
 from .admission import Admission
+from .decode import check_patched_shape
 from .objects import Obj, clone, now, timestamp
 from .patch import STRATEGIC, apply_patch
 from .registry import Registry, ResourceType
 from .selectors import (
     Selector,
     SelectorError,
-    UnsupportedField,
     fields_match,
     matches,
     parse_field_selector,
@@ -95,14 +95,7 @@ class Api:
                 parse_label_selector(label_selector),
                 parse_field_selector(field_selector, rt.supports_field),
             )
-        except UnsupportedField as exc:
-            if rt.builtin:
-                raise errors.bad_request(str(exc)) from exc
-            raise errors.bad_request(  # the custom resource handler's words
-                f'"{exc.field}" is not a known field selector: only "metadata.name", '
-                '"metadata.namespace"'
-            ) from exc
-        except SelectorError as exc:
+        except SelectorError as exc:  # an unsupported field alike for every resource
             raise errors.bad_request(str(exc)) from exc
 
     def list(
@@ -229,6 +222,10 @@ class Api:
                 f"({meta['name']}) does not match the name on the URL ({name})"
             )
         sent_rv = meta.get("resourceVersion")
+        if not sent_rv and not rt.builtin:  # custom resources allow no unconditional update
+            why = "Invalid value: 0: must be specified for an update"
+            cause = ("metadata.resourceVersion", "FieldValueInvalid", why)
+            raise errors.invalid(rt.plural, rt.group, name, [cause])
         if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name)
         return self._write(rt, current, clone(obj), subresource, dry_run=dry_run)
@@ -254,7 +251,7 @@ class Api:
         patched = apply_patch(content_type, clone(current), body)
         if not isinstance(patched, dict):
             raise errors.bad_request("the patched object must be a JSON object")
-        check_shape(rt, patched)
+        check_patched_shape(rt, content_type, body, patched)
         sent_rv = (patched.get("metadata") or {}).get("resourceVersion")
         if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name)
@@ -267,9 +264,7 @@ class Api:
             merged = clone(current)
             merged["status"] = new.get("status") or {}
         elif subresource:
-            raise errors.method_not_allowed(
-                f"the server does not allow this method on {subresource}"
-            )
+            raise errors.method_not_allowed()
         else:
             merged = new
             if "status" in rt.subresources:
@@ -340,7 +335,11 @@ class Api:
         pre = options.get("preconditions") or {}
         for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
             if pre.get(field) and pre[field] != meta[field]:
-                why = (
+                if rt is not self.namespaces:
+                    raise errors.precondition_failed(
+                        rt.kind, rt.group, name, field=field, sent=pre[field], held=meta[field]
+                    )
+                why = (  # the namespace registry's own check, in older words
                     f"Precondition failed: {label} in precondition: {pre[field]}, "
                     f"{label} in object meta: {meta[field]}"
                 )
@@ -382,7 +381,7 @@ class Api:
         if gone is None:
             ns = meta.get("namespace", "") if rt.namespaced else ""
             gone = self.store.get(rt, ns, meta["name"]) is None
-        if gone and rt.builtin and not rt.returns_deleted:
+        if gone and not rt.returns_deleted:  # custom resources alike
             details = {"name": meta["name"], "kind": rt.plural, "uid": meta.get("uid")}
             if rt.group:
                 details["group"] = rt.group

@@ -26,6 +26,7 @@ from tornado.web import Application, RequestHandler
 from . import errors, openapi
 from .api import Api
 from .audit import DEFAULT_SIZE, AuditLog
+from .decode import check_type_meta
 from .errors import ApiError
 from .kubelet import Kubelet
 from .logs import read_log
@@ -42,6 +43,8 @@ DEFAULT_WATCH_TIMEOUT = 1800
 _GO_INT = re.compile(r"^[+-]?[0-9]+$")  # what Go's strconv.ParseInt(s, 10, 64) reads
 BOOKMARK_INTERVAL = 60.0
 _OPEN_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/sandbox/v1/healthz")
+# the paths outside /api and /apis that the sandbox serves, as the real server lists them at /
+_OTHER_PATHS = ("/healthz", "/livez", "/openapi/v3", "/readyz", "/version")
 
 
 class LogSource(Protocol):
@@ -224,7 +227,10 @@ class _Handler(RequestHandler):
             stream.set_nodelay(True)
 
     def _send_error(self, error: ApiError) -> None:
-        self._send(error.code, error.status())
+        if isinstance(error, errors.PageNotFound):
+            self._send(error.code, error.TEXT, "text/plain; charset=utf-8")
+        else:
+            self._send(error.code, error.status())
 
     def _arg(self, name: str, default: str | None = None) -> str | None:
         return self.get_query_argument(name, default)
@@ -319,8 +325,15 @@ class _Handler(RequestHandler):
     async def _kube(self, method: str, path: str) -> None:
         registry = self.server.registry
         parts = [p for p in path.split("/") if p]
+        top = parts[0] if parts else ""
+        if top not in ("api", "apis", "version", "openapi") and path not in ("/", *_OTHER_PATHS):
+            raise errors.PageNotFound()
+        if parts[:1] == ["apis"] and len(parts) >= 2 and parts[1] not in registry.groups:
+            raise errors.PageNotFound()  # a group no one serves: no Status either
         if method != "GET" and (len(parts) < 3 or parts[0] not in ("api", "apis")):
-            raise errors.method_not_allowed(f"the server does not allow this method on {path}")
+            raise errors.method_not_allowed()
+        if path == "/":
+            return self._send(200, {"paths": registry.paths(_OTHER_PATHS)})
         if path == "/version":
             return self._send(200, SERVER_VERSION)
         if path in ("/healthz", "/livez", "/readyz"):
@@ -348,12 +361,16 @@ class _Handler(RequestHandler):
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise errors.unknown_path()
+        # a custom resource's group answers what it does not serve as an unknown group does
+        missing = errors.PageNotFound if group in registry.custom_groups else errors.unknown_path
         if version not in registry.served_versions(group):
-            raise errors.unknown_path()
+            raise missing()
         if not rest:
+            if method != "GET":
+                raise errors.method_not_allowed()
             doc = registry.resource_list(group, version)
             if doc is None:
-                raise errors.unknown_path()
+                raise missing()
             return self._send(200, doc)
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
@@ -362,14 +379,16 @@ class _Handler(RequestHandler):
                 namespace, rest = rest[1], rest[2:]
         rt = registry.lookup(group, version, rest[0])
         if rt is None or len(rest) > 3:
-            raise errors.unknown_path()
+            raise missing()
         if rt.namespaced is False and namespace is not None:
-            raise errors.unknown_path()
+            raise missing()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub is not None and sub not in rt.subresources:
-            raise errors.unknown_path()
         if rt.namespaced and name is not None and namespace is None:
+            raise missing()
+        if sub is not None and sub not in rt.subresources:
+            if not rt.builtin:  # the custom resource handler takes it for another object
+                raise errors.not_found(rt.plural, rt.group, name or "")
             raise errors.unknown_path()
         await self._resource(method, rt, version, namespace, name, sub)
 
@@ -410,10 +429,10 @@ class _Handler(RequestHandler):
                         "items": out,
                     },
                 )
-            raise errors.method_not_allowed(f"the server does not allow this method on {rt.plural}")
+            raise errors.method_not_allowed()
         if sub == "log":
             if method != "GET":
-                raise errors.method_not_allowed("pods/log supports GET only")
+                raise errors.method_not_allowed()
             return await self._pod_log(rt, ns, name)
         if method == "GET":
             obj = api.get(rt, ns, name)
@@ -463,17 +482,17 @@ class _Handler(RequestHandler):
             return self._send(200, self._out(rt, version, patched))
         if method == "DELETE":
             if sub is not None:
-                raise errors.method_not_allowed(f"the server does not allow this method on {sub}")
+                raise errors.method_not_allowed()
             result, _gone = api.delete(rt, ns, name, self._delete_options(), dry_run=dry_run)
             if result.get("kind") == rt.kind:
                 result = self._out(rt, version, result)
             return self._send(200, result)
-        raise errors.method_not_allowed(f"the server does not allow this method on {rt.plural}")
+        raise errors.method_not_allowed()
 
     def _incoming(self, rt: ResourceType, version: str) -> Obj:
         body = self._body()
-        if not isinstance(body, dict):
-            raise errors.bad_request("the body of the request must be a JSON object")
+        body = {} if body is None else body  # an empty body decodes as an empty object
+        check_type_meta(self.server.registry, rt, version, body, self.request.body or b"")
         return rt.from_version(body, version)
 
     def _out(self, rt: ResourceType, version: str, obj: Obj) -> Obj:

@@ -27,6 +27,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # e.g. an admission webhook's denial
+            del body["reason"]
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -75,19 +77,17 @@ def conflict(plural: str, group: str, name: str, why: str | None = None) -> ApiE
 
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
-    """422 Invalid; each cause is (field, reason such as FieldValueRequired, message)."""
+    """422 Invalid; each cause is (field, reason such as FieldValueRequired, message).
+
+    An empty kind, group or name is left out of the details, as the real server's JSON does."""
     parts = [f"{field}: {message}" for field, _reason, message in causes]
     text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "causes": [
-            {"reason": reason, "message": message, "field": field}
-            for field, reason, message in causes
-        ],
+        key: value for key, value in (("name", name), ("group", group), ("kind", kind)) if value
     }
-    if group:
-        details["group"] = group
+    details["causes"] = [
+        {"reason": reason, "message": message, "field": field} for field, reason, message in causes
+    ]
     qualified = f"{kind}.{group}" if group else kind
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
 
@@ -110,6 +110,23 @@ def forbidden(info: dict[str, Any], user: str) -> ApiError:
     return ApiError(403, "Forbidden", f"{subject} is forbidden: {reason}", details)
 
 
+def precondition_failed(
+    kind: str, group: str, name: str, *, field: str, sent: str, held: str
+) -> ApiError:
+    """409 for a delete whose precondition (``uid`` or ``resourceVersion``) does not hold, in the
+    words of the real server's generic delete: the resource named by its kind, not its plural."""
+    label, why = (
+        ("UID", "deleted and then recreated") if field == "uid" else ("ResourceVersion", "modified")
+    )
+    return conflict(
+        kind,
+        group,
+        name,
+        f"the {label} in the precondition ({sent}) does not match the {label} in record "
+        f"({held}). The object might have been {why}",
+    )
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
@@ -122,13 +139,11 @@ def unsupported_media_type(message: str) -> ApiError:
     return ApiError(415, "UnsupportedMediaType", message)
 
 
-def method_not_allowed(message: str) -> ApiError:
-    return ApiError(405, "MethodNotAllowed", message)
-
-
-def unprocessable(message: str) -> ApiError:
-    """422 without field causes, as for a JSON patch that does not apply."""
-    return ApiError(422, "Invalid", message)
+def method_not_allowed() -> ApiError:
+    """405, in the real server's words whatever the path (a discovery document, a collection,
+    a subresource): it does not say which methods would do."""
+    message = "the server does not allow this method on the requested resource"
+    return ApiError(405, "MethodNotAllowed", message, {})
 
 
 def unauthorized() -> ApiError:
@@ -141,3 +156,14 @@ def service_unavailable(message: str) -> ApiError:
 
 def unknown_path() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+class PageNotFound(ApiError):
+    """A path that no API group serves (an unknown group, a path outside ``/api`` and
+    ``/apis``, an unknown version or resource of a custom resource's group): the real server
+    answers these from its last handler, with a plain-text 404 rather than a Status."""
+
+    TEXT = "404 page not found\n"
+
+    def __init__(self) -> None:
+        super().__init__(404, "NotFound", self.TEXT.strip())

@@ -8,7 +8,8 @@ from typing import Any
 
 import jsonpatch
 
-from .errors import ApiError, bad_request, unprocessable
+from .errors import ApiError, bad_request
+from .shapes import go_json_type
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -158,16 +159,39 @@ def _reorder(items: list, order: list, key: str | None) -> list:
 
 
 def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902. A body that is not a list is a 400, as ``jsonpatch.DecodePatch`` answers."""
-    if not isinstance(operations, list):
-        kind = "object" if isinstance(operations, Mapping) else type(operations).__name__
-        raise bad_request(f"json: cannot unmarshal {kind} into Go value of type jsonpatch.Patch")
+    """RFC 6902. The operations are decoded first, as the real server decodes them into its
+    own operation type (400 naming what did not fit); one that cannot be applied (a failed
+    ``test``, a missing path, an unknown op) is a 422 without details, as the real one says."""
+    _check_operations(operations)
     try:
         return jsonpatch.JsonPatch(operations).apply(target)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, KeyError) as exc:
-        raise unprocessable(str(exc)) from exc
-    except (TypeError, ValueError) as exc:
-        raise bad_request(str(exc)) from exc
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        raise ApiError(
+            422, "Invalid", "the server rejected our request due to an error in our request", {}
+        ) from exc
+
+
+def _check_operations(operations: Any) -> None:
+    def refuse(what: str) -> ApiError:
+        return bad_request(f"error decoding patch: json: cannot unmarshal {what}")
+
+    if not isinstance(operations, list):
+        raise refuse(f"{go_json_type(operations)} into Go value of type []handlers.jsonPatchOp")
+    for operation in operations:
+        if not isinstance(operation, Mapping):
+            raise refuse(f"{go_json_type(operation)} into Go value of type handlers.jsonPatchOp")
+        for field in ("op", "path", "from"):
+            value = operation.get(field)
+            if value is not None and not isinstance(value, str):
+                raise refuse(
+                    f"{go_json_type(value)} into Go struct field jsonPatchOp.{field} of type string"
+                )
 
 
 def apply_patch(content_type: str, target: Any, body: Any) -> Any:

@@ -11,8 +11,8 @@ KUEUE = "kueue.x-k8s.io"
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 SERVER_VERSION = {
     "major": "1",
-    "minor": "34",
-    "gitVersion": "v1.34.0-aiinfn-sandbox",
+    "minor": "36",
+    "gitVersion": "v1.36.3-aiinfn-sandbox",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
@@ -42,9 +42,13 @@ class ResourceType:
     field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     builtin: bool = True  # False: a custom resource (no strategic merge patch)
-    # a delete answers with the deleted object rather than a Status (custom resources always)
+    # a delete that removes the object answers with it rather than a Status (one that only
+    # marks it for deletion, e.g. held by a finalizer, always answers with the object)
     returns_deleted: bool = False
     generation: bool = False  # metadata.generation tracks spec changes
+    # a mutating admission webhook (Kueue's) re-encodes the object: a custom resource's body
+    # naming another kind is then taken as this kind rather than refused
+    mutating_webhook: bool = False
     convert: Converter = field(default=_no_conversion, compare=False, repr=False)
 
     @property
@@ -140,11 +144,12 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         *_KUEUE, "resourceflavors", "ResourceFlavor", False, ("flavor", "flavors", "rf"),
-        categories=("kueue",), builtin=False, generation=True,
+        categories=("kueue",), builtin=False, generation=True, mutating_webhook=True,
     ),
     ResourceType(
         *_KUEUE, "clusterqueues", "ClusterQueue", False, ("cq",), ("status",),
         categories=("kueue",), builtin=False, generation=True, convert=_cohort_rename,
+        mutating_webhook=True,
     ),
     ResourceType(
         *_KUEUE, "localqueues", "LocalQueue", True, ("queue", "queues", "lq"), ("status",),
@@ -153,7 +158,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         *_KUEUE, "workloads", "Workload", True,
         ("kwl", "kueueworkload", "kueueworkloads"), ("status",),
-        categories=("kueue",), builtin=False, generation=True,
+        categories=("kueue",), builtin=False, generation=True, mutating_webhook=True,
     ),
 )  # fmt: skip
 
@@ -169,6 +174,7 @@ class Registry:
         for r in resources:
             if r.group:
                 self.groups.setdefault(r.group, r.versions)
+        self.custom_groups = frozenset(r.group for r in resources if not r.builtin)
 
     def __iter__(self) -> Iterator[ResourceType]:
         return iter(self.resources)
@@ -190,6 +196,13 @@ class Registry:
         return ("v1",) if not group else self.groups.get(group, ())
 
     # -- discovery ------------------------------------------------------------------------------
+
+    def paths(self, others: tuple[str, ...]) -> list[str]:
+        """The listing the real server answers at ``/``: every API path, and ``others``."""
+        api = ["/api", "/api/v1", "/apis"]
+        for group, versions in self.groups.items():
+            api += [f"/apis/{group}", *(f"/apis/{group}/{v}" for v in versions)]
+        return sorted(api + list(others))
 
     def api_versions(self, server_address: str) -> dict[str, Any]:
         return {

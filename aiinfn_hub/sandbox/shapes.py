@@ -11,9 +11,11 @@ fields of built-in types and keeps those of custom resources).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import errors
+from .quantity import parse_quantity
 from .registry import ResourceType
 
 # A shape: one of the names below, ("map", shape) for an object of shaped values, [shape] for
@@ -209,25 +211,66 @@ SHAPES: dict[str, Shape] = {
 
 def check_shape(rt: ResourceType, obj: Any) -> None:
     """Raise the API server's error if a field the sandbox reads has the wrong JSON type."""
-    shape = dict(SHAPES.get(rt.plural, {}), metadata=METADATA)
-    wrong = _mismatch(obj, shape, "")
+    wrong = find_mismatch(rt, obj)
     if wrong is None:
         return
     path, expected, value = wrong
     if rt.builtin:
-        got = _json_type(value)
         raise errors.bad_request(
             f'{rt.kind} in version "{rt.storage_version}" cannot be handled as a {rt.kind}: '
-            f"json: cannot unmarshal {got} into Go struct field {rt.kind}.{path} "
-            f"of type {_go_type(expected)}"
+            f"{decode_error(rt, wrong)}"
+        )
+    if rt.mutating_webhook:  # Kueue's webhook decodes the object into Go structs first
+        raise errors.ApiError(
+            400,
+            "",  # a webhook's denial carries no reason
+            f'admission webhook "m{rt.singular}.kb.io" denied the request: '
+            f"{decode_error(rt, wrong)}",
         )
     name = (obj.get("metadata") or {}).get("name", "") if isinstance(obj, dict) else ""
     if not isinstance(name, str):
         name = ""
-    got = _crd_type(value)
+    got = _crd_value_type(value)
     want = _crd_type(expected)
     message = f'Invalid value: "{got}": {path} in body must be of type {want}: "{got}"'
-    raise errors.invalid(rt.kind, rt.group, name, [(path, "FieldValueTypeInvalid", message)])
+    causes = [(path, "FieldValueTypeInvalid", message), _CEL_NOT_CHECKED]
+    raise errors.invalid(rt.kind, rt.group, name, causes)
+
+
+# A type error keeps the schema's CEL rules (every Kueue CRD has some) from being checked.
+_CEL_NOT_CHECKED = (
+    "<nil>",
+    "FieldValueInvalid",
+    "Invalid value: null: some validation rules were not checked because the object was "
+    "invalid; correct the existing errors to complete validation",
+)
+
+
+Mismatch = tuple[str, Shape, Any]  # (path with indices and keys, expected shape, value)
+
+
+def find_mismatch(rt: ResourceType, obj: Any) -> Mismatch | None:
+    """The first field the sandbox reads whose JSON type does not fit, or None."""
+    return _mismatch(obj, dict(SHAPES.get(rt.plural, {}), metadata=METADATA), "")
+
+
+def decode_error(rt: ResourceType, wrong: Mismatch) -> str:
+    """Go's error decoding JSON into the built-in type: the field by its path without list
+    indices or map keys, as encoding/json names it. (The real message names the innermost Go
+    struct, e.g. ``ObjectMeta.metadata.labels``; the sandbox names the object's kind.)"""
+    path, expected, value = wrong
+    if expected == QUANTITY:
+        return QUANTITY_ERROR
+    field = re.sub(r"\[[^\]]*\]", "", path)
+    return (
+        f"json: cannot unmarshal {go_json_type(value)} into Go struct field {rt.kind}.{field} "
+        f"of type {_go_type(expected)}"
+    )
+
+
+QUANTITY_ERROR = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
 
 
 def _mismatch(value: Any, shape: Shape, path: str) -> tuple[str, Shape, Any] | None:
@@ -272,21 +315,31 @@ def _fits(value: Any, shape: str) -> bool:
         return isinstance(value, bool)
     if shape == OBJ:
         return isinstance(value, dict)
-    if shape == QUANTITY:
-        return isinstance(value, str) or number
+    if shape == QUANTITY:  # resource.Quantity decodes a number, or a string that parses
+        return number or (isinstance(value, str) and _parses(value))
     if shape == INT_OR_STR:
         return isinstance(value, str) or (number and float(value).is_integer())
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def _json_type(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """A decoded JSON value's type: bool, integer, float, string, array or object (null is
+    never asked about: it decodes to the zero value). Each decoder names these its own way."""
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, (int, float)):
-        return f"number {value}"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
+
+
+def go_json_type(value: Any) -> str:
+    """The JSON type of a value as Go's encoding/json names it in its errors."""
+    kind = json_kind(value)
+    return "number" if kind in ("integer", "float") else kind
 
 
 def _go_type(shape: Shape) -> str:
@@ -306,17 +359,24 @@ def _go_type(shape: Shape) -> str:
     }[shape]
 
 
-def _crd_type(shape_or_value: Any) -> str:
-    """The OpenAPI type name of a shape, or of a JSON value."""
-    kind = shape_or_value
-    if isinstance(kind, list):
+def _crd_type(shape: Shape) -> str:
+    """The OpenAPI type name of a shape."""
+    if isinstance(shape, list):
         return "array"
-    if isinstance(kind, (dict, tuple)) or kind == OBJ:
+    if isinstance(shape, (dict, tuple)) or shape == OBJ:
         return "object"
-    if isinstance(kind, bool) or kind == BOOL:
-        return "boolean"
-    if isinstance(kind, int) or kind == INT:
-        return "integer"
-    if isinstance(kind, float):
-        return "number"
-    return "string"
+    return {BOOL: "boolean", INT: "integer"}.get(shape, "string")
+
+
+def _crd_value_type(value: Any) -> str:
+    """The OpenAPI type name of a JSON value."""
+    kind = json_kind(value)
+    return {"bool": "boolean", "float": "number"}.get(kind, kind)
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_quantity(text)
+    except ValueError:
+        return False
+    return True

@@ -68,6 +68,12 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
         await api.close()
 
 
+def typed(version: str, kind: str) -> dict[str, str]:
+    """The apiVersion and kind that a custom resource's body must carry (a built-in type's
+    decoder fills them in from the URL; a custom resource's does not)."""
+    return {"apiVersion": f"{KUEUE_GROUP}/{version}", "kind": kind}
+
+
 @pytest.fixture
 async def kueue(cluster: Cluster):
     """Kueue's preferred version, and a flavor, ClusterQueue and LocalQueue of the test's own."""
@@ -77,10 +83,10 @@ async def kueue(cluster: Cluster):
         pytest.skip("this cluster has no Kueue CRDs")
     name = cluster.namespace
     custom = cluster.custom
-    await custom.create_cluster_custom_object(
-        KUEUE_GROUP, version, "resourceflavors", {"metadata": {"name": name}, "spec": {}}
-    )
+    flavor = {**typed(version, "ResourceFlavor"), "metadata": {"name": name}, "spec": {}}
+    await custom.create_cluster_custom_object(KUEUE_GROUP, version, "resourceflavors", flavor)
     cq = {
+        **typed(version, "ClusterQueue"),
         "metadata": {"name": name},
         "spec": {
             "namespaceSelector": {
@@ -103,7 +109,11 @@ async def kueue(cluster: Cluster):
         },
     }
     await custom.create_cluster_custom_object(KUEUE_GROUP, version, "clusterqueues", cq)
-    lq = {"metadata": {"name": "queue"}, "spec": {"clusterQueue": name}}
+    lq = {
+        **typed(version, "LocalQueue"),
+        "metadata": {"name": "queue"},
+        "spec": {"clusterQueue": name},
+    }
     await custom.create_namespaced_custom_object(
         KUEUE_GROUP, version, cluster.namespace, "localqueues", lq
     )

@@ -140,15 +140,39 @@ async def test_invalid_names_the_field(cluster: Cluster) -> None:
     assert [c["field"] for c in status["details"]["causes"]] == ["metadata.name"]
     assert status["details"]["causes"][0]["reason"] == "FieldValueInvalid"
 
-    job = cluster.job("always", "true")
-    job["spec"]["template"]["spec"]["restartPolicy"] = "Always"
-    with pytest.raises(ApiException) as caught:
-        await cluster.batch.create_namespaced_job(cluster.namespace, job)
-    status = status_of(caught.value)
-    assert caught.value.status == 422
-    assert status["details"]["group"] == "batch" and status["details"]["kind"] == "Job"
-    fields = {c["field"]: c["reason"] for c in status["details"]["causes"]}
-    assert fields.get("spec.template.spec.restartPolicy") == "FieldValueNotSupported"
+    # a Job's pods must end: Always, and an empty policy (which defaults to Always), are
+    # answered as a required value; any other unknown policy is unsupported twice over (by the
+    # pod template's validation, then by the Job's)
+    field = "spec.template.spec.restartPolicy"
+    required = ("FieldValueRequired", 'Required value: valid values: "OnFailure", "Never"')
+    for policy, causes in (
+        ("Always", [required]),
+        ("", [required]),
+        (
+            "Sometimes",
+            [
+                (
+                    "FieldValueNotSupported",
+                    'Unsupported value: "Sometimes": supported values: "Always", "OnFailure", '
+                    '"Never"',
+                ),
+                (
+                    "FieldValueNotSupported",
+                    'Unsupported value: "Sometimes": supported values: "OnFailure", "Never"',
+                ),
+            ],
+        ),
+    ):
+        job = cluster.job("always", "true")
+        job["spec"]["template"]["spec"]["restartPolicy"] = policy
+        with pytest.raises(ApiException) as caught:
+            await cluster.batch.create_namespaced_job(cluster.namespace, job)
+        status = status_of(caught.value)
+        assert caught.value.status == 422
+        assert status["details"]["group"] == "batch" and status["details"]["kind"] == "Job"
+        found = [(c["reason"], c["message"]) for c in status["details"]["causes"]]
+        assert found == causes, policy
+        assert {c["field"] for c in status["details"]["causes"]} == {field}
 
     job = cluster.job("unordered", "true", completions=2, completionMode="Shuffled")
     with pytest.raises(ApiException) as caught:
@@ -159,9 +183,10 @@ async def test_invalid_names_the_field(cluster: Cluster) -> None:
     assert fields.get("spec.completionMode") == "FieldValueNotSupported"
 
 
-async def test_a_field_of_the_wrong_json_type_is_a_bad_request(cluster: Cluster) -> None:
+async def test_a_field_of_the_wrong_json_type_is_refused_naming_it(cluster: Cluster) -> None:
     """A built-in object is decoded into typed structs first: a field of the wrong JSON type
-    is a 400 BadRequest naming the field, for create, replace and patch alike."""
+    in a created or replaced object is a 400 BadRequest naming the field; a patch whose result
+    does not decode is a 422 Invalid on the field "patch", quoting what did not decode."""
     pods = f"/api/v1/namespaces/{cluster.namespace}/pods"
     configmaps = f"/api/v1/namespaces/{cluster.namespace}/configmaps"
     await cluster.configmap("typed", a="1")
@@ -177,15 +202,99 @@ async def test_a_field_of_the_wrong_json_type_is_a_bad_request(cluster: Cluster)
         status = response.body
         assert (status["kind"], status["reason"], status["code"]) == ("Status", "BadRequest", 400)
         assert field in status["message"], status["message"]
-    patched = await cluster.raw(
+        kind = "Pod" if path == pods else "ConfigMap"
+        assert status["message"].startswith(
+            f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
+        )
+    # go's decoder names a number as such, and the field by its path without keys or indices
+    number = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": 5}]}}
+    message = (await cluster.raw("POST", pods, number)).body["message"]
+    assert "cannot unmarshal number into Go struct field " in message
+    assert message.endswith(".spec.containers.name of type string"), message
+
+    patches = [
+        ("application/merge-patch+json", {"metadata": {"labels": "x"}}),
+        ("application/json-patch+json", [{"op": "add", "path": "/metadata/labels", "value": "x"}]),
+    ]
+    for content_type, patch in patches:
+        response = await cluster.raw(
+            "PATCH", f"{configmaps}/typed", patch, content_type=content_type
+        )
+        status = response.body
+        assert (response.status, status["reason"]) == (422, "Invalid"), (content_type, status)
+        assert status["message"].startswith(' "" is invalid: patch: Invalid value: "{')
+        assert status["message"].endswith(".metadata.labels of type map[string]string")
+        assert "json: cannot unmarshal string into Go struct field " in status["message"]
+        (cause,) = status["details"]["causes"]
+        assert (cause["field"], cause["reason"]) == ("patch", "FieldValueInvalid")
+        assert set(status["details"]) == {"causes"}  # no kind, no name
+    # a strategic merge patch is converted from a map: the patch is quoted in Go's notation
+    strategic = await cluster.raw(
         "PATCH",
         f"{configmaps}/typed",
         {"metadata": {"labels": "x"}},
-        content_type="application/merge-patch+json",
+        content_type="application/strategic-merge-patch+json",
     )
-    assert patched.status == 400 and "metadata.labels" in patched.body["message"]
+    assert (strategic.status, strategic.body["reason"]) == (422, "Invalid")
+    assert strategic.body["message"] == (
+        ' "" is invalid: patch: Invalid value: "map[metadata:map[labels:x]]": '
+        "cannot restore map from string"
+    )
     kept = await cluster.core.read_namespaced_config_map("typed", cluster.namespace)
     assert kept.data == {"a": "1"} and not kept.metadata.labels
+
+
+async def test_a_body_of_another_type_is_a_bad_request(cluster: Cluster) -> None:
+    """A built-in type's body may leave out apiVersion and kind (the URL's are taken), but one
+    that names another version or kind is refused, in the words of the real decoder."""
+    path = f"/api/v1/namespaces/{cluster.namespace}/configmaps"
+    for name, body in (
+        ("bare", {}),
+        ("versioned", {"apiVersion": "v1"}),
+        ("kinded", {"kind": "ConfigMap"}),
+    ):
+        response = await cluster.raw("POST", path, {**body, "metadata": {"name": name}})
+        assert response.status == 201 and response.body["kind"] == "ConfigMap", response.body
+    scheme = 'in scheme "pkg/runtime/scheme.go:111"'
+    cases = [
+        (
+            {"apiVersion": "v1", "kind": "Secret"},
+            'Secret in version "v1" cannot be handled as a ConfigMap: converting (v1.Secret) '
+            "to (core.ConfigMap): unknown conversion",
+        ),
+        (
+            {"apiVersion": "v2", "kind": "ConfigMap"},
+            'ConfigMap in version "v2" cannot be handled as a ConfigMap: no kind "ConfigMap" '
+            f'is registered for version "v2" {scheme}',
+        ),
+        (
+            {"kind": "Job"},
+            'Job in version "v1" cannot be handled as a ConfigMap: no kind "Job" is registered '
+            f'for version "v1" {scheme}',
+        ),
+        (
+            {"apiVersion": "batch/v1", "kind": "Job"},
+            'Job in version "v1" cannot be handled as a ConfigMap: converting (v1.Job) to '
+            "(core.ConfigMap): unknown conversion",
+        ),
+        (
+            {"apiVersion": 5},
+            "the object provided is unrecognized (must be of type ConfigMap): couldn't get "
+            "version/kind; json parse error: json: cannot unmarshal number into Go struct "
+            'field .apiVersion of type string ({"apiVersion": 5, "metadata":  ...)',
+        ),
+    ]
+    for body, message in cases:
+        response = await cluster.raw("POST", path, {**body, "metadata": {"name": "other"}})
+        assert (response.status, response.body["reason"]) == (400, "BadRequest"), body
+        assert response.body["message"] == message
+    response = await cluster.raw("POST", path, [1])
+    assert response.status == 400 and response.body["message"].endswith(" (5b315d)")
+    names = {
+        c.metadata.name
+        for c in (await cluster.core.list_namespaced_config_map(cluster.namespace)).items
+    }
+    assert "other" not in names
 
 
 async def test_name_is_required(cluster: Cluster) -> None:
@@ -218,8 +327,31 @@ async def test_delete_preconditions(cluster: Cluster) -> None:
         await cluster.core.delete_namespaced_config_map("guarded", cluster.namespace, body=options)
     status = status_of(caught.value)
     assert (caught.value.status, status["reason"]) == (409, "Conflict")
-    assert "Precondition failed: UID in precondition" in status["message"]
-    await cluster.core.read_namespaced_config_map("guarded", cluster.namespace)
+    uid = (await cluster.core.read_namespaced_config_map("guarded", cluster.namespace)).metadata.uid
+    assert status["message"] == (
+        'Operation cannot be fulfilled on ConfigMap "guarded": the UID in the precondition '
+        f"(00000000-0000-0000-0000-000000000000) does not match the UID in record ({uid}). "
+        "The object might have been deleted and then recreated"
+    )
+    assert status["details"] == {"name": "guarded", "kind": "ConfigMap"}
+    job = await cluster.batch.create_namespaced_job(
+        cluster.namespace, cluster.job("guarded", "true", suspend=True)
+    )
+    options = {"preconditions": {"resourceVersion": "1"}}
+    with pytest.raises(ApiException) as caught:
+        await cluster.batch.delete_namespaced_job("guarded", cluster.namespace, body=options)
+    status = status_of(caught.value)
+    assert (caught.value.status, status["reason"]) == (409, "Conflict")
+    # (the Job controller may have written its status since: the version in record is later)
+    assert status["message"].startswith(
+        'Operation cannot be fulfilled on Job.batch "guarded": the ResourceVersion in the '
+        "precondition (1) does not match the ResourceVersion in record ("
+    )
+    assert status["message"].endswith("). The object might have been modified")
+    assert int(status["message"].split("record (")[1].split(")")[0]) >= int(
+        job.metadata.resource_version
+    )
+    assert status["details"] == {"name": "guarded", "group": "batch", "kind": "Job"}
 
 
 async def test_bad_selectors_are_bad_requests(cluster: Cluster) -> None:

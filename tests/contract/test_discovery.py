@@ -91,9 +91,69 @@ async def test_typed_clients_discover(cluster: Cluster) -> None:
     assert version.major and version.git_version
 
 
-async def test_unknown_paths_are_404_status(cluster: Cluster) -> None:
-    for path in ("/apis/nowhere.example.com/v1", "/api/v1/nosuchthings", "/apis/batch/v9"):
+async def test_the_root_lists_the_paths(cluster: Cluster) -> None:
+    response = await cluster.raw("GET", "/")
+    assert response.status == 200
+    paths = response.body["paths"]
+    assert {"/api", "/api/v1", "/apis", "/apis/batch", "/apis/batch/v1", "/version"} <= set(paths)
+    assert paths == sorted(paths)
+
+
+async def test_unknown_paths_of_a_served_group_are_404_status(cluster: Cluster) -> None:
+    paths = (
+        "/api/v1/nosuchthings",
+        "/api/v9",
+        "/apis/batch/v9",
+        "/apis/batch/v1/nosuchthings",
+        f"/apis/batch/v1/namespaces/{cluster.namespace}/jobs/x/nosub",
+    )
+    for path in paths:
         response = await cluster.raw("GET", path)
         assert response.status == 404, path
-        assert response.body["kind"] == "Status"
-        assert response.body["reason"] == "NotFound"
+        assert response.body == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "the server could not find the requested resource",
+            "reason": "NotFound",
+            "details": {},
+            "code": 404,
+        }, path
+
+
+async def test_paths_no_group_serves_are_a_plain_404(cluster: Cluster) -> None:
+    """An unknown group, a path outside /api and /apis, and an unknown version or resource of
+    a custom resource's group are answered by the server's last handler: text, no Status."""
+    paths = [
+        "/apis/nowhere.example.com/v1",
+        "/apis/nowhere.example.com",
+        "/nothing/here",
+    ]
+    version = await cluster.preferred_version("kueue.x-k8s.io")
+    if version is not None:  # a custom resource's group
+        paths += ["/apis/kueue.x-k8s.io/v0", f"/apis/kueue.x-k8s.io/{version}/nosuchthings"]
+    for method, path in [("GET", p) for p in paths] + [("POST", "/nothing/here")]:
+        response = await cluster.raw(method, path, {} if method == "POST" else None)
+        assert response.status == 404, path
+        assert response.body == "404 page not found\n", path
+        assert response.content_type.startswith("text/plain"), path
+
+
+async def test_methods_a_path_does_not_take_are_405(cluster: Cluster) -> None:
+    configmaps = f"/api/v1/namespaces/{cluster.namespace}/configmaps"
+    await cluster.configmap("fixed")
+    for method, path in (
+        ("POST", "/api"),
+        ("POST", "/api/v1"),
+        ("DELETE", "/apis/batch/v1"),
+        ("PUT", configmaps),
+        ("POST", f"{configmaps}/fixed"),
+        ("DELETE", f"/api/v1/namespaces/{cluster.namespace}/pods/x/status"),
+    ):
+        response = await cluster.raw(method, path, {})
+        assert response.status == 405, (method, path)
+        assert response.body["reason"] == "MethodNotAllowed"
+        assert response.body["message"] == (
+            "the server does not allow this method on the requested resource"
+        )

@@ -12,6 +12,7 @@ from kubernetes_asyncio.client import ApiException
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .cluster import Cluster, status_of
+from .conftest import typed
 
 pytestmark = pytest.mark.contract
 GROUP = "kueue.x-k8s.io"
@@ -129,31 +130,104 @@ async def test_custom_object_errors_and_deletes(cluster: Cluster, kueue: str) ->
     assert (caught.value.status, status["reason"]) == (404, "NotFound")
     assert status["message"] == f'workloads.{GROUP} "nope" not found'
     assert status["details"] == {"name": "nope", "group": GROUP, "kind": "workloads"}
+    # an unknown subresource of a custom resource: the object "is not found", though it is there
+    queue = f"/apis/{GROUP}/{kueue}/namespaces/{cluster.namespace}/localqueues/queue"
+    response = await cluster.raw("GET", f"{queue}/nosuchthing")
+    assert (response.status, response.body["reason"]) == (404, "NotFound")
+    assert response.body["message"] == f'localqueues.{GROUP} "queue" not found'
     with pytest.raises(ApiException) as caught:
         await cluster.custom.list_namespaced_custom_object(
             GROUP, kueue, cluster.namespace, "workloads", field_selector="spec.queueName=x"
         )
     assert caught.value.status == 400
-    assert status_of(caught.value)["message"] == (
-        '"spec.queueName" is not a known field selector: only "metadata.name", "metadata.namespace"'
+    # in the same words as for a built-in resource
+    assert status_of(caught.value)["message"] == "field label not supported: spec.queueName"
+    # a ClusterQueue goes through Kueue's mutating webhook, which decodes it into Go structs
+    # first: a field of the wrong JSON type is the webhook's denial, a 400 without a reason
+    wrong = {
+        **typed(kueue, "ClusterQueue"),
+        "metadata": {"name": f"{cluster.namespace}-x"},
+        "spec": {"resourceGroups": "all"},
+    }
+    response = await cluster.raw("POST", f"/apis/{GROUP}/{kueue}/clusterqueues", wrong)
+    assert response.status == 400 and "reason" not in response.body
+    message = response.body["message"]
+    assert message.startswith(
+        'admission webhook "mclusterqueue.kb.io" denied the request: json: cannot unmarshal '
+        "string into Go struct field "
     )
-    # a custom resource is checked against its CRD's schema: 422 Invalid, naming the field
-    wrong = {"metadata": {"name": f"{cluster.namespace}-x"}, "spec": {"resourceGroups": "all"}}
+    assert ".spec.resourceGroups of type []" in message
+    flavors = [{"name": "f", "resources": [{"name": "cpu", "nominalQuota": "plenty"}]}]
+    wrong["spec"] = {"resourceGroups": [{"coveredResources": ["cpu"], "flavors": flavors}]}
+    response = await cluster.raw("POST", f"/apis/{GROUP}/{kueue}/clusterqueues", wrong)
+    assert (response.status, response.body["message"]) == (
+        400,
+        'admission webhook "mclusterqueue.kb.io" denied the request: quantities must match '
+        "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+    )
+    # a LocalQueue has no such webhook: its CRD's schema answers, a 422 naming the field (and
+    # saying that the schema's CEL rules were not checked)
+    queue = {
+        **typed(kueue, "LocalQueue"),
+        "metadata": {"name": "typed"},
+        "spec": {"clusterQueue": 5},
+    }
     with pytest.raises(ApiException) as caught:
-        await cluster.custom.create_cluster_custom_object(GROUP, kueue, "clusterqueues", wrong)
+        await cluster.custom.create_namespaced_custom_object(
+            GROUP, kueue, cluster.namespace, "localqueues", queue
+        )
     status = status_of(caught.value)
     assert (caught.value.status, status["reason"]) == (422, "Invalid")
-    assert [c["field"] for c in status["details"]["causes"]] == ["spec.resourceGroups"]
-    assert "must be of type array" in status["message"]
-    extra = {"metadata": {"name": "extra"}, "spec": {"clusterQueue": cluster.namespace}}
+    causes = [(c["field"], c["reason"]) for c in status["details"]["causes"]]
+    assert causes == [
+        ("spec.clusterQueue", "FieldValueTypeInvalid"),
+        ("<nil>", "FieldValueInvalid"),
+    ]
+    assert status["message"].startswith(
+        f'LocalQueue.{GROUP} "typed" is invalid: [spec.clusterQueue: Invalid value: "integer": '
+        'spec.clusterQueue in body must be of type string: "integer", <nil>: Invalid value: '
+        "null: some validation rules were not checked"
+    )
+    extra = {
+        **typed(kueue, "LocalQueue"),
+        "metadata": {"name": "extra"},
+        "spec": {"clusterQueue": cluster.namespace},
+    }
     await cluster.custom.create_namespaced_custom_object(
         GROUP, kueue, cluster.namespace, "localqueues", extra
     )
-    # a custom resource's delete answers with the object, not a Status
+    # a delete that removes a custom resource answers with a Status, as for a ConfigMap...
+    created = await cluster.custom.get_namespaced_custom_object(
+        GROUP, kueue, cluster.namespace, "localqueues", "extra"
+    )
     deleted = await cluster.custom.delete_namespaced_custom_object(
         GROUP, kueue, cluster.namespace, "localqueues", "extra"
     )
-    assert deleted["kind"] == "LocalQueue" and deleted["metadata"]["name"] == "extra"
+    assert (deleted["kind"], deleted["status"]) == ("Status", "Success")
+    assert deleted["details"] == {
+        "name": "extra",
+        "group": GROUP,
+        "kind": "localqueues",
+        "uid": created["metadata"]["uid"],
+    }
+    # ...and one that only marks it (a finalizer holds it) answers with the object
+    held = {**extra, "metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    await cluster.custom.create_namespaced_custom_object(
+        GROUP, kueue, cluster.namespace, "localqueues", held
+    )
+    marked = await cluster.custom.delete_namespaced_custom_object(
+        GROUP, kueue, cluster.namespace, "localqueues", "held"
+    )
+    assert marked["kind"] == "LocalQueue" and marked["metadata"]["deletionTimestamp"]
+    await cluster.custom.patch_namespaced_custom_object(
+        GROUP,
+        kueue,
+        cluster.namespace,
+        "localqueues",
+        "held",
+        {"metadata": {"finalizers": None}},
+        _content_type=MERGE,
+    )
 
 
 async def test_both_versions_are_served(cluster: Cluster, kueue: str) -> None:
@@ -163,6 +237,7 @@ async def test_both_versions_are_served(cluster: Cluster, kueue: str) -> None:
     if not {"v1beta1", "v1beta2"} <= set(served):
         return  # an older Kueue serves v1beta1 only: nothing to convert
     cq = {
+        **typed("v1beta2", "ClusterQueue"),
         "metadata": {"name": f"{cluster.namespace}-v"},
         "spec": {"cohortName": "contract", "namespaceSelector": {}, "resourceGroups": []},
     }
@@ -177,3 +252,66 @@ async def test_both_versions_are_served(cluster: Cluster, kueue: str) -> None:
         await cluster.custom.delete_cluster_custom_object(
             GROUP, "v1beta2", "clusterqueues", cq["metadata"]["name"]
         )
+
+
+async def test_a_custom_resource_must_name_its_type(cluster: Cluster, kueue: str) -> None:
+    """A custom resource is decoded as unstructured JSON: without a kind it is unrecognized,
+    and its apiVersion must be the URL's group and version (400 both). (A built-in type's
+    body may leave both out: see test_crud.)"""
+    path = f"/apis/{GROUP}/{kueue}/namespaces/{cluster.namespace}/localqueues"
+    spec = {"clusterQueue": cluster.namespace}
+    bare = {"metadata": {"name": "bare"}, "spec": spec}
+    response = await cluster.raw("POST", path, bare)
+    assert (response.status, response.body["reason"]) == (400, "BadRequest")
+    assert response.body["message"].startswith(
+        "the object provided is unrecognized (must be of type LocalQueue): "
+        "Object 'Kind' is missing in '{"
+    )
+    assert response.body["message"].endswith(" ...)")  # the body's first 30 characters
+    for api_version in ("", f"{GROUP}/v0", "example.com/" + kueue):
+        body = {"apiVersion": api_version, "kind": "LocalQueue", **bare}
+        response = await cluster.raw("POST", path, body)
+        assert (response.status, response.body["reason"]) == (400, "BadRequest")
+        assert response.body["message"] == (
+            f"the API version in the data ({api_version}) does not match the expected "
+            f"API version ({GROUP}/{kueue})"
+        )
+    response = await cluster.raw("PUT", f"{path}/queue", {"metadata": {"name": "queue"}})
+    assert response.status == 400 and "Object 'Kind' is missing" in response.body["message"]
+    # another kind: refused by the custom resource's validation (LocalQueues have no mutating
+    # webhook in Kueue that would re-encode the object as a LocalQueue; ClusterQueues do)
+    other = {**typed(kueue, "ClusterQueue"), "metadata": {"name": "other"}, "spec": spec}
+    response = await cluster.raw("POST", path, other)
+    assert (response.status, response.body["reason"]) == (422, "Invalid")
+    assert response.body["message"] == (
+        f'ClusterQueue.{GROUP} "other" is invalid: kind: Invalid value: "ClusterQueue": '
+        "must be LocalQueue"
+    )
+    queue = {
+        **typed(kueue, "LocalQueue"),
+        "metadata": {"name": f"{cluster.namespace}-kind"},
+        "spec": {},
+    }
+    response = await cluster.raw("POST", f"/apis/{GROUP}/{kueue}/clusterqueues", queue)
+    assert response.status == 201 and response.body["kind"] == "ClusterQueue"
+    await cluster.custom.delete_cluster_custom_object(
+        GROUP, kueue, "clusterqueues", queue["metadata"]["name"]
+    )
+    # and no update without a resourceVersion: custom resources allow no unconditional update
+    current = await cluster.custom.get_namespaced_custom_object(
+        GROUP, kueue, cluster.namespace, "localqueues", "queue"
+    )
+    del current["metadata"]["resourceVersion"]
+    response = await cluster.raw("PUT", f"{path}/queue", current)
+    assert (response.status, response.body["reason"]) == (422, "Invalid")
+    assert response.body["details"]["causes"] == [
+        {
+            "reason": "FieldValueInvalid",
+            "message": "Invalid value: 0: must be specified for an update",
+            "field": "metadata.resourceVersion",
+        }
+    ]
+    listed = await cluster.custom.list_namespaced_custom_object(
+        GROUP, kueue, cluster.namespace, "localqueues"
+    )
+    assert [q["metadata"]["name"] for q in listed["items"]] == ["queue"]

@@ -89,11 +89,18 @@ async def test_json_patch(cluster: Cluster) -> None:
     # a list body: kubernetes_asyncio sends a JSON patch
     patched = await cluster.core.patch_namespaced_config_map("ops", cluster.namespace, operations)
     assert patched.data == {"a": "2", "b": "x"}
-    failing = [{"op": "test", "path": "/data/a", "value": "nope"}]
-    with pytest.raises(ApiException) as caught:
-        await cluster.core.patch_namespaced_config_map("ops", cluster.namespace, failing)
-    assert caught.value.status == 422
-    assert status_of(caught.value)["reason"] == "Invalid"
+    # an operation that does not apply is a 422 that does not say why
+    for failing in (
+        [{"op": "test", "path": "/data/a", "value": "nope"}],
+        [{"op": "remove", "path": "/data/missing"}],
+        [{"op": "frob", "path": "/data/a"}],
+    ):
+        with pytest.raises(ApiException) as caught:
+            await cluster.core.patch_namespaced_config_map("ops", cluster.namespace, failing)
+        assert caught.value.status == 422
+        status = status_of(caught.value)
+        assert status["reason"] == "Invalid" and status["details"] == {}
+        assert status["message"] == "the server rejected our request due to an error in our request"
 
 
 async def test_json_patch_content_type_with_an_object_body_is_a_bad_request(
@@ -109,10 +116,24 @@ async def test_json_patch_content_type_with_an_object_body_is_a_bad_request(
     )
     assert response.status == 400
     assert response.body["reason"] == "BadRequest" and response.body["code"] == 400
-    assert (
-        "cannot unmarshal object into Go value of type jsonpatch.Patch"
-        in (response.body["message"])
+    assert response.body["message"] == (
+        "error decoding patch: json: cannot unmarshal object into Go value of type "
+        "[]handlers.jsonPatchOp"
     )
+    # the operations are decoded before any is applied
+    for body, what in (
+        ("x", "string into Go value of type []handlers.jsonPatchOp"),
+        (["x"], "string into Go value of type handlers.jsonPatchOp"),
+        (
+            [{"op": 1, "path": "/data/a"}],
+            "number into Go struct field jsonPatchOp.op of type string",
+        ),
+    ):
+        response = await cluster.raw(
+            "PATCH", path(cluster, "configmaps", "pitfall"), body, content_type=JSON_PATCH
+        )
+        assert response.status == 400, body
+        assert response.body["message"] == f"error decoding patch: json: cannot unmarshal {what}"
     unchanged = await cluster.core.read_namespaced_config_map("pitfall", cluster.namespace)
     assert unchanged.data == {"a": "1"}
 

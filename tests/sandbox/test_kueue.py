@@ -9,7 +9,16 @@ from aiinfn_hub.sandbox import Sandbox
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 from aiinfn_hub.sandbox.topology import default_config_text
 
-from .util import KUEUE, condition, history, job_manifest, job_pods, wait_job, wait_workload
+from .util import (
+    KUEUE,
+    condition,
+    history,
+    job_manifest,
+    job_pods,
+    kueue_type,
+    wait_job,
+    wait_workload,
+)
 
 
 async def test_local_job_is_admitted_placed_and_finished(kube: client.ApiClient) -> None:
@@ -284,6 +293,7 @@ async def _queues(kube: client.ApiClient, *cluster_queues: dict) -> None:
     custom = client.CustomObjectsApi(kube)
     for flavor, node in (("first", "local-cpu-1"), ("second", "local-cpu-2")):
         body = {
+            **kueue_type("ResourceFlavor"),
             "metadata": {"name": flavor},
             "spec": {"nodeLabels": {"kubernetes.io/hostname": node}},
         }
@@ -291,6 +301,7 @@ async def _queues(kube: client.ApiClient, *cluster_queues: dict) -> None:
     for cq in cluster_queues:
         await custom.create_cluster_custom_object(*KUEUE, "clusterqueues", cq)
         lq = {
+            **kueue_type("LocalQueue"),
             "metadata": {"name": cq["metadata"]["name"]},
             "spec": {"clusterQueue": cq["metadata"]["name"]},
         }
@@ -319,7 +330,7 @@ def _cq(name: str, flavors: list[tuple[str, str, str | None]], cohort: str | Non
     }
     if cohort:
         spec["cohortName"] = cohort
-    return {"metadata": {"name": name}, "spec": spec}
+    return {**kueue_type("ClusterQueue"), "metadata": {"name": name}, "spec": spec}
 
 
 async def test_flavors_are_tried_in_order(kube: client.ApiClient) -> None:

@@ -17,6 +17,11 @@ from aiinfn_hub.sandbox.testing import wait_until
 KUEUE = ("kueue.x-k8s.io", "v1beta2")
 
 
+def kueue_type(kind: str) -> dict[str, str]:
+    """The apiVersion and kind a Kueue object's body must carry (a custom resource's must)."""
+    return {"apiVersion": "/".join(KUEUE), "kind": kind}
+
+
 def job_manifest(
     name: str,
     command: list[str],
