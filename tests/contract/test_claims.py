@@ -41,10 +41,10 @@ async def test_a_pod_whose_claim_does_not_exist_is_unschedulable(cluster: Cluste
     nodes = len((await cluster.core.list_node()).items)
     assert pod.status.phase == "Pending" and not pod.spec.node_name
     assert cond["reason"] == "Unschedulable"
-    assert cond["message"] == (
-        f'0/{nodes} nodes are available: persistentvolumeclaim "claim-mario-rossi" not found. '
-        f"preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for "
-        "scheduling."
+    # the FitError names the PreFilter's words; what preemption adds after them changes with
+    # the release (1.36.3 writes " not found", its dry run failing on the same claim)
+    assert cond["message"].startswith(
+        f'0/{nodes} nodes are available: persistentvolumeclaim "claim-mario-rossi" not found.'
     )
 
     async def event():

@@ -184,10 +184,12 @@ class Scheduler(Controller):
 
 
 def unschedulable_message(total: int, reasons: dict[str, list[str]], prefilter: str = "") -> str:
-    """kube-scheduler's FitError text: a sorted histogram of the nodes' reasons (or the words of
-    a PreFilter plugin that failed for every node), then preemption's."""
+    """kube-scheduler's FitError text: a sorted histogram of the nodes' reasons, then
+    preemption's; or the words of a PreFilter plugin that failed for every node, then what
+    1.36.3's preemption answers then (its dry run fails on the same missing object: an error
+    status whose message is just "not found", seen on the real control plane)."""
     if prefilter:
-        parts, resolvable, unresolvable = [prefilter], 0, total
+        return f"0/{total} nodes are available: {prefilter}. not found"
     else:
         histogram: Counter[str] = Counter(r for why in reasons.values() for r in why)
         parts = sorted(f"{n} {reason}" for reason, n in histogram.items())
