@@ -192,6 +192,7 @@ async def _serve(cluster, switches, *, command: list[str] | None) -> int:
     ).write(cluster.state_dir)
     version = plane.admin().version()
     print(f"kubeconfig written to {cluster.kubeconfig_path}")
+    print(f"the hub's service account (jhub/hub): {cluster.hub_kubeconfig_path}")
     print(f"Kubernetes {version} at {plane.server}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -207,6 +208,7 @@ async def _serve(cluster, switches, *, command: list[str] | None) -> int:
             "KUBECONFIG": str(cluster.kubeconfig_path),
             "AIINFN_CONTRACT_KUBECONFIG": str(cluster.kubeconfig_path),
             "AIINFN_CLUSTER_STATE_DIR": str(cluster.state_dir),
+            "AIINFN_CLUSTER_HUB_KUBECONFIG": str(cluster.hub_kubeconfig_path),
         }
         child = await asyncio.create_subprocess_exec(*command, env=env)
         loop.create_task(child.wait()).add_done_callback(lambda _t: stop.set())

@@ -25,7 +25,7 @@ from . import kueue, nodes
 from .build import Cache
 from .certs import ClusterCerts
 from .controlplane import ControlPlane, Ports
-from .kubeapi import KubeApi, load_documents
+from .kubeapi import KubeApi, load_documents, write_token_kubeconfig
 from .supervisor import Supervisor
 
 HELM_VALUES = Path(__file__).resolve().parents[2] / "helm-values"
@@ -182,12 +182,36 @@ class Cluster:
                         lambda s=site, n=node, i=local: start(nodes.node_agent(plane, s, n, i)),
                     )
                     local += 1
+        self._step(
+            "the hub's service account's kubeconfig written", lambda: self._hub_kubeconfig(api)
+        )
         admin = plane.kubeconfig("admin", "aiinfn-admin", ("system:masters",))
         self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig_path.resolve() != admin.resolve():
             shutil.copyfile(admin, self.kubeconfig_path)
             self.kubeconfig_path.chmod(0o600)
         return api
+
+    @property
+    def hub_kubeconfig_path(self) -> Path:
+        """A kubeconfig of the hub's ServiceAccount (jhub/hub): the rights the chart's Role and
+        helm-values/rbac.yaml give it, and no more, as the hub and the jobs service run."""
+        return self.state_dir / "hub.kubeconfig"
+
+    def _hub_kubeconfig(self, api: KubeApi) -> None:
+        plane = self.plane
+
+        def token() -> str:  # the service-account controller makes the account's token signer
+            return api.service_account_token(NAMESPACE, "hub")
+
+        api.wait_for("the hub's ServiceAccount", lambda: bool(token()))
+        write_token_kubeconfig(
+            self.hub_kubeconfig_path,
+            server=plane.server,
+            ca=plane.certs.ca.pem,
+            token=token(),
+            name="aiinfn-hub-cluster-hub",
+        )
 
     def _start_virtual(self, plane: ControlPlane, site, node) -> None:
         component, ports = nodes.plugin(plane, site, node)

@@ -66,6 +66,30 @@ def write_kubeconfig(path: Path, *, server: str, ca: bytes, client: Pair, name: 
     return path
 
 
+def write_token_kubeconfig(path: Path, *, server: str, ca: bytes, token: str, name: str) -> Path:
+    """A kubeconfig that authenticates with a bearer token (a ServiceAccount's)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": name,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca).decode(),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
 @dataclass
 class KubeApi:
     """JSON over HTTPS to ``server`` as the identity ``client``."""
@@ -162,6 +186,20 @@ class KubeApi:
                 self.apply(obj, namespace)
                 count += 1
         return count
+
+    def service_account_token(self, namespace: str, name: str, seconds: int = 86400) -> str:
+        """A token of the ServiceAccount ``namespace/name`` (TokenRequest), as a pod of it
+        would get."""
+        answer = self.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": seconds},
+            },
+        )
+        return answer["status"]["token"]
 
     def wait_for(
         self, what: str, ready: Callable[[], bool], timeout: float = 60.0, interval: float = 0.5
