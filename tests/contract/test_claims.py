@@ -68,6 +68,7 @@ async def test_a_pod_whose_claim_does_not_exist_is_unschedulable(cluster: Cluste
     async def no_longer_missing():
         pod = await cluster.core.read_namespaced_pod("needs-claim", cluster.namespace)
         cond = scheduled(pod) or {}
-        return pod if "not found" not in (cond.get("message") or "") else None
+        missing = 'persistentvolumeclaim "claim-mario-rossi" not found'
+        return pod if missing not in (cond.get("message") or "") else None
 
     await wait_until(no_longer_missing, timeout=60, message="the claim to be found")
