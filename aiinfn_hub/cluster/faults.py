@@ -7,6 +7,10 @@
 - ``hold SITE``: the site's batch queue holds every job (pods stay Pending remotely).
 - ``exit-code SITE``: each job leaving the queue ends with an infrastructure exit code.
 - ``no-quota SITE``: the site's ClusterQueue gets no quota; Kueue cannot admit there.
+- ``stop-queue SITE``: the site's ClusterQueue is stopped (``stopPolicy: Hold``): Kueue
+  admits nothing new there, and what it admitted runs on.
+- ``drain-queue SITE``: ``stopPolicy: HoldAndDrain``: Kueue also evicts what it admitted
+  there (``Evicted/ClusterQueueStopped``).
 - ``apiserver-stop``: kube-apiserver stops for ``--seconds`` and starts again.
 - ``kueue-restart``: the Kueue controller restarts (the answer comes once it is ready).
 
@@ -22,7 +26,15 @@ import time
 from typing import Any
 from urllib.request import Request, urlopen
 
-SITE_FAULTS = ("interlink-down", "refuse", "hold", "exit-code", "no-quota")
+SITE_FAULTS = (
+    "interlink-down",
+    "refuse",
+    "hold",
+    "exit-code",
+    "no-quota",
+    "stop-queue",
+    "drain-queue",
+)
 FAULTS = (*SITE_FAULTS, "apiserver-stop", "kueue-restart", "clear")
 #: What Slurm answers a submission it refuses (the default message of ``refuse``).
 REFUSAL = (
@@ -82,8 +94,8 @@ class ClusterFaults:
             return self.state()
         ports = self._site_ports(site)
         key = f"{fault}:{site}"
-        if fault == "no-quota":
-            self._quota(site, off)
+        if fault in ("no-quota", "stop-queue", "drain-queue"):
+            self._queue(site, fault, off)
         else:
             if ports is None:
                 raise FaultError(f"{site} is a local site: {fault} applies to interLink sites")
@@ -114,8 +126,9 @@ class ClusterFaults:
     def _in_background(action) -> None:
         threading.Thread(target=action, daemon=True).start()
 
-    def _quota(self, site: str, off: bool) -> None:
-        """The site's ClusterQueue from helm-values/kueue.yaml, with no quota unless ``off``."""
+    def _queue(self, site: str, fault: str, off: bool) -> None:
+        """The site's ClusterQueue as helm-values/kueue.yaml has it, changed by ``fault``
+        unless ``off`` (server-side apply: the values' object comes back whole)."""
         from .cluster import helm_documents
 
         queue = next(
@@ -129,9 +142,13 @@ class ClusterFaults:
         if queue is None:
             raise FaultError(f"helm-values/kueue.yaml has no ClusterQueue {site!r}")
         queue = copy.deepcopy(queue)
-        if not off:
+        if not off and fault == "no-quota":
             for group in queue["spec"].get("resourceGroups") or ():
                 for flavor in group.get("flavors") or ():
                     for resource in flavor.get("resources") or ():
                         resource["nominalQuota"] = 0
+        elif not off:
+            queue["spec"]["stopPolicy"] = "Hold" if fault == "stop-queue" else "HoldAndDrain"
+        else:
+            queue["spec"]["stopPolicy"] = "None"
         self.cluster.plane.admin().apply(queue)

@@ -13,6 +13,7 @@ from traitlets.config import Config
 from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.sandbox.testing import wait_until
 from tests.jobs.conftest import wait_for
 
 from .test_control_plane import fault
@@ -33,16 +34,30 @@ def config(**sites: dict) -> Config:
     return found
 
 
+async def start(**sites: dict) -> JobsManager:
+    """A jobs service with the hub's rights, once it sees every site usable: a fault an earlier
+    test switched off (a virtual node NotReady) may take a few seconds to heal."""
+    api = await kube_client(os.environ["AIINFN_CLUSTER_HUB_KUBECONFIG"])
+    started = JobsManager(Kube(api, NAMESPACE), config=config(**sites))
+    await started.start()
+    await wait_until(
+        lambda: all(s["health"]["usable"] for s in started.sites()), 120, 0.2, "every site usable"
+    )
+    return started
+
+
+async def stop(manager: JobsManager) -> None:
+    await manager.stop()
+    await manager.kube.api_client.close()
+
+
 @pytest.fixture
 async def manager() -> AsyncIterator[JobsManager]:
-    api = await kube_client(os.environ["AIINFN_CLUSTER_HUB_KUBECONFIG"])
-    started = JobsManager(Kube(api, NAMESPACE), config=config())
-    await started.start()
+    started = await start()
     try:
         yield started
     finally:
-        await started.stop()
-        await api.close()
+        await stop(started)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +95,130 @@ async def test_a_refused_remote_submission_falls_back_to_local(manager: JobsMana
     first = done["attempts"][0]
     assert first["outcome"] == "fell_back"
     assert "condor_submit: the schedd refuses new jobs" in first["reason"]
+
+
+async def fell_back(body: dict, fault_args: tuple[str, ...], **sites: dict) -> dict:
+    """Submit ``body`` with a fault of the real stack on; the first attempt once the job ends
+    at the local site."""
+    manager = await start(**sites)
+    fault(*fault_args)
+    try:
+        view, _ = await manager.submit("mario.rossi@infn.it", body)
+        done = await wait_for(manager, view["id"], timeout=180)
+    finally:
+        fault(*fault_args, "--off")
+        await stop(manager)
+    assert done["state"] == "succeeded", done
+    assert [a["site"] for a in done["attempts"]][-1] == "local", done["attempts"]
+    assert done["attempts"][0]["outcome"] == "fell_back", done["attempts"]
+    return done["attempts"][0]
+
+
+LONG = {"timeouts": {"admission": 600, "start": 600}}
+
+
+async def test_kueue_saying_it_can_never_admit_falls_back_at_once() -> None:
+    first = await fell_back(GPU_JOB, ("no-quota", "leonardo"), leonardo=LONG)
+    assert first["site"] == "leonardo"
+    assert first["reason"].startswith("cannot be admitted there (ExceedsMaxQuota: "), first
+    assert first["kueue"]["reason"] == "Pending"  # Kueue 0.17's own word, kept
+
+
+async def test_a_stopped_queue_is_inactive_and_falls_back_at_once() -> None:
+    """Kueue 0.17 writes a stopped ClusterQueue's pending workload as any inactive one's."""
+    first = await fell_back(GPU_JOB, ("stop-queue", "leonardo"), leonardo=LONG)
+    assert first["reason"] == (
+        "cannot be admitted there (Misconfigured: ClusterQueue leonardo is inactive)"
+    ), first
+    assert first["kueue"]["reason"] == "Inadmissible"
+
+
+async def test_a_remote_start_timeout_falls_back() -> None:
+    first = await fell_back(
+        GPU_JOB, ("hold", "leonardo"), leonardo={"timeouts": {"admission": 600, "start": 5}}
+    )
+    assert first["reason"].startswith("did not start within 5s"), first
+
+
+async def test_the_virtual_node_going_not_ready_moves_a_waiting_job_on() -> None:
+    manager = await start(tier1=LONG)
+    fault("hold", "tier1")
+    try:
+        view, _ = await manager.submit("mario.rossi@infn.it", CPU_JOB)
+        await wait_for(manager, view["id"], ("admitted", "queued", "running"), timeout=60)
+        fault("interlink-down", "tier1")
+        done = await wait_for(manager, view["id"], timeout=180)
+    finally:
+        fault("interlink-down", "tier1", "--off")
+        fault("hold", "tier1", "--off")
+        await stop(manager)
+    assert done["state"] == "succeeded", done
+    first = done["attempts"][0]
+    assert first["site"] == "tier1" and first["outcome"] == "fell_back", done["attempts"]
+    assert "InterlinkPingFailed" in first["reason"] or "connection" in first["reason"], first
+
+
+async def test_an_eviction_by_kueue_falls_back() -> None:
+    manager = await start(tier1=LONG)
+    try:
+        body = {"command": ["python", "-c", "import time; time.sleep(8); print('done')"]}
+        view, _ = await manager.submit("mario.rossi@infn.it", body)
+        await wait_for(manager, view["id"], ("running",), timeout=90)
+        fault("drain-queue", "tier1")
+        try:
+            done = await wait_for(manager, view["id"], timeout=180)
+        finally:
+            fault("drain-queue", "tier1", "--off")
+    finally:
+        await stop(manager)
+    assert done["state"] == "succeeded", done
+    first = done["attempts"][0]
+    assert first["site"] == "tier1" and "evicted by Kueue (ClusterQueueStopped" in first["reason"]
+
+
+async def test_cancel_rerun_elsewhere_and_an_array(manager: JobsManager) -> None:
+    user = "mario.rossi@infn.it"
+    long, _ = await manager.submit(user, {"command": ["sleep", "300"]})
+    await wait_for(manager, long["id"], ("running",), timeout=90)
+    cancelled = await manager.cancel(user, False, long["id"])
+    assert cancelled["state"] == "cancelled"
+    again = await manager.rerun(user, False, long["id"], site="local")
+    assert again["site"] == "local" and again["id"] != long["id"]
+    await manager.cancel(user, False, again["id"])
+    array, _ = await manager.submit(
+        user,
+        {
+            "command": [
+                "python",
+                "-c",
+                "import os; print('index', os.environ['JOB_COMPLETION_INDEX'])",
+            ],
+            "completions": 3,
+            "parallelism": 3,
+        },
+    )
+    done = await wait_for(manager, array["id"], timeout=180)
+    assert done["state"] == "succeeded", done
+    assert done["progress"] == {"completions": 3, "succeeded": 3, "failed": 0, "active": 0}
+    assert done["site"] == "tier1"
+    for index in range(3):
+        log = await manager.logs(user, False, array["id"], completion_index=index)
+        assert log["data"] == f"index {index}\n", log
+
+
+async def test_an_offloaded_notebook_comes_back_executed(manager: JobsManager) -> None:
+    import nbformat
+
+    from aiinfn_hub.runner import decode_block
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    script = {"path": "answer.ipynb", "content": nbformat.writes(notebook)}
+    view, _ = await manager.submit("mario.rossi@infn.it", {"script": script})
+    assert view["site"] == "tier1"
+    done = await wait_for(manager, view["id"], timeout=180)
+    assert done["state"] == "succeeded", done
+    log = await manager.logs("mario.rossi@infn.it", False, view["id"])
+    _name, executed = decode_block(log["data"])
+    outputs = nbformat.reads(executed, as_version=4).cells[0].outputs
+    assert outputs[0]["text"] == "42\n"

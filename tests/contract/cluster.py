@@ -4,12 +4,17 @@ typed client cannot express (trailing slashes, content types, watch streams as s
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.request import Request, urlopen
 
 from kubernetes_asyncio import client
 
+from aiinfn_hub.cluster.cluster import ClusterState
 from aiinfn_hub.sandbox import SandboxProcess
 
 IMAGE = "busybox:1.36"
@@ -26,6 +31,23 @@ def status_of(exc: client.ApiException) -> dict[str, Any]:
     """The metav1.Status body of an error answer."""
     body = exc.body.decode() if isinstance(exc.body, bytes) else exc.body
     return json.loads(body)
+
+
+def compact_etcd() -> None:
+    """Compact the real stack's etcd to its current revision, through etcd's own JSON gateway
+    (what kube-apiserver does every ``--etcd-compaction-interval``): a watch from an old
+    resourceVersion then fails whether the watch cache or etcd serves it."""
+    state = ClusterState.read(Path(os.environ["AIINFN_CLUSTER_STATE_DIR"]))
+    assert state is not None, "the real control plane's state.json"
+    base = f"http://127.0.0.1:{state.ports['etcd']}/v3/kv"
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = Request(f"{base}/{path}", json.dumps(body).encode(), method="POST")
+        with urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    revision = int(post("range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
+    post("compaction", {"revision": str(revision), "physical": True})
 
 
 class Cluster:
@@ -135,6 +157,8 @@ class Cluster:
         cache never reaches back to resourceVersion 1, which the tests use there."""
         if self.sandbox is not None:
             self.sandbox.compact()
+        else:
+            await asyncio.to_thread(compact_etcd)
 
     async def workload_of(self, version: str, job_uid: str) -> dict[str, Any] | None:
         """The Kueue Workload of the Job ``job_uid`` (by Kueue's job-uid label), if any yet."""

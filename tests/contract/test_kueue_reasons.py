@@ -100,3 +100,22 @@ async def test_a_deactivated_workload_is_evicted_as_deactivated(
     assert "admission" not in wl["status"]
     job = await cluster.batch.read_namespaced_job("deactivated", cluster.namespace)
     assert job.spec.suspend is True
+
+
+async def test_a_stopped_cluster_queue_leaves_its_workloads_inadmissible_as_inactive(
+    cluster: Cluster, kueue: str
+) -> None:
+    """``stopPolicy: Hold``: a pending workload reads as any inactive ClusterQueue's (Kueue
+    0.17's workload controller: ``ClusterQueue X is inactive``), not "stopped"."""
+    name = cluster.namespace
+    await cluster.custom.patch_cluster_custom_object(
+        GROUP, kueue, "clusterqueues", name, {"spec": {"stopPolicy": "Hold"}},
+        _content_type=MERGE,
+    )  # fmt: skip
+    uid = await queued_job(cluster, "held", "true", "100m")
+
+    wl = await until_condition(cluster, kueue, uid, "QuotaReserved", "False")
+    cond = condition(wl, "QuotaReserved")
+    assert (cond["reason"], cond["message"]) == ("Inadmissible", f"ClusterQueue {name} is inactive")
+    job = await cluster.batch.read_namespaced_job("held", cluster.namespace)
+    assert job.spec.suspend is True

@@ -169,7 +169,9 @@ async def test_too_old_resource_version_is_410_gone(cluster: Cluster) -> None:
         until=lambda ev: any(e["type"] == "ERROR" for e in ev),
     )
     assert status == 200  # the error arrives as an event of the stream
-    error = next(e for e in events if e["type"] == "ERROR")["object"]
+    errors = [e["object"] for e in events if e["type"] == "ERROR"]
+    assert errors, f"no ERROR event in {events}"
+    error = errors[0]
     assert error["kind"] == "Status" and error["code"] == 410
     assert error["reason"] in ("Expired", "Gone")
     assert "too old resource version" in error["message"]

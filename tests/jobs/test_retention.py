@@ -238,8 +238,13 @@ async def test_records_older_than_the_history_window_go_at_start(sandbox):
         recent = ended_record(probe.placer, "0000000b0b", "old.user@infn.it", days_ago=89)
         for record in (old, recent):
             await probe.kube.create("configmap", record)
-        await wait_until(lambda: "0000000a0a" not in probe.jobs, 60, 0.1, "the old record to go")
-        assert "0000000b0b" in probe.jobs
+        await wait_until(lambda: "0000000b0b" in probe.jobs, 60, 0.1, "the recent record")
+
+        async def old_record_deleted() -> bool:
+            return (await objects(sandbox, "0000000a0a"))["record"] == ["(none)"]
+
+        await wait_until(old_record_deleted, 60, 0.2, "the old record's ConfigMap to go")
+        assert "0000000a0a" not in probe.jobs
         assert probe.jobs["0000000b0b"].view["state"] == "succeeded"
     finally:
         await stop_manager(probe)

@@ -647,7 +647,9 @@ class KueueController(Controller):
         if missing:
             return Outcome(QuotaReason.MISCONFIGURED, f"ClusterQueue {cq_name} is inactive")
         if (cq.get("spec") or {}).get("stopPolicy", "None") != "None":
-            return Outcome(QuotaReason.SUSPENDED, f"ClusterQueue {cq_name} is stopped")
+            # Kueue 0.17 writes a stopped ClusterQueue's pending workloads as it writes any
+            # inactive one (seen on the real control plane: Inadmissible, "... is inactive")
+            return Outcome(QuotaReason.SUSPENDED, f"ClusterQueue {cq_name} is inactive")
         pod_set = ((wl.get("spec") or {}).get("podSets") or [{}])[0]
         pod_spec = (pod_set.get("template") or {}).get("spec") or {}
         count = int(pod_set.get("count", 1))
