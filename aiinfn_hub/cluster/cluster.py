@@ -21,7 +21,7 @@ from typing import Any
 
 from ..sandbox.process import free_port
 from ..sandbox.topology import Topology, load_topology
-from . import kueue, nodes
+from . import kueue, nodes, provisioner
 from .build import Cache
 from .certs import ClusterCerts
 from .controlplane import ControlPlane, Ports
@@ -170,6 +170,11 @@ class Cluster:
         kueue.register_webhooks(plane, api)
         self._step(
             "namespace jhub, helm-values/kueue.yaml and rbac.yaml applied", lambda: self._apply(api)
+        )
+        api.apply_all(provisioner.documents())
+        self._step(
+            "volume provisioner ready (default StorageClass aiinfn-local)",
+            lambda: start(provisioner.component(plane)),
         )
         local = 0
         for site in self.topology.sites:

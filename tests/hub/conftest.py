@@ -35,11 +35,18 @@ SLOW_SPAWN_TIMEOUT = 0
 class HubClient:
     """Drive a running hub like a browser and like an admin script: form, REST API, proxy."""
 
-    def __init__(self, process: HubProcess, sandbox: SandboxProcess, token: str) -> None:
+    def __init__(
+        self,
+        process: HubProcess,
+        sandbox: SandboxProcess | None,
+        token: str,
+        namespace: str = "default",
+    ) -> None:
         self.process = process
         self.sandbox = sandbox
         self.token = token
         self.url = process.url
+        self.namespace = namespace
 
     # -- REST API with the admin service's token ------------------------------------------
 
@@ -112,7 +119,7 @@ class HubClient:
             return server is None or server.get("stopped", False)
 
         await wait_until(stopped, 90, 0.5, f"{name}'s server to stop")
-        await wait_until(lambda: self.pod(name) is None, 60, 0.2, f"{name}'s pod to go")
+        await wait_until(lambda: not self.user_pods(name), 60, 0.2, f"{name}'s pod to go")
 
     async def user_token(self, name: str) -> str:
         response = await self.api("POST", f"/users/{name}/tokens", {"note": "hub tests"})
@@ -151,17 +158,33 @@ class HubClient:
             assert "/hub/login" not in str(response.url), response.url
             yield http
 
-    # -- the sandbox -----------------------------------------------------------------------
+    # -- the cluster, as its admin sees it -------------------------------------------------
 
     def pod(self, name: str) -> dict[str, Any] | None:
         return self.pods().get(f"jupyter-{name}")
 
     def pods(self) -> dict[str, dict[str, Any]]:
-        data = self.sandbox_get("/api/v1/namespaces/default/pods")
+        data = self.cluster_get(f"/api/v1/namespaces/{self.namespace}/pods")
         return {p["metadata"]["name"]: p for p in data["items"]}
 
-    def sandbox_get(self, path: str) -> dict[str, Any]:
+    def user_pods(self, user: str) -> list[dict[str, Any]]:
+        """The user's server pods, found by the username annotation KubeSpawner writes."""
+        return [
+            p
+            for p in self.pods().values()
+            if (p["metadata"].get("annotations") or {}).get("hub.jupyter.org/username") == user
+            and (p["metadata"].get("labels") or {}).get("component") == "singleuser-server"
+        ]
+
+    def user_pod(self, user: str) -> dict[str, Any]:
+        (pod,) = self.user_pods(user)
+        return pod
+
+    def cluster_get(self, path: str) -> dict[str, Any]:
+        """GET ``path`` as the cluster's admin (the sandbox here; the real stack overrides)."""
         from urllib.request import Request, urlopen
+
+        assert self.sandbox is not None
 
         request = Request(self.sandbox.url + path)
         request.add_header("Authorization", f"Bearer {self.sandbox.token}")

@@ -24,22 +24,17 @@ READER = "import pathlib\nprint(pathlib.Path(__file__).with_name('note.txt').rea
 
 def home_claim_of_server(hub: HubClient, user: str) -> str:
     """The claim the user's server pod mounts at its home."""
-    (pod,) = [
-        p
-        for p in hub.pods().values()
-        if (p["metadata"].get("annotations") or {}).get("hub.jupyter.org/username") == user
-        and (p["metadata"].get("labels") or {}).get("component") == "singleuser-server"
-    ]
-    (home,) = [v for v in pod["spec"]["volumes"] if v["name"] == "home"]
+    (home,) = [v for v in hub.user_pod(user)["spec"]["volumes"] if v["name"] == "home"]
     return home["persistentVolumeClaim"]["claimName"]
 
 
 def attempt_claims(hub: HubClient, job_id: str) -> list[str]:
     """The claims the job's attempt Jobs mount."""
-    path = "/apis/batch/v1/namespaces/default/jobs?labelSelector=aiinfn.infn.it/job-id%3D" + job_id
+    path = f"/apis/batch/v1/namespaces/{hub.namespace}/jobs"
+    path += f"?labelSelector=aiinfn.infn.it/job-id%3D{job_id}"
     return [
         volume["persistentVolumeClaim"]["claimName"]
-        for job in hub.sandbox_get(path)["items"]
+        for job in hub.cluster_get(path)["items"]
         for volume in job["spec"]["template"]["spec"]["volumes"]
         if "persistentVolumeClaim" in volume
     ]
@@ -47,10 +42,17 @@ def attempt_claims(hub: HubClient, job_id: str) -> list[str]:
 
 @pytest.mark.parametrize("user", ["mario.rossi@infn.it", "anna_bianchi"])
 async def test_a_home_job_reads_what_the_users_server_wrote_in_its_home(hub: HubClient, user):
+    await home_round_trip(hub, user)
+
+
+async def home_round_trip(hub: HubClient, user: str) -> None:
+    """Spawn ``user``'s server, write into its home, read it back from two home jobs (one
+    through the server's extension, one straight to the service); stop the server."""
     assert (await hub.spawn(user, {"profile": "cpu-small"})).status_code == 202
     await hub.wait_ready(user)
     claim = home_claim_of_server(hub, user)
-    assert claim == HomeClaim("default").name_for(user)  # KubeSpawner's safe slug, with a hash
+    # KubeSpawner's safe slug, with a hash
+    assert claim == HomeClaim(hub.namespace).name_for(user)
     assert claim.startswith("claim-") and "---" in claim
     token = {"Authorization": f"token {await hub.user_token(user)}"}
     server = f"/user/{user}"
