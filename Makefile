@@ -115,7 +115,8 @@ DEMO_ARGS ?=
 demo: install chp
 	$(BIN)/aiinfn-hub demo $(DEMO_ARGS)
 
-bench: install chp
+# bench_stacks measures the real control plane beside the sandbox: it is built first (once).
+bench: install chp cluster
 	$(BIN)/python -m benchmarks
 
 clean:

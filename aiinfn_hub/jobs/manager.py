@@ -519,8 +519,6 @@ class JobsManager(LoggingConfigurable):
             self._publish(tracked, State.FAILED, None, site, None, reason)
             return
         target = self._site(next_site)
-        # recorded first: what users are shown of the history must survive a restart
-        await self._patch_record(tracked, history, None)
         self._publish(
             tracked,
             State.FALLING_BACK,
@@ -529,7 +527,13 @@ class JobsManager(LoggingConfigurable):
             job,
             f"falling back from {site.display_name} to {target.display_name}: {found.reason}",
         )
-        created = await self._create_attempt(tracked, number + 1, target, history)
+        # the history and the next attempt at once (one round trip, not two): a restart
+        # between them finds the history without the attempt (and creates it), or the attempt
+        # without the history (the old attempt falls back again, onto the same Job by name)
+        _, created = await asyncio.gather(
+            self._patch_record(tracked, history, None),
+            self._create_attempt(tracked, number + 1, target, history),
+        )
         self.fallback_reactions.append(time.time() - signal_seen)
         await self.kube.delete("job", job["metadata"]["name"])
         tracked.attempts.pop(number, None)

@@ -1,0 +1,398 @@
+"""The jobs service on the real control plane beside the sandbox, measured the same way in one
+run: fallback reaction, a refused remote submission to Running locally, submit to Running on a
+free local node, the service's Kubernetes requests at steady state, and the API server itself
+(request rate and watch latency).
+
+The real control plane is the one ``aiinfn-hub cluster`` builds (``make bench`` builds it
+first if the cache is empty) and starts here in a temporary folder; the jobs service runs in
+this process as the hub's ServiceAccount there, and with the sandbox's token on the sandbox.
+A separate watch (the observer) timestamps what the API server says, on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client
+from traitlets.config import Config
+
+from aiinfn_hub.jobs import labels as L
+from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.jobs.cache import Reflector
+from aiinfn_hub.jobs.kube import Kube
+from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.sandbox import SandboxProcess
+from aiinfn_hub.sandbox.testing import wait_until
+
+from .bench_jobs import percentile
+
+FALLBACKS = 10
+LOCAL_STARTS = 10
+STEADY_RUNNING = 10
+STEADY_WINDOW = 30.0
+API_CALLS = 100
+USER = "mario.rossi@infn.it"
+GPU_JOB = {
+    "command": ["python", "-c", "import time; time.sleep(2)"],
+    "resources": {"gpus": 1, "gpu_model": "A100"},
+}
+
+
+class Stack:
+    """One Kubernetes to measure on: where the service and the observer connect, its jobs
+    namespace, and how Leonardo is made to refuse submissions."""
+
+    name: str
+    service_kubeconfig: str
+    observer_kubeconfig: str
+    namespace: str
+
+    def refuse(self, on: bool) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SandboxStack(Stack):
+    name = "sandbox"
+    namespace = "default"
+
+    def __init__(self, folder: str) -> None:
+        self.sandbox = SandboxProcess(state_dir=folder).start()
+        self.service_kubeconfig = self.observer_kubeconfig = str(self.sandbox.kubeconfig)
+
+    def refuse(self, on: bool) -> None:
+        self.sandbox.faults.provider_failure("leonardo", on=on)
+
+    def close(self) -> None:
+        self.sandbox.stop()
+
+
+class RealStack(Stack):
+    name = "real control plane"
+    namespace = "jhub"
+
+    def __init__(self, folder: str) -> None:
+        from aiinfn_hub.cluster.cluster import Cluster
+        from aiinfn_hub.cluster.faults import ClusterFaults
+
+        self.cluster = Cluster(Path(folder), say=lambda *_: None)
+        self.cluster.up()
+        self.faults = ClusterFaults(self.cluster)
+        self.service_kubeconfig = str(self.cluster.hub_kubeconfig_path)
+        self.observer_kubeconfig = str(self.cluster.kubeconfig_path)
+
+    def refuse(self, on: bool) -> None:
+        self.faults.apply({"fault": "refuse", "site": "leonardo", "off": not on})
+
+    def close(self) -> None:
+        self.cluster.down()
+
+
+class Observer:
+    """Watches of the product's pods and Jobs that timestamp each change as it arrives."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.provider_failed: dict[str, float] = {}
+        self.running: dict[str, float] = {}
+        self.second_attempt: dict[str, float] = {}
+
+    def _pod(self, _kind: str, _event: str, pod: dict) -> None:
+        labels = pod["metadata"].get("labels") or {}
+        status = pod.get("status") or {}
+        job_id = labels.get(L.JOB_ID)
+        if status.get("reason") == "ProviderFailed" and labels.get(L.ATTEMPT) == "1":
+            self.provider_failed.setdefault(job_id, time.perf_counter())
+        if status.get("phase") in ("Running", "Succeeded"):  # a short job may skip Running
+            self.running.setdefault(job_id, time.perf_counter())
+
+    def _job(self, _kind: str, event: str, job: dict) -> None:
+        labels = job["metadata"].get("labels") or {}
+        if event == "ADDED" and labels.get(L.ATTEMPT) == "2":
+            self.second_attempt.setdefault(labels[L.JOB_ID], time.perf_counter())
+
+    async def __aenter__(self) -> Observer:
+        self.api = await kube_client(self.stack.observer_kubeconfig)
+        kube = Kube(self.api, self.stack.namespace)
+        selector = f"{L.MANAGED_BY}={L.MANAGER}"
+        ns = (self.stack.namespace,)
+        self.watchers = [
+            Reflector(
+                kube, "pod", client.CoreV1Api(self.api).list_namespaced_pod, ns, selector, self._pod
+            ),
+            Reflector(
+                kube,
+                "job",
+                client.BatchV1Api(self.api).list_namespaced_job,
+                ns,
+                selector,
+                self._job,
+            ),
+        ]
+        for watcher in self.watchers:
+            watcher.start()
+        for watcher in self.watchers:
+            await watcher.synced.wait()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for watcher in self.watchers:
+            await watcher.stop()
+        await self.api.close()
+
+
+async def measure(stack: Stack) -> dict[str, Any]:
+    """Every figure of one stack."""
+    api = await kube_client(stack.service_kubeconfig)
+    config = Config()
+    config.JobsManager.namespace = stack.namespace
+    manager = JobsManager(Kube(api, stack.namespace), config=config)
+    await manager.start()
+    await wait_until(
+        lambda: all(s["health"]["usable"] for s in manager.sites()), 120, 0.2, "every site"
+    )
+    found: dict[str, Any] = {}
+    try:
+        async with Observer(stack) as seen:
+            found.update(await refused_then_local(stack, manager, seen))
+            found["local_start"] = await local_starts(manager, seen)
+            found["per_minute"] = await steady_requests(manager, seen)
+        found.update(await api_server(stack))
+    finally:
+        await manager.stop()
+        await api.close()
+    return found
+
+
+async def refused_then_local(
+    stack: Stack, manager: JobsManager, seen: Observer
+) -> dict[str, list[float]]:
+    """GPU jobs whose submission to Leonardo is refused: reaction (the failed pod seen -> the
+    fallback Job seen) and end to end (submitted -> Running locally)."""
+    stack.refuse(True)
+    submitted: dict[str, float] = {}
+    try:
+        for _ in range(FALLBACKS):
+            view, _ = await manager.submit(USER, GPU_JOB)
+            submitted[view["id"]] = time.perf_counter()
+            await asyncio.sleep(0.3)  # independent failures, not one burst
+        try:
+            await wait_until(
+                lambda: all(i in seen.running and i in seen.second_attempt for i in submitted),
+                180,
+                0.05,
+                "every fallback to run locally",
+            )
+        except TimeoutError:
+            counts = [
+                len(set(submitted) & set(m))
+                for m in (seen.provider_failed, seen.second_attempt, seen.running)
+            ]
+            views = [manager.jobs[i].view for i in submitted]
+            raise RuntimeError(
+                f"{stack.name}: of {len(submitted)} jobs, failed pods / fallbacks / running "
+                f"seen: {counts}; {[(v or {}).get('state') for v in views]} "
+                f"{[(v or {}).get('attempts') for v in views][:2]}"
+            ) from None
+    finally:
+        stack.refuse(False)
+    return {
+        "reaction": [seen.second_attempt[i] - seen.provider_failed[i] for i in submitted],
+        "refused_to_running": [seen.running[i] - t for i, t in submitted.items()],
+    }
+
+
+async def local_starts(manager: JobsManager, seen: Observer) -> list[float]:
+    """Submitted -> its pod Running, one local job at a time on free nodes."""
+    took = []
+    for _ in range(LOCAL_STARTS):
+        body = {"command": ["sleep", "2"], "local_only": True}
+        started = time.perf_counter()
+        view, _ = await manager.submit(USER, body)
+        await wait_until(lambda v=view: v["id"] in seen.running, 120, 0.01, "the job to run")
+        took.append(seen.running[view["id"]] - started)
+    return took
+
+
+async def steady_requests(manager: JobsManager, seen: Observer) -> float:
+    """The service's Kubernetes requests per minute with jobs running and nothing changing."""
+    ids = []
+    for _ in range(STEADY_RUNNING):
+        view, _ = await manager.submit(USER, {"command": ["sleep", "3600"], "local_only": True})
+        ids.append(view["id"])
+    await wait_until(lambda: all(i in seen.running for i in ids), 180, 0.1, "the long jobs")
+    await wait_until(manager._dirty.empty, 60, 0.1, "the controller to settle")
+    before = sum(manager.kube.requests.values())
+    started = time.perf_counter()
+    await asyncio.sleep(STEADY_WINDOW)  # a measuring window, not a wait for a condition
+    made = sum(manager.kube.requests.values()) - before
+    per_minute = made / (time.perf_counter() - started) * 60
+    for job_id in ids:
+        await manager.cancel(USER, False, job_id)
+    return per_minute + len(manager.reflectors) * 60 / manager.watch_timeout
+
+
+async def api_server(stack: Stack) -> dict[str, Any]:
+    """ConfigMap creates one after another: their rate, and create sent -> watch event."""
+    api = await kube_client(stack.observer_kubeconfig)
+    core = client.CoreV1Api(api)
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    kube = Kube(api, stack.namespace)
+
+    def on_configmap(_kind: str, event: str, obj: dict) -> None:
+        if event == "ADDED":
+            arrived.setdefault(obj["metadata"]["name"], time.perf_counter())
+
+    selector = "aiinfn.infn.it/bench=api"
+    watcher = Reflector(
+        kube,
+        "configmap",
+        core.list_namespaced_config_map,
+        (stack.namespace,),
+        selector,
+        on_configmap,
+    )
+    watcher.start()
+    try:
+        await watcher.synced.wait()
+        started = time.perf_counter()
+        for i in range(API_CALLS):
+            name = f"bench-api-{i}"
+            sent[name] = time.perf_counter()
+            body = {"metadata": {"name": name, "labels": {"aiinfn.infn.it/bench": "api"}}}
+            await core.create_namespaced_config_map(stack.namespace, body)
+        rate = API_CALLS / (time.perf_counter() - started)
+        await wait_until(lambda: len(arrived) == API_CALLS, 60, 0.01, "every watch event")
+        await core.delete_collection_namespaced_config_map(stack.namespace, label_selector=selector)
+    finally:
+        await watcher.stop()
+        await api.close()
+    return {"api_rate": rate, "watch_latency": [arrived[n] - sent[n] for n in sent]}
+
+
+async def on(make: Callable[[str], Stack]) -> tuple[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="aiinfn-bench-stack-") as folder:
+        stack = await asyncio.to_thread(make, folder)
+        try:
+            return stack.name, await measure(stack)
+        finally:
+            await asyncio.to_thread(stack.close)
+
+
+def ms(values: list[float], fraction: float) -> float:
+    return (statistics.median(values) if fraction == 0.5 else percentile(values, fraction)) * 1000
+
+
+def figures(real: dict[str, Any], sandbox: dict[str, Any]) -> list[dict[str, Any]]:
+    """The real control plane's figures, each with the sandbox's as its baseline."""
+    rows: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float | None]] = [
+        (
+            "fallback reaction p50 (failed pod -> fallback Job)",
+            "ms",
+            lambda f: ms(f["reaction"], 0.5),
+            "",
+            None,
+        ),
+        ("fallback reaction p95", "ms", lambda f: ms(f["reaction"], 0.95), "", 100),
+        (
+            "refused remote submission -> Running locally p50",
+            "ms",
+            lambda f: ms(f["refused_to_running"], 0.5),
+            "",
+            None,
+        ),
+        (
+            "refused remote submission -> Running locally p95",
+            "ms",
+            lambda f: ms(f["refused_to_running"], 0.95),
+            "",
+            5000,
+        ),
+        (
+            "submit -> Running on a free local node p50",
+            "ms",
+            lambda f: ms(f["local_start"], 0.5),
+            "",
+            None,
+        ),
+        (
+            "submit -> Running on a free local node p95",
+            "ms",
+            lambda f: ms(f["local_start"], 0.95),
+            "",
+            None,
+        ),
+        (
+            "the service's Kubernetes requests/min, steady",
+            "req/min",
+            lambda f: f["per_minute"],
+            "",
+            10,
+        ),
+        (
+            "API server: ConfigMap creates, one at a time",
+            "req/s",
+            lambda f: f["api_rate"],
+            "",
+            None,
+        ),
+        (
+            "API server: create sent -> watch event p50",
+            "ms",
+            lambda f: ms(f["watch_latency"], 0.5),
+            "",
+            None,
+        ),
+        (
+            "API server: create sent -> watch event p95",
+            "ms",
+            lambda f: ms(f["watch_latency"], 0.95),
+            "",
+            None,
+        ),
+    ]
+    found = []
+    for name, unit, value, _note, target in rows:
+        figure: dict[str, Any] = {
+            "name": name,
+            "value": value(real),
+            "unit": unit,
+            "baseline": value(sandbox),
+        }
+        if target is not None:
+            figure.update(target=target, higher_is_better=False)
+        found.append(figure)
+    found[0]["note"] = (
+        f"real control plane (kube-apiserver 1.36.3, Kueue 0.17, interLink's virtual kubelet) "
+        f"beside the sandbox (baseline) in the same run; {FALLBACKS} GPU jobs refused by "
+        f"Leonardo, {LOCAL_STARTS} local starts, {STEADY_RUNNING} jobs running for "
+        f"{STEADY_WINDOW:.0f} s, {API_CALLS} API calls; times seen by a separate watch"
+    )
+    return found
+
+
+async def _run() -> list[dict[str, Any]]:
+    _, sandbox = await on(SandboxStack)
+    _, real = await on(RealStack)
+    return figures(real, sandbox)
+
+
+def run() -> list[dict[str, Any]]:
+    return asyncio.run(_run())
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import report
+
+    with contextlib.suppress(KeyboardInterrupt):
+        report(__name__, run())
