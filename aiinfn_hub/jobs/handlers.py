@@ -252,7 +252,14 @@ class WhoamiHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
-        self.write_json({"name": self.caller.name, "admin": self.caller.admin})
+        manager = self.manager
+        settings = {
+            "max_staged_bytes": manager.max_staged_bytes,
+            "home_mount_path": manager.home_mount_path,
+        }
+        self.write_json(
+            {"name": self.caller.name, "admin": self.caller.admin, "settings": settings}
+        )
 
 
 class OpenAPIHandler(APIHandler):

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Enum, Float, Integer, List, Unicode, default
+from traitlets import Enum, Float, List, Unicode, default
 
 from ..jobs.errors import ClusterUnavailable, JobsError
 from .backends import Backend, ServiceBackend
@@ -18,6 +18,12 @@ from .returns import NotebookReturns
 from .standalone import Standalone
 
 MODES = ("auto", "hub", "standalone")
+#: The jobs service's defaults (JobsManager.max_staged_bytes and home_mount_path), for a
+#: service too old to give its own in ``/whoami``.
+SERVICE_DEFAULTS: dict[str, Any] = {
+    "max_staged_bytes": 900 * 1024,
+    "home_mount_path": "/home/jovyan",
+}
 
 
 class AiinfnHubExtension(ExtensionApp):
@@ -58,16 +64,6 @@ class AiinfnHubExtension(ExtensionApp):
     ).tag(config=True)
     standalone_user = Unicode(
         help="Standalone mode: owner of the jobs (default: the account running the server)."
-    ).tag(config=True)
-    max_staged_bytes = Integer(
-        900 * 1024,
-        help="Largest notebook (without outputs) or script shipped with a job, in bytes; "
-        "keep it at or below the jobs service's JobsManager.max_staged_bytes.",
-    ).tag(config=True)
-    home_mount_path = Unicode(
-        "/home/jovyan",
-        help="Where jobs see the user's home volume; the server's root folder must be that "
-        "volume's root (as with KubeSpawner). Keep it equal to JobsManager.home_mount_path.",
     ).tag(config=True)
     user_image = Unicode(
         help="Image for jobs: the user's own (default: $JUPYTER_IMAGE_SPEC, set by KubeSpawner)."
@@ -119,6 +115,7 @@ class AiinfnHubExtension(ExtensionApp):
         self.standalone: Standalone | None = None
         self.returns: NotebookReturns | None = None
         self._starting: asyncio.Future | None = None
+        self._settings: dict[str, Any] | None = None
         self._tasks: set[asyncio.Task] = set()
         self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
@@ -161,6 +158,40 @@ class AiinfnHubExtension(ExtensionApp):
                 f"the jobs service could not start ({exc}); see the server log, then restart "
                 "the server"
             ) from None
+
+    async def service_settings(self) -> dict[str, Any]:
+        """The jobs service's own settings (largest staged file, home mount path), read once
+        from its ``/whoami``: the service is their one source. JobsError if it cannot say."""
+        if self._settings is None:
+            backend = await self.ensure_backend()
+            self.remember_caller(*await backend.call("GET", "whoami"))
+        if self._settings is None:
+            raise JobsError(
+                503,
+                "the jobs service did not answer who you are, so files cannot be sent with "
+                "jobs yet; try again in a moment, or ask your hub admin if it persists",
+            )
+        return self._settings
+
+    def known_settings(self) -> dict[str, Any]:
+        """The service's settings if it gave them, else its documented defaults (for what the
+        panel shows while the service does not answer: nothing is sent then)."""
+        return self._settings or SERVICE_DEFAULTS
+
+    def remember_caller(self, status: int, caller: Any) -> None:
+        """Keep the settings of a ``/whoami`` answer. A service older than its ``settings``
+        answers without them: its documented defaults apply, and the log says so."""
+        if status != 200 or not isinstance(caller, dict):
+            return
+        settings = caller.get("settings")
+        if not isinstance(settings, dict):
+            self.log.warning(
+                "aiinfn-hub: the jobs service gives no settings (older than this extension); "
+                "using its defaults: %s",
+                SERVICE_DEFAULTS,
+            )
+            settings = SERVICE_DEFAULTS
+        self._settings = {**SERVICE_DEFAULTS, **settings}
 
     async def _start_backend(self) -> Backend:
         if self.resolved_mode() == "hub":

@@ -148,11 +148,13 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
 
     async def request_body(self, for_plan: bool = False) -> dict[str, Any]:
         ext = self.ext
+        body = self.json_body()
+        settings = await ext.service_settings()
         return await build_request(
-            self.json_body(),
+            body,
             self.contents_manager,
-            max_bytes=ext.max_staged_bytes,
-            home_mount=ext.home_mount_path,
+            max_bytes=settings["max_staged_bytes"],
+            home_mount=settings["home_mount_path"],
             image=ext.user_image,
             for_plan=for_plan,
         )
@@ -240,14 +242,16 @@ class WhoamiHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         ext = self.ext
+        admin = await self.service_admin()  # asks the service, and keeps its settings
+        settings = ext.known_settings()
         self.reply(
             200,
             {
                 "name": ext.user,
-                "admin": await self.service_admin(),
+                "admin": admin,
                 "mode": ext.resolved_mode(),
                 "defaults": ext.defaults(),
-                "limits": {"max_staged_bytes": ext.max_staged_bytes},
+                "limits": {"max_staged_bytes": settings["max_staged_bytes"]},
             },
         )
 
@@ -259,6 +263,7 @@ class WhoamiHandler(BaseHandler):
             status, caller = await self.call("GET", "whoami")
         except JobsError as exc:
             status, caller = exc.status, exc.message
+        self.ext.remember_caller(status, caller)
         if status == 200 and isinstance(caller, dict):
             return caller.get("admin") is True
         error = caller.get("error") if isinstance(caller, dict) else caller

@@ -47,10 +47,14 @@ async def test_metrics_count_everyones_jobs_so_users_may_not_read_them(api):
 
 
 async def test_whoami_names_the_caller_and_says_whether_they_are_admin(api):
-    assert await api.call("GET", "whoami") == (200, {"name": "alice", "admin": False})
+    settings = {"max_staged_bytes": 900 * 1024, "home_mount_path": "/home/jovyan"}
+    assert await api.call("GET", "whoami") == (
+        200,
+        {"name": "alice", "admin": False, "settings": settings},
+    )
     assert await api.call("GET", "whoami", token="admin-token") == (
         200,
-        {"name": "admin", "admin": True},
+        {"name": "admin", "admin": True, "settings": settings},
     )
     status, error = await api.call("GET", "whoami", token="nobody")
     assert status == 401 and "token" in error["error"]

@@ -71,7 +71,7 @@ class Server:
                 f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.allow_unauthenticated_access=False",
                 "--AiinfnHubExtension.standalone_user=alice",
-                f"--AiinfnHubExtension.max_staged_bytes={LIMIT}",
+                f"--JobsManager.max_staged_bytes={LIMIT}",
             ],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

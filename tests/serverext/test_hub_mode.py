@@ -17,6 +17,7 @@ from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.jobs.claims import home_claim_manifest
 from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
@@ -222,8 +223,16 @@ async def test_a_notebook_that_ended_while_the_server_was_down_comes_back_at_sta
 
     await extension_of(serverapp)._start_jupyter_server_extension(serverapp)
     target = jp_root_dir / f"night.{job['id']}.ipynb"
-    await wait_until(target.exists, 60, message="the executed notebook")
-    executed = nbformat.read(str(target), as_version=4)
+
+    def saved() -> nbformat.NotebookNode | None:
+        """The notebook once written whole (Jupyter's atomic_writing writes in place, keeping
+        a backup aside, so the file exists before its content is in)."""
+        try:
+            return nbformat.read(str(target), as_version=4)
+        except (OSError, nbformat.reader.NotJSONError):
+            return None
+
+    executed = await wait_until(saved, 60, message="the executed notebook")
     assert executed.cells[0].outputs[0]["text"] == "ran overnight\n"
 
 
@@ -247,3 +256,38 @@ async def test_a_service_error_without_words_is_a_502_in_words():
     assert caught.value.status == 502
     assert "answered 400 without saying why" in caught.value.message
     assert "ask your hub admin" in caught.value.message
+
+
+async def test_the_service_is_the_one_source_of_the_staging_settings(
+    unstarted_api, service, jp_root_dir
+):
+    """The largest file shipped with a job and where jobs see the home come from the service's
+    /whoami, whatever the service is configured with: no copy in the server to keep equal."""
+    _, manager = service
+    manager.max_staged_bytes = 2000
+    manager.home_mount_path = "/data/home"
+    status, me = await unstarted_api("GET", "whoami")
+    assert status == 200 and me["limits"]["max_staged_bytes"] == 2000, me
+
+    (jp_root_dir / "big.py").write_text("print(1)\n" + "#" * 3000)
+    status, refused = await unstarted_api("POST", "jobs", {"path": "big.py"})
+    assert status == 413 and "2,000-byte limit" in refused["error"], refused
+
+    (jp_root_dir / "small.py").write_text("print('small')\n")
+    home = manager.home.name_for("alice")  # as alice's first server start makes it
+    await manager.kube.create("pvc", home_claim_manifest(home, "alice"))
+    body = {"path": "small.py", "staging": "home", "local_only": True}
+    status, job = await unstarted_api("POST", "jobs", body)
+    assert status == 201, job
+    assert any("/data/home/small.py" in part for part in job["spec"]["command"]), job["spec"]
+
+
+async def test_a_service_without_settings_gets_its_documented_defaults(caplog):
+    """A hub's service older than this extension answers /whoami without settings."""
+    ext = AiinfnHubExtension()
+    ext._settings = None
+    ext.log = logging.getLogger("aiinfn_hub.tests.extension")  # the app's own log propagates not
+    with caplog.at_level(logging.WARNING):
+        ext.remember_caller(200, {"name": "alice", "admin": False})
+    assert ext._settings == {"max_staged_bytes": 900 * 1024, "home_mount_path": "/home/jovyan"}
+    assert "older than this extension" in caplog.text

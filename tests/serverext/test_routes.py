@@ -23,9 +23,9 @@ LONG = {"command": ["sleep", "120"], "local_only": True}
 @pytest.fixture
 def jp_server_config(sandbox):
     """Standalone on the session's sandbox, with a small limit for files shipped with a job."""
-    return extension_config(
-        mode="standalone", kubeconfig=str(sandbox.kubeconfig), max_staged_bytes=4000
-    )
+    config = extension_config(mode="standalone", kubeconfig=str(sandbox.kubeconfig))
+    config["JobsManager"] = {"max_staged_bytes": 4000}  # the service's limit, the only one
+    return config
 
 
 def assert_error(status: int, body, expected: int, *words: str) -> None:
@@ -54,7 +54,8 @@ async def test_whoami_and_sites(api):
     status, me = await api("GET", "whoami")
     assert status == 200
     assert (me["name"], me["mode"], me["admin"]) == ("alice", "standalone", True)
-    assert me["limits"]["max_staged_bytes"] > 0 and me["defaults"]["cpu"]
+    assert me["limits"]["max_staged_bytes"] == 4000  # the service's own, not a copy
+    assert me["defaults"]["cpu"]
     status, body = await api("GET", "sites")
     assert status == 200
     assert {s["name"] for s in body["sites"]} == {"local", "leonardo", "tier1"}
