@@ -286,7 +286,7 @@ export interface components {
             command?: string[];
             /** @description a notebook, Python or shell script shipped with the job */
             script?: {
-                /** @description path relative to your home */
+                /** @description path relative to your home, e.g. analysis/train.ipynb */
                 path: string;
                 /** @enum {string} */
                 kind?: "notebook" | "python" | "shell";
@@ -304,7 +304,7 @@ export interface components {
                 /** @description e.g. 8Gi, 512Mi or bytes */
                 memory?: string | number;
                 gpus?: number;
-                /** @description e.g. A100 */
+                /** @description e.g. A100, T4 */
                 gpu_model?: string | null;
             };
             /** @description e.g. 90s, 2h, 1h30m or HH:MM:SS */
@@ -336,7 +336,11 @@ export interface components {
         Plan: {
             requires_gpu: boolean;
             offloadable: boolean;
-            reasons?: Record<string, unknown>;
+            /** @description why the job was taken to need a GPU, and to be offloadable or not */
+            reasons?: {
+                requires_gpu?: string;
+                offloadable?: string;
+            };
             sites: components["schemas"]["SiteReason"][];
             ruled_out: components["schemas"]["SiteReason"][];
         };
@@ -355,14 +359,24 @@ export interface components {
             ended?: string | null;
             /** @enum {string|null} */
             outcome: "succeeded" | "failed" | "fell_back" | "cancelled" | null;
-            /** @description what happened there */
+            /** @description what happened there, in plain words */
             reason: string;
-            /** @description the raw Kueue condition: condition, status, reason, message */
-            kueue?: Record<string, unknown>;
+            /** @description the raw Kueue condition */
+            kueue?: {
+                condition?: string;
+                status?: string;
+                reason?: string;
+                message?: string;
+            };
             /** @description the Slurm or HTCondor job id */
             remote_job_id?: string | null;
-            /** @description the failed pod: name, reason, message, exitCode */
-            pod?: Record<string, unknown> | null;
+            /** @description the pod the site failed, in its own words */
+            pod?: {
+                name?: string;
+                reason?: string;
+                message?: string;
+                exitCode?: number | null;
+            } | null;
         };
         Progress: {
             completions: number;
@@ -422,8 +436,8 @@ export interface components {
                 state: string;
             };
             capacity: {
-                gpus?: components["schemas"]["FreeTotal"];
-                cpu?: components["schemas"]["FreeTotal"];
+                gpus: components["schemas"]["FreeTotal"];
+                cpu: components["schemas"]["FreeTotal"];
             };
             queue: {
                 /** @description Kueue workloads waiting for admission */
@@ -463,7 +477,7 @@ export interface operations {
         parameters: {
             query?: {
                 state?: components["schemas"]["State"];
-                /** @description a site name */
+                /** @description a site name, see GET /sites */
                 site?: string;
                 /** @description admins only: one user's jobs */
                 user?: string;
