@@ -5,161 +5,78 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { components, operations } from './openapi';
+
 /** The Jupyter Server event-bus schema the server extension emits job changes with. */
 export const JOB_EVENT_SCHEMA =
   'https://aiinfn.infn.it/schemas/aiinfn-hub/job-status/v1';
 
-export type JobState =
-  | 'queued'
-  | 'admitted'
-  | 'running'
-  | 'falling_back'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled';
+/*
+ * The bodies of the API. The jobs service's own (every schema of
+ * aiinfn_hub/jobs/openapi.yaml) come from src/openapi.d.ts, which `jlpm openapi:gen`
+ * generates from that document; only what the server extension adds on its way through
+ * (aiinfn_hub/serverext/handlers.py) is written here.
+ */
+type Schemas = components['schemas'];
 
-export type AttemptOutcome =
-  'succeeded' | 'failed' | 'fell_back' | 'cancelled' | null;
+/** The JSON body of an operation's response. */
+type JsonOf<R> = R extends { content: { 'application/json': infer T } }
+  ? T
+  : never;
 
-export interface ISiteReason {
-  name: string;
-  display_name?: string;
-  reason: string;
-}
-
-export interface IPlan {
-  requires_gpu: boolean;
-  offloadable: boolean;
-  reasons?: { requires_gpu?: string; offloadable?: string };
-  sites: ISiteReason[];
-  ruled_out: ISiteReason[];
-}
-
+export type JobState = Schemas['State'];
+export type AttemptOutcome = Schemas['Attempt']['outcome'];
+export type ISiteReason = Schemas['SiteReason'];
+export type IPlan = Schemas['Plan'];
 /** Kueue's own words for an attempt: the condition, its reason and message. */
-export interface IKueueRaw {
-  condition?: string;
-  status?: string;
-  reason?: string;
-  message?: string;
-}
+export type IKueueRaw = NonNullable<Schemas['Attempt']['kueue']>;
+/** The pod the site failed, with its own reason, message and exit code. */
+export type IPodRaw = NonNullable<Schemas['Attempt']['pod']>;
+export type IAttempt = Schemas['Attempt'];
+export type IProgress = Schemas['Progress'];
+export type IResources = NonNullable<Schemas['JobRequest']['resources']>;
+export type ILogSlice = Schemas['LogChunk'];
+export type ISite = Schemas['Site'];
 
-export interface IAttempt {
-  number: number;
-  site: string;
-  site_display?: string;
-  started?: string | null;
-  ended?: string | null;
-  outcome?: AttemptOutcome;
-  reason: string;
-  kueue?: IKueueRaw;
-  remote_job_id?: string | null;
-  /** The pod, and for a failure the site gave it, the pod's own reason and message. */
-  pod?: string | IPodRaw | null;
-}
-
-export interface IPodRaw {
-  name?: string;
-  reason?: string;
-  message?: string;
-  exitCode?: number | null;
-}
-
-export interface IProgress {
-  completions?: number;
-  succeeded?: number;
-  failed?: number;
-  active?: number;
-}
-
-export interface IResources {
-  cpu?: string | number;
-  memory?: string | number;
-  gpus?: number;
-  gpu_model?: string | null;
-}
-
-export interface IJob {
-  id: string;
-  name: string;
-  owner: string;
-  state: JobState;
-  site?: string | null;
-  site_display?: string | null;
-  reason?: string;
-  submitted?: string | null;
-  started?: string | null;
-  ended?: string | null;
-  plan: IPlan;
-  attempts: IAttempt[];
-  fallback?: string;
-  progress: IProgress;
+/** A job; the server extension adds where a notebook job's executed notebook was saved. */
+export type IJob = Schemas['Job'] & {
   /** For notebook jobs, where the executed notebook was saved (single-job reads only). */
   executed_notebook?: string | null;
-  spec?: {
-    resources?: IResources;
-    completions?: number;
-    script?: { path?: string; kind?: string };
-    [key: string]: unknown;
-  };
-}
+};
 
-export interface IJobList {
-  jobs: IJob[];
-  total: number;
-  next_offset?: number | null;
-}
+/** A page of jobs; the server extension's carries the extension's job view. */
+export type IJobList = Omit<
+  JsonOf<operations['listJobs']['responses'][200]>,
+  'jobs'
+> & { jobs: IJob[] };
 
-export interface ILogSlice {
-  data: string;
-  next_offset: number;
-  eof: boolean;
-  pod?: string | null;
-  message?: string;
-}
-
-export interface ISite {
-  name: string;
-  display_name: string;
-  kind: string;
-  summary?: string;
-  health: { usable: boolean; state: string };
-  capacity: {
-    gpus: { total: number; free: number };
-    cpu: { total: number; free: number };
-  };
-  queue: { pending: number; reasons: string[] };
-  gpu_models?: string[];
-}
-
-export interface IWhoami {
-  name: string;
-  admin: boolean;
+/** The service's answer, with what the server extension adds: its mode and the profile. */
+export type IWhoami = JsonOf<operations['whoami']['responses'][200]> & {
   mode: string;
   defaults: IResources;
-}
+};
 
-/** What the panel sends to submit a file, or to preview its placement. */
-export interface IJobRequest {
+/**
+ * What the panel sends to submit a file, or to preview its placement: the service's request
+ * with a `path` to run instead of its `command` or `script`, which the server extension
+ * builds from the file.
+ */
+export type IJobRequest = Omit<Schemas['JobRequest'], 'command' | 'script'> & {
   path: string;
-  name?: string;
-  resources?: IResources;
-  walltime?: string | null;
-  local_only?: boolean;
+  args?: string[];
+  parameters?: Record<string, unknown>;
   /** `ship` (default): the file travels with the job; `home`: read in place (local only). */
   staging?: 'ship' | 'home';
-  completions?: number;
-  parallelism?: number;
-  site?: string | null;
-  client_request_id?: string;
-}
+};
 
-export interface IListQuery {
-  user?: string | null;
-  state?: string | null;
-  site?: string | null;
-  limit?: number;
-  offset?: number;
-}
+type ListParameters = NonNullable<
+  operations['listJobs']['parameters']['query']
+>;
+
+/** A listing's filters; empty ones (null, '') are left out of the URL. */
+export type IListQuery = {
+  [K in keyof ListParameters]?: ListParameters[K] | null;
+};
 
 /**
  * A failed call. `message` is the server's `error` text as it wrote it; `status` is 0 when

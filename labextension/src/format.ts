@@ -195,8 +195,8 @@ export function kueueText(kueue: IKueueRaw | undefined): string {
 }
 
 /** The pod's raw failure, e.g. `pod p-1: ProviderFailed: schedd down (exit code 1)`. */
-export function podText(pod: string | IPodRaw | null | undefined): string {
-  if (!pod || typeof pod === 'string') {
+export function podText(pod: IPodRaw | null | undefined): string {
+  if (!pod) {
     return '';
   }
   const words = [pod.reason, pod.message].filter(Boolean).join(': ');

@@ -87,8 +87,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
-    let panel: JobsPanel;
-    const isShown = () => !!panel && panel.isVisible;
+    // The log tails ask whether the panel is shown; the panel needs the tails first.
+    let shownPanel: JobsPanel | null = null;
+    const isShown = () => !!shownPanel?.isVisible;
     const tails = new LogTails(client, isShown);
     const live = new LiveUpdates({
       model,
@@ -172,7 +173,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    panel = new JobsPanel(model, actions, tails);
+    const panel = new JobsPanel(model, actions, tails);
+    shownPanel = panel;
     panel.onShown(() => {
       if (live.running) {
         void live.refresh();
