@@ -251,7 +251,7 @@ class WhoamiHandler(BaseHandler):
                 "admin": admin,
                 "mode": ext.resolved_mode(),
                 "defaults": ext.defaults(),
-                "limits": {"max_staged_bytes": settings["max_staged_bytes"]},
+                "settings": settings,  # the service's, as its /whoami gives them
             },
         )
 

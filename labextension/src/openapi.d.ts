@@ -153,7 +153,7 @@ export interface paths {
         };
         /**
          * Who the service takes you for, and whether you may see and act on everyone's jobs
-         * @description ``admin`` is true for JupyterHub admins (the ``admin`` field of your user model, or the ``admin:users`` scope) and for users named in ``Authenticator.admin_users``; the JupyterLab panel shows its user filter when it is true.
+         * @description ``admin`` is true for JupyterHub admins (the ``admin`` field of your user model, or the ``admin:users`` scope) and for users named in ``Authenticator.admin_users``; the JupyterLab panel shows its user filter when it is true. ``settings`` are the service's own, which a user's server uses as they are (one source, never a copy kept equal by hand): the largest file shipped with a job, and where jobs see the home volume.
          */
         get: operations["whoami"];
         put?: never;
@@ -767,6 +767,12 @@ export interface operations {
                     "application/json": {
                         name: string;
                         admin: boolean;
+                        settings: {
+                            /** @description The largest notebook or script shipped with a job, in bytes */
+                            max_staged_bytes: number;
+                            /** @description Where jobs see the user's home volume */
+                            home_mount_path: string;
+                        };
                     };
                 };
             };

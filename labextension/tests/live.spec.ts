@@ -6,7 +6,13 @@ import { jobFromEvent, LiveUpdates, refreshAll } from '../src/live';
 import { JobsModel } from '../src/model';
 import { fakeServer, Handler, makeJob, waitFor } from './fixtures';
 
-const WHOAMI = { name: 'alice', admin: false, mode: 'hub', defaults: {} };
+const WHOAMI = {
+  name: 'alice',
+  admin: false,
+  mode: 'hub',
+  defaults: {},
+  settings: { max_staged_bytes: 921600, home_mount_path: '/home/jovyan' }
+};
 
 /** A server with these jobs; `mode` switches it between healthy, failing and gone. */
 function server(jobs: IJob[]) {

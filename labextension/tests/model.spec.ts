@@ -9,13 +9,21 @@ import {
 } from '../src/model';
 import { makeJob } from './fixtures';
 
+const SETTINGS = { max_staged_bytes: 921600, home_mount_path: '/home/jovyan' };
 const ALICE: IWhoami = {
   name: 'alice',
   admin: false,
   mode: 'hub',
-  defaults: {}
+  defaults: {},
+  settings: SETTINGS
 };
-const ADMIN: IWhoami = { name: 'root', admin: true, mode: 'hub', defaults: {} };
+const ADMIN: IWhoami = {
+  name: 'root',
+  admin: true,
+  mode: 'hub',
+  defaults: {},
+  settings: SETTINGS
+};
 
 function fellBack(job: IJob): IJob {
   return {

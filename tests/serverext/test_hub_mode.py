@@ -267,7 +267,7 @@ async def test_the_service_is_the_one_source_of_the_staging_settings(
     manager.max_staged_bytes = 2000
     manager.home_mount_path = "/data/home"
     status, me = await unstarted_api("GET", "whoami")
-    assert status == 200 and me["limits"]["max_staged_bytes"] == 2000, me
+    assert status == 200 and me["settings"]["max_staged_bytes"] == 2000, me
 
     (jp_root_dir / "big.py").write_text("print(1)\n" + "#" * 3000)
     status, refused = await unstarted_api("POST", "jobs", {"path": "big.py"})

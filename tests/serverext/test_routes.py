@@ -54,7 +54,7 @@ async def test_whoami_and_sites(api):
     status, me = await api("GET", "whoami")
     assert status == 200
     assert (me["name"], me["mode"], me["admin"]) == ("alice", "standalone", True)
-    assert me["limits"]["max_staged_bytes"] == 4000  # the service's own, not a copy
+    assert me["settings"]["max_staged_bytes"] == 4000  # the service's own, not a copy
     assert me["defaults"]["cpu"]
     status, body = await api("GET", "sites")
     assert status == 200
