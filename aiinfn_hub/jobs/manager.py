@@ -360,7 +360,7 @@ class JobsManager(LoggingConfigurable):
         version = tracked.record["metadata"].get("resourceVersion")
         if tracked.parsed_version != version:
             data = tracked.record.get("data") or {}
-            tracked.spec = slim.loads(data.get("spec.json") or "{}")
+            tracked.spec = json.loads(data.get("spec.json") or "{}")  # kept while it runs
             tracked.plan = slim.shared(data.get("plan.json") or "{}")  # read-only, shared
             tracked.parsed_version = version
 
@@ -638,8 +638,9 @@ class JobsManager(LoggingConfigurable):
             ):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = shown
-            event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
-            self.events.publish(tracked.owner, event)
+            if self.events.subscribers:  # at a start, nobody listens yet
+                event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
+                self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
 
