@@ -5,7 +5,9 @@ ends resumes from the last version seen, and a 410 Gone (history compacted) reli
 change calls ``on_change(kind, event_type, obj)``; a relist reports what changed meanwhile
 (deletions included) the same way. No polling: the API server pushes.
 
-Objects are kept slim (:func:`.slim.slim`: no ``managedFields``, keys interned). Failures are
+Objects are kept slim (:func:`.slim.slim`: no ``managedFields``, keys interned); a user that
+keeps the objects in its own form (the manager, job records) may have only their versions
+kept (``keep_objects=False``). Failures are
 retried for ever with backoff; ``last_error`` keeps the latest (``None`` once a
 list or watch succeeds), so whoever waits for ``synced`` can say why it does not come
 (:mod:`.health`); each failure is logged once until it changes.
@@ -42,7 +44,11 @@ class Reflector:
         label_selector: str | None = None,
         on_change: OnChange | None = None,
         watch_timeout: int = 300,
+        keep_objects: bool = True,
     ) -> None:
+        """``keep_objects=False``: ``objects`` stays empty and only each object's version is
+        kept (``on_change`` is given the objects whole; a deletion that a relist finds is
+        told with the object's name and namespace only)."""
         self.kube = kube
         self.kind = kind
         self.list_fn = list_fn
@@ -50,7 +56,9 @@ class Reflector:
         self.label_selector = label_selector
         self.on_change = on_change or (lambda *_: None)
         self.watch_timeout = watch_timeout
+        self.keep_objects = keep_objects
         self.objects: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, str | None] = {}  # resourceVersion by key
         self.resource_version = ""
         self.synced = asyncio.Event()
         self.relists = 0
@@ -63,6 +71,20 @@ class Reflector:
     def key(obj: dict[str, Any]) -> str:
         meta = obj["metadata"]
         return f"{meta.get('namespace', '')}/{meta['name']}"
+
+    def _store(self, key: str, obj: dict[str, Any]) -> None:
+        self.versions[key] = obj["metadata"].get("resourceVersion")
+        if self.keep_objects:
+            self.objects[key] = obj
+
+    def _drop(self, key: str) -> dict[str, Any]:
+        """Forget the object; what is known of it (its name and namespace at least)."""
+        self.versions.pop(key, None)
+        known = self.objects.pop(key, None)
+        if known is not None:
+            return known
+        namespace, _, name = key.partition("/")
+        return {"metadata": {"name": name, **({"namespace": namespace} if namespace else {})}}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"reflector-{self.kind}")
@@ -80,8 +102,10 @@ class Reflector:
 
     async def _list(self) -> None:
         """A full list, in pages (``limit`` and ``continue``), as client-go's reflectors list:
-        no one answer holds every object of a kind that has many (job records)."""
-        fresh: dict[str, dict[str, Any]] = {}
+        no one answer holds every object of a kind that has many (job records). What is new
+        or changed is reported page by page (its user may keep it in its own form meanwhile);
+        what is gone, once the last page has come."""
+        fresh: set[str] = set()
         following: dict[str, Any] = {}
         while True:
             data = await self.kube.call(
@@ -92,22 +116,22 @@ class Reflector:
                 **following,
                 **self._kwargs(),
             )
-            fresh.update((self.key(item), slim(item)) for item in data.get("items") or ())
+            for item in data.get("items") or ():
+                obj = slim(item)
+                key = self.key(obj)
+                fresh.add(key)
+                known = key in self.versions
+                before = self.versions.get(key)
+                self._store(key, obj)
+                if not known or before != self.versions[key]:
+                    self.on_change(self.kind, "MODIFIED" if known else "ADDED", obj)
             token = (data.get("metadata") or {}).get("continue")
             if not token:
                 break
             following = {"_continue": token}
-        for key, old in list(self.objects.items()):
-            if key not in fresh:
-                del self.objects[key]
-                self.on_change(self.kind, "DELETED", old)
-        for key, obj in fresh.items():
-            before = self.objects.get(key)
-            self.objects[key] = obj
-            if before is None or before["metadata"].get("resourceVersion") != obj["metadata"].get(
-                "resourceVersion"
-            ):
-                self.on_change(self.kind, "ADDED" if before is None else "MODIFIED", obj)
+            data = None  # the next page in its place
+        for key in [key for key in self.versions if key not in fresh]:
+            self.on_change(self.kind, "DELETED", self._drop(key))
         self.resource_version = (data.get("metadata") or {}).get("resourceVersion", "")
         self.relists += 1
         self.last_error = None
@@ -196,8 +220,18 @@ class Reflector:
             return False
         key = self.key(obj)
         if kind == "DELETED":
-            self.objects.pop(key, None)
+            self._drop(key)
         else:
-            self.objects[key] = obj
+            self._store(key, obj)
         self.on_change(self.kind, kind, obj)
         return False
+
+
+def when_synced(reflectors: list[Reflector], then: Callable[[], None]) -> asyncio.Task:
+    """A task that calls ``then`` once each of ``reflectors`` holds its first list."""
+
+    async def wait() -> None:
+        await asyncio.gather(*(r.synced.wait() for r in reflectors))
+        then()
+
+    return asyncio.create_task(wait(), name="when-synced")

@@ -49,6 +49,12 @@ def record_name(job_id: str) -> str:
     return f"aiinfn-{job_id}"
 
 
+def record_job_id(name: str) -> str | None:
+    """The job whose record is named ``name`` (None: not a record's name)."""
+    prefix = record_name("")
+    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else None
+
+
 def attempt_name(job_id: str, number: int) -> str:
     """The batch/v1 Job of one attempt; deterministic, so creating it twice is harmless."""
     return f"aiinfn-{job_id}-{number}"

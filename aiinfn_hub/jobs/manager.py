@@ -19,7 +19,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from traitlets import Integer, List, Unicode, default
@@ -29,7 +28,7 @@ from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
 from . import actions as A
 from . import labels as L
 from . import signals, slim
-from .cache import Reflector
+from .cache import Reflector, when_synced
 from .capacity import node_usage, site_capacity
 from .claims import HomeClaim
 from .errors import ClusterUnavailable, JobsError, NotFound
@@ -42,64 +41,11 @@ from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
 from .retention import JobsRetention
 from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
+from .tracked import Tracked, signature
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Tracked:
-    """Everything the manager knows about one job, rebuilt from the cache."""
-
-    job_id: str
-    record: dict[str, Any] | None = None
-    attempts: dict[int, dict[str, Any]] = field(default_factory=dict)
-    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
-    view: dict[str, Any] | None = None
-    encoded: str | None = None  # the view as JSON, made when a listing first needs it
-    signature: tuple | None = None
-    timer: asyncio.TimerHandle | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    parsed_version: str | None = None
-    spec: dict[str, Any] = field(default_factory=dict)
-    plan: dict[str, Any] = field(default_factory=dict)
-    parsed_history: tuple[str, list[dict[str, Any]]] = ("", [])
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        return ((self.record or {}).get("metadata") or {}).get("annotations") or {}
-
-    @property
-    def owner(self) -> str:
-        return self.annotations.get(L.OWNER_NAME, "")
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        """The recorded attempts, parsed once per version of the record (read-only)."""
-        text = self.annotations.get(L.ATTEMPTS) or "[]"
-        if self.parsed_history[0] is not text:
-            self.parsed_history = (text, slim.loads(text))
-        return self.parsed_history[1]
-
-    @property
-    def final(self) -> dict[str, Any] | None:
-        text = self.annotations.get(L.FINAL)
-        return slim.shared(text) if text else None  # read-only
-
-    @property
-    def submitted(self) -> str | None:
-        return self.annotations.get(L.SUBMITTED)
-
-    @property
-    def actions(self) -> list[dict[str, Any]]:
-        return A.recorded(self.annotations)
-
-    def view_json(self) -> str:
-        """The view as JSON text, encoded at most once per change (for listings)."""
-        if self.encoded is None:
-            self.encoded = json.dumps(self.view)
-        return self.encoded
 
 
 class JobsManager(LoggingConfigurable):
@@ -188,6 +134,7 @@ class JobsManager(LoggingConfigurable):
         self.fallback_reactions: list[float] = []
         self._dirty: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
+        self._busy: set[str] = set()  # being reconciled
         self._tasks: list[asyncio.Task] = []
         self.reflectors: dict[str, Reflector] = {}
         self.started = False
@@ -219,22 +166,34 @@ class JobsManager(LoggingConfigurable):
         }
         for kind, (fn, args, sel) in specs.items():
             self.reflectors[kind] = Reflector(
-                kube, kind, fn, args, sel, self._on_change, self.watch_timeout
-            )
+                kube, kind, fn, args, sel, self._on_change, self.watch_timeout,
+                keep_objects=kind != "configmap",  # records: kept in Tracked (tracked.py)
+            )  # fmt: skip
         for reflector in self.reflectors.values():
             reflector.start()
-        await wait_synced(self.reflectors.values(), timeout=timeout, kube=kube)
-        self._tasks = [
-            asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
-        ]
-        self.started = True
-        self._initial = set(self.jobs)
-        for job_id in list(self.jobs):
-            self._mark(job_id)
+        # once the other caches hold their first list, each job is reconciled as its record
+        # arrives: an ended one then rests (tracked.py) instead of waiting whole in memory
+        records = self.reflectors["configmap"]
+        early = when_synced([r for r in self.reflectors.values() if r is not records], self._begin)
+        try:
+            await wait_synced(self.reflectors.values(), timeout=timeout, kube=kube)
+            await early
+        finally:
+            early.cancel()
+        self._initial = self._queued | self._busy
         if self._initial:
             await self._recovered.wait()
         else:
             self._recovered.set()
+
+    def _begin(self) -> None:
+        """Start the reconcile workers, with every job known so far."""
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"reconcile-{i}") for i in range(self.workers)
+        ]
+        self.started = True
+        for job_id in list(self.jobs):
+            self._mark(job_id)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -263,6 +222,8 @@ class JobsManager(LoggingConfigurable):
         labels = meta.get("labels") or {}
         job_id = labels.get(L.JOB_ID)
         deleted = event == "DELETED"
+        if kind == "configmap" and deleted and not labels:  # a relist's, by name (cache.py)
+            job_id = L.record_job_id(meta["name"])
         if kind == "node":
             self._refresh_health()
             return
@@ -322,8 +283,7 @@ class JobsManager(LoggingConfigurable):
         self.health = fresh
         if changed and self.started:
             for tracked in self.jobs.values():
-                view = tracked.view or {}
-                if view.get("site") in changed and view.get("state") not in (
+                if tracked.site in changed and tracked.state not in (
                     "succeeded",
                     "failed",
                     "cancelled",
@@ -339,9 +299,11 @@ class JobsManager(LoggingConfigurable):
         while True:
             job_id = await self._dirty.get()
             self._queued.discard(job_id)
+            self._busy.add(job_id)
             try:
                 await self._reconcile_one(job_id)
             finally:
+                self._busy.discard(job_id)
                 if job_id in self._initial:
                     self._initial.discard(job_id)
                     if not self._initial:
@@ -353,7 +315,9 @@ class JobsManager(LoggingConfigurable):
             return
         try:
             async with tracked.lock:
+                tracked.wake()
                 await self._reconcile(tracked)
+            tracked.rest()  # an ended job keeps only its compact form (tracked.py)
         except KubeError as exc:
             if exc.transient:
                 log.warning("job %s: %s; will retry", job_id, exc)
@@ -396,7 +360,7 @@ class JobsManager(LoggingConfigurable):
         version = tracked.record["metadata"].get("resourceVersion")
         if tracked.parsed_version != version:
             data = tracked.record.get("data") or {}
-            tracked.spec = slim.loads(data.get("spec.json") or "{}")
+            tracked.spec = json.loads(data.get("spec.json") or "{}")  # kept while it runs
             tracked.plan = slim.shared(data.get("plan.json") or "{}")  # read-only, shared
             tracked.parsed_version = version
 
@@ -669,36 +633,24 @@ class JobsManager(LoggingConfigurable):
             tracked.actions,
         )
         tracked.view = view
-        tracked.encoded = None
-        signature = (
-            view["state"],
-            view["site"],
-            len(view["attempts"]),
-            tuple(view["progress"].values()),
-            view["reason"],
-            len(view["actions"]),
-        )
-        if signature != tracked.signature:
+        shown = signature(view)
+        if shown != tracked.signature:
             if (
                 tracked.signature is not None
                 and state.terminal
                 and tracked.signature[0] != state.value
             ):
                 self.counters[f"finished_{state.value}"] += 1
-            tracked.signature = signature
-            event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
-            self.events.publish(tracked.owner, event)
+            tracked.signature = shown
+            if self.events.subscribers:  # at a start, nobody listens yet
+                event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
+                self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
 
     def _visible(self, job_id: str, user: str, admin: bool) -> Tracked:
         tracked = self.jobs.get(job_id)
-        if (
-            tracked is None
-            or tracked.record is None
-            or tracked.view is None
-            or (not admin and tracked.owner != user)
-        ):
+        if tracked is None or not tracked.visible or (not admin and tracked.owner != user):
             raise NotFound(f"no job {job_id!r} among your jobs; check the id in your list of jobs")
         return tracked
 
@@ -828,13 +780,12 @@ class JobsManager(LoggingConfigurable):
         chosen = []
         for job_id in ids:
             tracked = self.jobs.get(job_id)
-            view = tracked.view if tracked and tracked.record is not None else None
-            if view is None:
+            if tracked is None or not tracked.visible:
                 continue
-            if (state and view["state"] != state) or (site and view["site"] != site):
+            if (state and tracked.state != state) or (site and tracked.site != site):
                 continue
             chosen.append(tracked)
-        chosen.sort(key=lambda t: (t.view["submitted"] or "", t.job_id), reverse=True)
+        chosen.sort(key=lambda t: (t.submitted or "", t.job_id), reverse=True)
         following = offset + limit if offset + limit < len(chosen) else None
         jobs = ",".join(t.view_json() for t in chosen[offset : offset + limit])
         total = len(chosen)

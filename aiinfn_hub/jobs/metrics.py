@@ -35,8 +35,8 @@ def collect(manager: JobsManager) -> dict[str, Any]:
     """Jobs by state, the manager's counters, Kubernetes requests and site usability."""
     by_state: dict[str, int] = defaultdict(int)
     for tracked in manager.jobs.values():
-        if tracked.view:
-            by_state[tracked.view["state"]] += 1
+        if tracked.state:  # its view has been built (a resting job's is not parsed)
+            by_state[tracked.state] += 1
     return {
         "by_state": dict(by_state),
         "counters": dict(manager.counters),

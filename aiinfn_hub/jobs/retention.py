@@ -38,7 +38,7 @@ from .model import State
 from .signals import now_iso, parse_time
 
 if TYPE_CHECKING:
-    from .manager import Tracked
+    from .tracked import Tracked
 
 HOUR = 3600.0
 DAY = 24 * HOUR

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from . import labels as L
@@ -27,12 +28,13 @@ PLAN_CACHE = 4096
 SHORT = 80
 
 
-def _once(value: Any) -> Any:
+def once(value: Any) -> Any:
+    """``value`` kept once in the process if it is a short string (else as it is)."""
     return sys.intern(value) if isinstance(value, str) and len(value) <= SHORT else value
 
 
-def _interned(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {sys.intern(key): _once(value) for key, value in pairs}
+def _interned(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    return {sys.intern(key): once(value) for key, value in pairs}
 
 
 def loads(text: str) -> Any:
@@ -52,15 +54,16 @@ def _keys(mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 def slim(obj: dict[str, Any]) -> dict[str, Any]:
-    """An object as a cache keeps it: no ``managedFields``, label and annotation keys
-    interned; for a job record also its final state and its plan text (equal plans are one
-    string, and one parse through :func:`shared`)."""
+    """An object as a cache keeps it: no ``managedFields``, label keys and values and
+    annotation keys interned; for a job record also its final state and its plan text (equal
+    plans are one string, and one parse through :func:`shared`)."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
-        for part in ("labels", "annotations"):
-            if isinstance(meta.get(part), dict):
-                meta[part] = _keys(meta[part])
+        if isinstance(meta.get("labels"), dict):  # short values, repeated (owner, role, site)
+            meta["labels"] = _interned(meta["labels"].items())
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = _keys(meta["annotations"])
         if isinstance(meta.get("namespace"), str):
             meta["namespace"] = sys.intern(meta["namespace"])
         annotations = meta.get("annotations") or {}

@@ -238,7 +238,10 @@ async def test_records_older_than_the_history_window_go_at_start(sandbox):
         recent = ended_record(probe.placer, "0000000b0b", "old.user@infn.it", days_ago=89)
         for record in (old, recent):
             await probe.kube.create("configmap", record)
-        await wait_until(lambda: "0000000b0b" in probe.jobs, 60, 0.1, "the recent record")
+        await wait_until(
+            lambda: "0000000b0b" in probe.jobs and probe.jobs["0000000b0b"].view is not None,
+            60, 0.1, "the recent record",
+        )  # fmt: skip
 
         async def old_record_deleted() -> bool:
             return (await objects(sandbox, "0000000a0a"))["record"] == ["(none)"]

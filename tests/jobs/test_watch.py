@@ -29,7 +29,7 @@ def config_map(name: str) -> dict:
     return {"metadata": {"name": name, "labels": {"test": "reflector"}}, "data": {"k": name}}
 
 
-def config_maps(kube: Kube, events: list[tuple[str, str]]) -> Reflector:
+def config_maps(kube: Kube, events: list[tuple[str, str]], keep_objects: bool = True) -> Reflector:
     """A reflector of the test's ConfigMaps that notes each event as (type, name)."""
     return Reflector(
         kube,
@@ -38,6 +38,7 @@ def config_maps(kube: Kube, events: list[tuple[str, str]]) -> Reflector:
         ("default",),
         SELECTOR,
         lambda _kind, kind, obj: events.append((kind, obj["metadata"]["name"])),
+        keep_objects=keep_objects,
     )
 
 
@@ -123,3 +124,25 @@ async def test_a_list_comes_in_pages_and_the_watch_goes_on_from_it(kube, monkeyp
     finally:
         await reflector.stop()
     assert len(seen) == 11 and reflector.relists == 1
+
+
+async def test_a_reflector_that_keeps_only_versions_tells_the_same_changes(kube, sandbox):
+    """The job records' reflector keeps no objects (the manager keeps them in its own form):
+    it reports the same events, a relist's deletion by the object's name and namespace, and
+    a relist reports no change for an object whose version it has seen."""
+    events: list[tuple[str, str]] = []
+    reflector = config_maps(kube, events, keep_objects=False)
+    await kube.create("configmap", config_map("a.b-1"))
+    reflector.start()
+    try:
+        await wait_until(lambda: ("ADDED", "a.b-1") in events, message="the first list")
+        await reflector.stop()
+        await kube.create("configmap", config_map("c"))
+        await kube.delete("configmap", "a.b-1")
+        sandbox.compact()
+        reflector.start()  # 410 Gone: a relist
+        await wait_until(lambda: ("DELETED", "a.b-1") in events, message="the deletion")
+    finally:
+        await reflector.stop()
+    assert events == [("ADDED", "a.b-1"), ("ADDED", "c"), ("DELETED", "a.b-1")]
+    assert reflector.objects == {} and sorted(reflector.versions) == ["default/c"]
