@@ -174,7 +174,7 @@ async def test_a_servers_token_says_admin_for_hub_admins_only(hub):
     assert status == 201 and mine["owner"] == "alice"
     for user, admin in (("admin", True), ("alice", False)):
         status, me = await call("GET", hub.service + "whoami", token=server_tokens[user])
-        assert (status, me) == (200, {"name": user, "admin": admin})
+        assert (status, me["name"], me["admin"]) == (200, user, admin)
     status, refused = await call("GET", hub.service + "jobs?user=bob", token=server_tokens["alice"])
     assert status == 403, refused
     status, alices = await call(
