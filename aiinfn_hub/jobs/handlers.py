@@ -15,6 +15,7 @@ import logging
 import math
 from typing import Any
 
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -282,8 +283,8 @@ class MetricsHandler(APIHandler):
                 "(or a token with JupyterHub's read:metrics scope, such as a Prometheus "
                 "server's); your own jobs are at GET /jobs",
             )
-        self.set_header("Content-Type", "text/plain; version=0.0.4")
-        self.finish(metrics.prometheus(metrics.collect(self.manager)))
+        self.set_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)  # what generate_latest writes
+        self.finish(metrics.prometheus(self.manager))
 
 
 class EventsHandler(APIHandler):

@@ -1,34 +1,52 @@
-"""The jobs service's metrics (``GET /metrics``): what they count, in the Prometheus text
-format. They count every user's jobs, so only admins and metrics readers may read them
-(:mod:`.auth`)."""
+"""The jobs service's metrics (``GET /metrics``), collected from the manager at each scrape and
+written by ``prometheus_client`` in the Prometheus text format. They count every user's jobs,
+so only admins and metrics readers may read them (:mod:`.auth`)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from .manager import JobsManager
 
-#: Each metric: name, type, help, the label it is split by, and the key of its values.
+#: Each metric: its family, name, help, the label it is split by, and the key of its values.
 METRICS = (
-    ("aiinfn_jobs", "gauge", "Jobs by state.", "state", "by_state"),
-    ("aiinfn_job_events_total", "counter", "Submissions, fallbacks and endings.", "event",
+    (GaugeMetricFamily, "aiinfn_jobs", "Jobs by state.", "state", "by_state"),
+    (CounterMetricFamily, "aiinfn_job_events", "Submissions, fallbacks and endings.", "event",
      "counters"),
-    ("aiinfn_kube_requests_total", "counter", "Kubernetes API requests by the jobs service.",
+    (CounterMetricFamily, "aiinfn_kube_requests", "Kubernetes API requests by the jobs service.",
      "request", "kube_requests"),
-    ("aiinfn_site_usable", "gauge", "Whether a site takes jobs now (1) or is skipped (0).",
-     "site", "health"),
+    (GaugeMetricFamily, "aiinfn_site_usable",
+     "Whether a site takes jobs now (1) or is skipped (0).", "site", "health"),
 )  # fmt: skip
 
 
-def prometheus(data: dict[str, Any]) -> str:
+class ManagerCollector(Collector):
+    """The manager's figures as metric families, read afresh at each scrape."""
+
+    def __init__(self, manager: JobsManager) -> None:
+        self.manager = manager
+
+    def collect(self) -> Iterator[Metric]:
+        data = collect(self.manager)
+        for family, name, text, label, key in METRICS:
+            metric = family(name, text, labels=[label])
+            for value, count in sorted(data[key].items()):
+                metric.add_metric([value], float(count))
+            yield metric
+
+
+def prometheus(manager: JobsManager) -> bytes:
     """The manager's metrics in the Prometheus text format."""
-    lines = []
-    for name, kind, text, label, key in METRICS:
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f'{name}{{{label}="{k}"}} {int(v)}' for k, v in sorted(data[key].items())]
-    return "\n".join(lines) + "\n"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ManagerCollector(manager))
+    return generate_latest(registry)
 
 
 def collect(manager: JobsManager) -> dict[str, Any]:
