@@ -26,16 +26,15 @@ from tornado.web import Application
 from traitlets.config import Config
 
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.auth import TokenAuthenticator
-from aiinfn_hub.jobs.cache import Reflector
 from aiinfn_hub.jobs.claims import home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.jobs.manifests import build_record
 from aiinfn_hub.jobs.model import parse_spec
-from aiinfn_hub.jobs.signals import now_iso
+from aiinfn_hub.kube.cache import Reflector
+from aiinfn_hub.kube.client import Kube, kube_client
+from aiinfn_hub.kube.conditions import now_iso
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 

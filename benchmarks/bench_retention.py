@@ -30,12 +30,11 @@ from traitlets.config import Config
 
 from aiinfn_hub.examples import examples_dir
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.app import kube_client
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.jobs.manifests import build_record
 from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.jobs.retention import DAY
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.placement import PlacementConfig, Placer
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.process import free_port

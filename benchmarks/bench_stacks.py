@@ -24,10 +24,9 @@ from kubernetes_asyncio import client
 from traitlets.config import Config
 
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.app import kube_client
-from aiinfn_hub.jobs.cache import Reflector
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.kube.cache import Reflector
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 

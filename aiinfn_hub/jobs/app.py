@@ -9,44 +9,21 @@ import signal
 from typing import Any
 from urllib.parse import urlparse
 
-from kubernetes_asyncio import client, config
 from tornado import web
 from traitlets import Bool, Float, Integer, TraitError, Type, Unicode, default
 from traitlets.config import Application
 
+from ..kube.client import Kube, kube_client
+from ..kube.startup import StartupError
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .claims import HomeClaim
 from .events import JobEvents
 from .handlers import routes
-from .health import StartupError
 from .images import ImagePolicy
-from .kube import USER_AGENT, Kube
 from .manager import JobsManager
 from .retention import JobsRetention
 from .triggers import FallbackPolicy
-
-
-async def kube_client(
-    kubeconfig: str | None = None, host: str | None = None, user_agent: str = USER_AGENT
-) -> client.ApiClient:
-    """An API client from in-cluster credentials, else the kubeconfig (``KUBECONFIG``), that
-    names itself ``user_agent``."""
-    configuration = client.Configuration()
-    try:
-        if kubeconfig:
-            raise config.ConfigException("explicit kubeconfig")
-        config.load_incluster_config(client_configuration=configuration)
-    except config.ConfigException:
-        await config.load_kube_config(
-            config_file=kubeconfig or os.environ.get("KUBECONFIG"),
-            client_configuration=configuration,
-        )
-    if host:
-        configuration.host = host
-    api = client.ApiClient(configuration)
-    api.user_agent = user_agent
-    return api
 
 
 class JobsService(Application):

@@ -28,8 +28,8 @@ from kubespawner import KubeSpawner
 from traitlets import Enum, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from ..kube.client import Kube, KubeError
 from .errors import ClusterUnavailable, JobsError
-from .kube import Kube, KubeError
 from .labels import HOME_CLAIM
 from .model import JobSpec
 

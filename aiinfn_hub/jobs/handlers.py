@@ -19,9 +19,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
 from .errors import BadRequest, JobsError, Starting
-from .health import Readiness, readiness
 from .manager import JobsManager
 
 log = logging.getLogger(__name__)

@@ -24,23 +24,25 @@ from typing import Any
 from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..kube.cache import Reflector, when_synced
+from ..kube.client import Kube, KubeError
+from ..kube.conditions import condition, is_true, now_iso
+from ..kube.startup import wait_synced
 from ..placement import NoSiteError, PlacementConfig, Placer, Site, SiteHealth
+from ..placement.capacity import node_usage, site_capacity
+from ..placement.health import site_health
 from . import actions as A
 from . import labels as L
-from . import signals, slim
-from .cache import Reflector, when_synced
-from .capacity import node_usage, site_capacity
+from . import slim
 from .claims import HomeClaim
 from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
-from .health import wait_synced
 from .images import ImagePolicy
-from .kube import Kube, KubeError
 from .logreader import read_log
 from .manifests import PodSettings, build_attempt, build_record, staged_key
 from .model import JobSpec, State, completions_of, parse_spec
 from .retention import JobsRetention
-from .signals import Assessment, Verdict, assess, condition, is_true, progress, site_health
+from .signals import Assessment, Verdict, assess, progress
 from .tracked import Tracked, signature
 from .triggers import FallbackPolicy
 from .views import build_view, current_attempt
@@ -168,6 +170,7 @@ class JobsManager(LoggingConfigurable):
             self.reflectors[kind] = Reflector(
                 kube, kind, fn, args, sel, self._on_change, self.watch_timeout,
                 keep_objects=kind != "configmap",  # records: kept in Tracked (tracked.py)
+                transform=slim.slim,  # what thousands of records repeat, kept once
             )  # fmt: skip
         for reflector in self.reflectors.values():
             reflector.start()
@@ -470,7 +473,7 @@ class JobsManager(LoggingConfigurable):
     ) -> None:
         signal_seen = time.time()
         entry = current_attempt(number, site, job, found)
-        entry.update(outcome="fell_back", ended=signals.now_iso(), reason=found.reason)
+        entry.update(outcome="fell_back", ended=now_iso(), reason=found.reason)
         history = [*history, entry]
         next_site = self._choose(remaining)
         self.counters["fallbacks"] += 1
@@ -585,7 +588,7 @@ class JobsManager(LoggingConfigurable):
         history = tracked.history
         shown = (tracked.view or {}).get("attempts") or []
         if job is not None and not _finished(job) and shown and shown[-1].get("outcome") is None:
-            history = [*history, {**shown[-1], "outcome": state.value, "ended": signals.now_iso()}]
+            history = [*history, {**shown[-1], "outcome": state.value, "ended": now_iso()}]
             history[-1]["reason"] = reason
         final = {"state": state.value, "reason": reason}
         await self._patch_record(tracked, history, final, actions)
@@ -643,7 +646,7 @@ class JobsManager(LoggingConfigurable):
                 self.counters[f"finished_{state.value}"] += 1
             tracked.signature = shown
             if self.events.subscribers:  # at a start, nobody listens yet
-                event = {"type": EventType.JOB.value, "job": view, "time": signals.now_iso()}
+                event = {"type": EventType.JOB.value, "job": view, "time": now_iso()}
                 self.events.publish(tracked.owner, event)
 
     # ------------------------------------------------------------------ user operations
@@ -707,7 +710,7 @@ class JobsManager(LoggingConfigurable):
         plan = self._plan_for(spec)
         extra = A.annotations([action]) if action else None
         record = build_record(
-            job_id, user, spec, plan, self.namespace, signals.now_iso(), extra, home_claim=claim
+            job_id, user, spec, plan, self.namespace, now_iso(), extra, home_claim=claim
         )
         tracked = self._tracked(job_id)
         async with tracked.lock:
@@ -804,7 +807,7 @@ class JobsManager(LoggingConfigurable):
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
             who = "you" if tracked.owner == user else f"admin {user}"
-            done = [A.entry(A.Action.CANCELLED, user, signals.now_iso())] if who != "you" else []
+            done = [A.entry(A.Action.CANCELLED, user, now_iso())] if who != "you" else []
             try:
                 await self._finish(tracked, State.CANCELLED, f"cancelled by {who}", job, done)
             except KubeError as exc:
@@ -834,10 +837,10 @@ class JobsManager(LoggingConfigurable):
             return (await self.submit(user, data))[0]
         # an admin's rerun of another user's job: recorded in both jobs' histories
         view, _ = await self.submit(
-            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, signals.now_iso(), job_id)
+            tracked.owner, data, A.entry(A.Action.SUBMITTED, user, now_iso(), job_id)
         )
         async with tracked.lock:
-            rerun = A.entry(A.Action.RERUN, user, signals.now_iso(), view["id"])
+            rerun = A.entry(A.Action.RERUN, user, now_iso(), view["id"])
             try:
                 await self._patch_record(tracked, tracked.history, None, [rerun])
             except KubeError as exc:

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from ..kube.client import Kube
+from ..kube.conditions import now_iso, parse_time
 from . import labels as L
 from .errors import JobsError
-from .kube import Kube
 from .manifests import RECORD_KEYS
 from .model import State
-from .signals import now_iso, parse_time
 
 if TYPE_CHECKING:
     from .tracked import Tracked

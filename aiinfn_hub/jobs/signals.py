@@ -7,17 +7,14 @@ own signals (see the README's "Fallback triggers").
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from ..kube.conditions import condition, is_true, parse_time
 from ..placement import Site, SiteHealth
-from ..placement.membership import missing_nodes, site_nodes
 from ..placement.quantities import format_duration
-from ..placement.sites import INTERLINK_TAINT_KEY
 from .claims import missing_claim
 from .kueuewords import DEACTIVATED, eviction_reason, quota_reason
 from .model import State
@@ -40,37 +37,6 @@ class Assessment:
     reason: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
     check_at: float | None = None
-
-
-def now_iso() -> str:
-    """UTC now in RFC 3339 with milliseconds, so jobs submitted in one second keep their order."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
-def parse_time(text: str | None) -> float | None:
-    """Epoch seconds of an RFC 3339 timestamp as Kubernetes writes them."""
-    if not text:
-        return None
-    try:  # fromisoformat is many times faster than strptime (a restart reads every record)
-        return datetime.fromisoformat(text[:19]).replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return None
-
-
-def condition(obj: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any] | None:
-    """The status condition of type ``kind``, if present."""
-    if not obj:
-        return None
-    for cond in (obj.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == kind:
-            return cond
-    return None
-
-
-def is_true(obj: Mapping[str, Any] | None, kind: str) -> bool:
-    cond = condition(obj, kind)
-    return bool(cond and cond.get("status") == "True")
 
 
 def kueue_raw(workload: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -274,48 +240,3 @@ def progress(job: Mapping[str, Any] | None, completions: int) -> dict[str, int]:
         "failed": int(status.get("failed") or 0),
         "active": int(status.get("active") or 0),
     }
-
-
-def site_health(site: Site, nodes: Sequence[Mapping[str, Any]]) -> SiteHealth:
-    """A site's health from its nodes (those its wiring selects, see
-    :func:`~aiinfn_hub.placement.membership.belongs_to`): usable while one of them is Ready,
-    connected (interLink's ``InterlinkConnectivity``) and free of maintenance taints."""
-    mine = site_nodes(site.wiring, nodes)
-    if not mine:
-        return SiteHealth(ready=False, registered=False, message=missing_nodes(site.wiring))
-    healthy = []
-    problems = []
-    for node in mine:
-        name = node["metadata"]["name"]
-        ready = condition(node, "Ready")
-        link = condition(node, "InterlinkConnectivity")
-        taints = [
-            t
-            for t in (node.get("spec") or {}).get("taints") or ()
-            if t.get("key") != INTERLINK_TAINT_KEY
-            and t.get("effect") in ("NoSchedule", "NoExecute")
-            and not t.get("key", "").startswith("node.kubernetes.io/")
-        ]
-        if link and link.get("status") != "True":
-            problems.append(
-                (
-                    "link",
-                    f"{name}: {link.get('reason', 'InterlinkPingFailed')}"
-                    + (f" ({link['message']})" if link.get("message") else ""),
-                )
-            )
-        elif not ready or ready.get("status") != "True":
-            problems.append(("ready", f"node {name} is NotReady"))
-        elif taints:
-            problems.append(("maintenance", f"{name} tainted {taints[0]['key']}"))
-        else:
-            healthy.append(name)
-    if healthy:
-        return SiteHealth()
-    kind, message = problems[0]
-    return SiteHealth(
-        ready=kind != "ready",
-        connected=kind != "link",
-        maintenance=kind == "maintenance",
-        message=message,
-    )

@@ -22,7 +22,7 @@ from jupyter_core.utils import ensure_async
 
 from ..jobs.errors import JobsError
 from ..jobs.model import completions_of
-from ..jobs.signals import parse_time
+from ..kube.conditions import parse_time
 from ..runner import SOURCE_ENV, decode_block
 from .backends import Backend
 

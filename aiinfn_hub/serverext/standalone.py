@@ -34,12 +34,11 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets.config import Configurable
 
-from ..jobs.app import kube_client
 from ..jobs.auth import TokenAuthenticator
 from ..jobs.claims import home_claim_manifest
 from ..jobs.handlers import routes
-from ..jobs.kube import Kube
 from ..jobs.manager import JobsManager
+from ..kube.client import Kube, kube_client
 from ..sandbox.faults import parse_fault
 from .backends import ServiceBackend
 

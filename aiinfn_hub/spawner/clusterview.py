@@ -3,7 +3,7 @@
 The spawn form shows live free/total GPUs per model and the automatic profile needs each site's
 health. Both are answered from these caches, so rendering the form makes no Kubernetes request
 (the AI_INFN hub listed every node and pod twice per render). The watches are the jobs
-service's :class:`~aiinfn_hub.jobs.cache.Reflector`: list once, then watch, resume, relist on
+service's :class:`~aiinfn_hub.kube.cache.Reflector`: list once, then watch, resume, relist on
 410 Gone, retry with backoff.
 """
 
@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..jobs.cache import Reflector
-from ..jobs.capacity import node_usage, pool_gpus
-from ..jobs.health import StartupError, wait_synced
-from ..jobs.kube import Kube
-from ..jobs.signals import site_health
+from ..kube.cache import Reflector
+from ..kube.client import Kube
+from ..kube.startup import StartupError, wait_synced
 from ..placement import GpuPool, Site, SiteHealth
+from ..placement.capacity import node_usage, pool_gpus
+from ..placement.health import site_health
 from .kuberequests import run_detached
 
 log = logging.getLogger(__name__)

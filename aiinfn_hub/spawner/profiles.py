@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jobs.capacity import GPU_RESOURCE
 from ..placement import GpuPool, Site
+from ..placement.capacity import GPU_RESOURCE
 from ..placement.quantities import format_cpu, format_memory, parse_cpu, parse_memory
 from .clusterview import GpuCount
 

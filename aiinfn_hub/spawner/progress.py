@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..jobs.capacity import GPU_RESOURCE
+from ..placement.capacity import GPU_RESOURCE
 from .clusterview import GpuCount
 
 KUEUE_GATE = "kueue.x-k8s.io/admission"

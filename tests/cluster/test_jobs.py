@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from traitlets.config import Config
 
-from aiinfn_hub.jobs.app import kube_client
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
 from tests.jobs.conftest import wait_for
 

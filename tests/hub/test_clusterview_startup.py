@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from aiinfn_hub.jobs.kube import Kube
+from aiinfn_hub.kube.client import Kube
 from aiinfn_hub.sandbox.testing import kube_client
 from aiinfn_hub.spawner import ClusterView
 

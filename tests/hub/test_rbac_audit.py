@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from aiinfn_hub.jobs.kube import USER_AGENT as JOBS
+from aiinfn_hub.kube.client import USER_AGENT as JOBS
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.spawner.spawner import USER_AGENT as SPAWNER

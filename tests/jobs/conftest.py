@@ -14,12 +14,11 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from traitlets.config import Config
 
-from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.auth import TokenAuthenticator
 from aiinfn_hub.jobs.claims import HomeClaim, home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
 
 TOKENS = {"alice-token": "alice", "bob-token": "bob", "admin-token": "admin"}

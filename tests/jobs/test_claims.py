@@ -26,8 +26,8 @@ from aiinfn_hub.jobs.claims import (
     missing_claim,
 )
 from aiinfn_hub.jobs.errors import JobsError
-from aiinfn_hub.jobs.kube import KubeError
 from aiinfn_hub.jobs.model import parse_spec
+from aiinfn_hub.kube.client import KubeError
 from aiinfn_hub.placement import Placer
 
 #: User names a real hub has and the sandbox's defaults do not.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kubernetes_asyncio import client
 
-from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.claims import HomeClaim
+from aiinfn_hub.kube.client import kube_client
 
 from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
 

@@ -12,8 +12,8 @@ import pytest
 
 from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.errors import JobsError
-from aiinfn_hub.jobs.kube import KubeError
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.kube.client import KubeError
 from aiinfn_hub.placement import Placer
 from aiinfn_hub.placement.config import DEFAULT_TABLE
 

@@ -16,9 +16,9 @@ from kubernetes_asyncio import client
 from traitlets.config import Config
 
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.retention import DAY, HOUR, duration
+from aiinfn_hub.kube.client import kube_client
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import fast_config, start_manager, stop_manager, wait_for

@@ -6,9 +6,10 @@ import pytest
 from traitlets import TraitError
 
 from aiinfn_hub.jobs.model import State
-from aiinfn_hub.jobs.signals import Verdict, assess, site_health
+from aiinfn_hub.jobs.signals import Verdict, assess
 from aiinfn_hub.jobs.triggers import FallbackPolicy
 from aiinfn_hub.placement import Placer, SiteHealth
+from aiinfn_hub.placement.health import site_health
 
 SITES = Placer().sites
 LEONARDO = SITES["leonardo"]

@@ -210,8 +210,8 @@ def test_the_probes_are_documented_without_security():
 
 @pytest.mark.parametrize("kind", ["configmap", "job", "pod", "workload", "node"])
 def test_every_watched_kind_has_words_for_its_failures(kind):
-    from aiinfn_hub.jobs.health import WATCHED, diagnose
-    from aiinfn_hub.jobs.kube import KubeError
+    from aiinfn_hub.kube.client import KubeError
+    from aiinfn_hub.kube.startup import WATCHED, diagnose
 
     forbidden = KubeError(403, "Forbidden", 'x is forbidden: User "alice@infn.it" cannot list')
     said = diagnose({kind: forbidden}, host="https://k8s.example:6443", namespace="ns", waited=30)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from aiinfn_hub.jobs.kube import MERGE_PATCH
+from aiinfn_hub.kube.client import MERGE_PATCH
 from aiinfn_hub.sandbox import SandboxProcess
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
 

@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from kubernetes_asyncio import client
 
-from aiinfn_hub.jobs.app import kube_client
-from aiinfn_hub.jobs.cache import Reflector
-from aiinfn_hub.jobs.kube import Kube
+from aiinfn_hub.kube.cache import Reflector
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import wait_for
@@ -107,7 +106,7 @@ async def test_one_list_per_kind_and_no_polling(manager):
 async def test_a_list_comes_in_pages_and_the_watch_goes_on_from_it(kube, monkeypatch):
     """Many records: the first list asks for pages (limit and continue), as client-go's
     reflectors do, and the watch starts from the paged list's resourceVersion."""
-    from aiinfn_hub.jobs import cache
+    from aiinfn_hub.kube import cache
 
     monkeypatch.setattr(cache, "LIST_PAGE", 3)
     for i in range(10):

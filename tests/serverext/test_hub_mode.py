@@ -16,11 +16,10 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
-from aiinfn_hub.jobs.app import kube_client
 from aiinfn_hub.jobs.claims import home_claim_manifest
 from aiinfn_hub.jobs.errors import JobsError
-from aiinfn_hub.jobs.kube import Kube
 from aiinfn_hub.jobs.manager import JobsManager
+from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.serverext import AiinfnHubExtension
 from aiinfn_hub.serverext.backends import ServiceBackend

@@ -10,7 +10,7 @@ import pytest
 from kubernetes_asyncio.client import CoreV1Api
 
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.app import kube_client
+from aiinfn_hub.kube.client import kube_client
 from aiinfn_hub.runner import BEGIN_PREFIX, PLACEHOLDER
 from aiinfn_hub.sandbox.testing import wait_until
 

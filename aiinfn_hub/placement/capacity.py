@@ -11,10 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..placement import GpuPool, Site
-from ..placement.membership import site_nodes
-from ..placement.sites import INTERLINK_TAINT_KEY
-from .signals import is_true
+from ..kube.conditions import is_true
+from .membership import site_nodes
+from .sites import INTERLINK_TAINT_KEY, GpuPool, Site
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TERMINAL_PHASES = ("Succeeded", "Failed")

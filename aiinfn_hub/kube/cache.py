@@ -5,7 +5,7 @@ ends resumes from the last version seen, and a 410 Gone (history compacted) reli
 change calls ``on_change(kind, event_type, obj)``; a relist reports what changed meanwhile
 (deletions included) the same way. No polling: the API server pushes.
 
-Objects are kept slim (:func:`.slim.slim`: no ``managedFields``, keys interned); a user that
+Objects are kept as ``transform`` makes them (by default without ``managedFields``); a user that
 keeps the objects in its own form (the manager, job records) may have only their versions
 kept (``keep_objects=False``). Failures are
 retried for ever with backoff; ``last_error`` keeps the latest (``None`` once a
@@ -22,12 +22,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .kube import Kube, KubeError
-from .slim import slim
+from .client import Kube, KubeError
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, str, dict[str, Any]], None]
+
+
+def trimmed(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object without what only the API server's bookkeeping reads (``managedFields``)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
+
+
 #: Objects per page of a list.
 LIST_PAGE = 2000
 
@@ -45,10 +54,13 @@ class Reflector:
         on_change: OnChange | None = None,
         watch_timeout: int = 300,
         keep_objects: bool = True,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         """``keep_objects=False``: ``objects`` stays empty and only each object's version is
         kept (``on_change`` is given the objects whole; a deletion that a relist finds is
-        told with the object's name and namespace only)."""
+        told with the object's name and namespace only). ``transform`` is applied to each
+        object as it arrives, as client-go's informers apply theirs (default:
+        :func:`trimmed`)."""
         self.kube = kube
         self.kind = kind
         self.list_fn = list_fn
@@ -57,6 +69,7 @@ class Reflector:
         self.on_change = on_change or (lambda *_: None)
         self.watch_timeout = watch_timeout
         self.keep_objects = keep_objects
+        self.transform = transform or trimmed
         self.objects: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, str | None] = {}  # resourceVersion by key
         self.resource_version = ""
@@ -117,7 +130,7 @@ class Reflector:
                 **self._kwargs(),
             )
             for item in data.get("items") or ():
-                obj = slim(item)
+                obj = self.transform(item)
                 key = self.key(obj)
                 fresh.add(key)
                 known = key in self.versions
@@ -208,7 +221,7 @@ class Reflector:
 
     def _handle(self, event: dict[str, Any]) -> bool:
         kind = event.get("type")
-        obj = slim(event.get("object") or {})
+        obj = self.transform(event.get("object") or {})
         if kind == "ERROR":
             if obj.get("code") == 410:
                 return True

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .cache import Reflector
-from .kube import RETRIABLE, Contact, Kube, KubeError
+from .client import RETRIABLE, Contact, Kube, KubeError
 
 RBAC_FILE = "helm-values/rbac.yaml"
 KUEUE_FILE = "helm-values/kueue.yaml"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, config
 
 from .. import __version__
 
@@ -248,3 +249,25 @@ class Kube:
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
+
+
+async def kube_client(
+    kubeconfig: str | None = None, host: str | None = None, user_agent: str = USER_AGENT
+) -> client.ApiClient:
+    """An API client from in-cluster credentials, else the kubeconfig (``KUBECONFIG``), that
+    names itself ``user_agent``."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            raise config.ConfigException("explicit kubeconfig")
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        await config.load_kube_config(
+            config_file=kubeconfig or os.environ.get("KUBECONFIG"),
+            client_configuration=configuration,
+        )
+    if host:
+        configuration.host = host
+    api = client.ApiClient(configuration)
+    api.user_agent = user_agent
+    return api
