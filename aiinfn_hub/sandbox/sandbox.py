@@ -169,8 +169,12 @@ class Sandbox:
                     "in the ClusterQueue"
                 )
                 meta = wl["metadata"]
-                evicted += self.kueue.evict(
-                    meta["namespace"], meta["name"], "Preempted", message, "InClusterQueue"
+                evicted += self.kueue.eviction.evict(
+                    meta["namespace"],
+                    meta["name"],
+                    "Preempted",
+                    message,
+                    preempted_reason="InClusterQueue",
                 )
         return evicted
 
