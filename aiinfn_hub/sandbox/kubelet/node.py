@@ -69,11 +69,13 @@ class Kubelet(Controller):
         self.workers: dict[str, PodWorker] = {}
 
     def keys(self, event: Event) -> Iterable[Hashable]:
+        """A pod bound to one of this kubelet's nodes."""
         if event.rt is self.pods and (event.obj.get("spec") or {}).get("nodeName") in self.sites:
             meta = event.obj["metadata"]
             yield (meta["namespace"], meta["name"], meta["uid"])
 
     def initial_keys(self) -> Iterable[Hashable]:
+        """Every pod bound to one of this kubelet's nodes."""
         return [
             (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"])
             for p in self.store.list(self.pods)
@@ -105,6 +107,8 @@ class Kubelet(Controller):
         return None
 
     def lookup(self, namespace: str) -> Lookup:
+        """A lookup of the objects of ``namespace`` by kind and name (the ConfigMaps, Secrets
+        and claims a pod refers to)."""
         registry = self.api.registry
 
         def find(kind: str, name: str) -> Obj | None:
@@ -129,17 +133,21 @@ class Kubelet(Controller):
         self.workers.clear()
 
     def worker_for(self, pod: Obj) -> PodWorker | None:
+        """The worker running ``pod``, if any."""
         return self.workers.get(pod["metadata"]["uid"])
 
     # -- the API server's LogSource -------------------------------------------------------------
 
     def log_path(self, pod: Obj, container: str) -> Path | None:
+        """The log of a container of ``pod`` (None before it has one)."""
         worker = self.worker_for(pod)
         return worker.log_path(container) if worker else None
 
     def container_running(self, pod: Obj, container: str) -> bool:
+        """Whether a container of ``pod`` has a process now."""
         worker = self.worker_for(pod)
         return worker is not None and worker.container_running(container)
 
     def running_processes(self) -> int:
+        """How many container processes run on this kubelet's nodes."""
         return sum(1 for w in self.workers.values() for r in w.containers.values() if r.process)

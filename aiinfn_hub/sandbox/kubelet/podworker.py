@@ -152,6 +152,8 @@ class PodWorker:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def _main(self) -> None:
+        """The pod's life: its containers' statuses, its start, its containers run; at the
+        end every process stopped and, if the pod was deleted, the pod object removed."""
         try:
             pod = self.pod()
             if pod is None:
@@ -259,10 +261,12 @@ class PodWorker:
         return code
 
     def _restart_policy(self) -> str:
+        """The pod's ``restartPolicy`` (``Always`` when it names none)."""
         pod = self.pod() or {}
         return (pod.get("spec") or {}).get("restartPolicy", "Always")
 
     async def _wait_or_stop(self, run: ContainerRun) -> int | None:
+        """The exit code of the container's process, recorded; None if the pod stops first."""
         assert run.process is not None
         code = await self.unless_stopped(run.process.wait())
         if code is not None:
@@ -307,6 +311,7 @@ class PodWorker:
             self.write()
 
     def _finalize_delete(self) -> None:
+        """Remove the deleted pod object once its processes are gone (this very pod only)."""
         try:
             self.api.delete(
                 self.kubelet.pods,
@@ -318,10 +323,12 @@ class PodWorker:
             log.debug("pod %s/%s: not deleted at its end: %s", self.namespace, self.name, exc)
 
     def container_running(self, container: str) -> bool:
+        """Whether the container has a process now."""
         run = self.containers.get(container)
         return run is not None and run.process is not None
 
     def log_path(self, container: str) -> Path | None:
+        """The container's log, once it has started (None while it waits without one)."""
         run = self.containers.get(container)
         if run is None or ("waiting" in run.status["state"] and not run.log_path.exists()):
             return None

@@ -81,6 +81,7 @@ class KueueController(Controller):
             yield CYCLE
 
     def initial_keys(self) -> Iterable[Hashable]:
+        """Every Job, and a first admission cycle."""
         keys: list[Hashable] = [
             ("job", j["metadata"]["namespace"], j["metadata"]["name"])
             for j in self.store.list(self.kube.jobs)
@@ -88,6 +89,8 @@ class KueueController(Controller):
         return [*keys, CYCLE]
 
     async def reconcile(self, key: Hashable) -> float | None:
+        """Hand a key to its part: a cycle to the scheduler, a Job or its cleanup to the Job
+        integration, a deactivation to eviction."""
         kind = key[0]  # type: ignore[index]
         if kind == "cycle":
             return self.scheduler.cycle()

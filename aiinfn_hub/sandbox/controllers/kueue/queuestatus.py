@@ -124,6 +124,7 @@ def _write_queue_status(
     usage: list[Obj],
     active: Active,
 ) -> None:
+    """Write one queue's status: counts, quota reserved, ``Active``."""
     counts = counts or _no_workloads()
 
     def apply(obj: Obj) -> None:
