@@ -55,6 +55,7 @@ class Kubelet(Controller):
         sites: Iterable[SiteSpec],
         state_dir: Path,
         faults: SiteFaults,
+        *,
         api_host: str = "127.0.0.1",
         api_port: int = 0,
     ) -> None:

@@ -44,6 +44,7 @@ class KueueController(Controller):
         self,
         api: Api,
         settings: KueueSettings,
+        *,
         stalled: Callable[[], set[str]] = set,
     ) -> None:
         super().__init__(api)
