@@ -106,7 +106,12 @@ class NodeAgent:
         state = Path(config.state_dir)
         _share_claims(state, Path(config.claims_dir))
         self.kubelet = Kubelet(
-            self.api, [self.site], state, NoFaults(), "127.0.0.1", _port(config.server)
+            self.api,
+            [self.site],
+            state,
+            NoFaults(),
+            api_host="127.0.0.1",
+            api_port=_port(config.server),
         )
         self.kubelet.addresses = AddressPool(config.address_block)
         self.mirror = PodMirror(self.kube, self.api, self.name)

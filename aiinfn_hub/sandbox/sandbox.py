@@ -90,7 +90,9 @@ class Sandbox:
             on_admission_change=lambda: self.kueue and self.kueue.enqueue(CYCLE),
             preempt=self._preempt,
         )
-        self.kubelet = Kubelet(self.api, self.topology.sites, self.state_dir, self.faults, host)
+        self.kubelet = Kubelet(
+            self.api, self.topology.sites, self.state_dir, self.faults, api_host=host
+        )
         self.controllers: list[Controller] = [
             NamespaceController(self.api),
             GarbageCollector(self.api),
@@ -169,8 +171,12 @@ class Sandbox:
                     "in the ClusterQueue"
                 )
                 meta = wl["metadata"]
-                evicted += self.kueue.evict(
-                    meta["namespace"], meta["name"], "Preempted", message, "InClusterQueue"
+                evicted += self.kueue.eviction.evict(
+                    meta["namespace"],
+                    meta["name"],
+                    "Preempted",
+                    message,
+                    preempted_reason="InClusterQueue",
                 )
         return evicted
 

@@ -12,7 +12,7 @@ workload_controller.go and pkg/workload (``ReasonWithCause``, ``Evict``).
 
 from __future__ import annotations
 
-from ...kueuenames import QuotaReason
+from ....kueuenames import QuotaReason
 
 DEACTIVATED_MESSAGE = "The workload is deactivated"
 REQUEUING_LIMIT_EXCEEDED = "RequeuingLimitExceeded"
