@@ -132,6 +132,17 @@ def _eviction(workload: Mapping[str, Any] | None) -> tuple[str, str] | None:
     return None
 
 
+def _stale(pods: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a pod of a Job that failed is still seen as not ended, and not being deleted
+    (the Job controller removes the active pods of a failed Job): the pods' watch is behind
+    the Job's."""
+    return any(
+        (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        and not (p.get("metadata") or {}).get("deletionTimestamp")
+        for p in pods
+    )
+
+
 def _running(pods: Sequence[Mapping[str, Any]]) -> bool:
     return any((p.get("status") or {}).get("phase") in ("Running", "Succeeded") for p in pods)
 
@@ -168,6 +179,11 @@ def assess(
         return Assessment(State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw})
     failed = condition(job, "Failed")
     if failed and failed.get("status") == "True":
+        if failed.get("reason") != "DeadlineExceeded" and _stale(pods):
+            # the Job's and the pods' changes come by separate watches: the Job says Failed
+            # before this cache has its pod's end, which tells the site's failure from the
+            # user's; wait for it (the pod's change wakes the job again)
+            return Assessment(State.RUNNING, raw=raw)
         if failed.get("reason") == "DeadlineExceeded":
             limit = (job.get("spec") or {}).get("activeDeadlineSeconds") or 0
             text = f"ran past its walltime of {format_duration(int(limit))}"

@@ -180,7 +180,9 @@ async def test_binder_environment_serves_the_panel_and_runs_the_examples(server,
             return views if done else None
 
         views = await wait_until(ended, timeout=300, interval=1, message="the three examples")
-        assert {n: v["state"] for n, v in views.items()} == dict.fromkeys(EXAMPLES, "succeeded")
+        assert {n: v["state"] for n, v in views.items()} == dict.fromkeys(EXAMPLES, "succeeded"), {
+            n: (v["state"], v.get("reason"), v.get("attempts")) for n, v in views.items()
+        }
         assert views["cpu-job.ipynb"]["site"] == "local"
         assert views["gpu-job.ipynb"]["site"] == "leonardo"
         fell = views["falls-back.ipynb"]

@@ -26,18 +26,20 @@ GPU_JOB = {
 }
 
 
-def config(**sites: dict) -> Config:
+def config(policy: dict | None = None, **sites: dict) -> Config:
     found = Config()
     found.JobsManager.namespace = NAMESPACE
     found.PlacementConfig.site_overrides = sites
+    if policy:
+        found.FallbackPolicy.sites = policy
     return found
 
 
-async def start(**sites: dict) -> JobsManager:
+async def start(policy: dict | None = None, **sites: dict) -> JobsManager:
     """A jobs service with the hub's rights, once it sees every site usable: a fault an earlier
     test switched off (a virtual node NotReady) may take a few seconds to heal."""
     api = await kube_client(os.environ["AIINFN_CLUSTER_HUB_KUBECONFIG"])
-    started = JobsManager(Kube(api, NAMESPACE), config=config(**sites))
+    started = JobsManager(Kube(api, NAMESPACE), config=config(policy, **sites))
     await started.start()
     await wait_until(
         lambda: all(s["health"]["usable"] for s in started.sites()), 120, 0.2, "every site usable"
@@ -96,10 +98,12 @@ async def test_a_refused_remote_submission_falls_back_to_local(manager: JobsMana
     assert "condor_submit: the schedd refuses new jobs" in first["reason"]
 
 
-async def fell_back(body: dict, fault_args: tuple[str, ...], **sites: dict) -> dict:
+async def fell_back(
+    body: dict, fault_args: tuple[str, ...], policy: dict | None = None, **sites: dict
+) -> dict:
     """Submit ``body`` with a fault of the real stack on; the first attempt once the job ends
     at the local site."""
-    manager = await start(**sites)
+    manager = await start(policy, **sites)
     fault(*fault_args)
     try:
         view, _ = await manager.submit("mario.rossi@infn.it", body)
@@ -130,6 +134,20 @@ async def test_a_stopped_queue_is_inactive_and_falls_back_at_once() -> None:
         "cannot be admitted there (Misconfigured: ClusterQueue leonardo is inactive)"
     ), first
     assert first["kueue"]["reason"] == "Inadmissible"
+
+
+async def test_not_admitted_in_time_falls_back() -> None:
+    """Kueue keeps the workload pending (Leonardo's ClusterQueue stopped) and the site is set
+    not to fall back on that reason at once: the admission timeout moves the job on, with
+    Kueue's own words for why it waited."""
+    first = await fell_back(
+        GPU_JOB,
+        ("stop-queue", "leonardo"),
+        policy={"leonardo": {"inadmissible_reasons": []}},
+        leonardo={"timeouts": {"admission": 3, "start": 600}},
+    )
+    assert first["site"] == "leonardo"
+    assert first["reason"] == "not admitted within 3s (ClusterQueue leonardo is inactive)", first
 
 
 async def test_a_remote_start_timeout_falls_back() -> None:

@@ -136,6 +136,27 @@ def test_provider_failed_falls_back():
     )
 
 
+def test_a_failed_job_whose_pod_is_not_seen_ended_yet_waits_for_the_pod():
+    """The Job's Failed arrives (by the Jobs' watch) before its pod's ProviderFailed (by the
+    pods' watch): no verdict until the pod says whose failure it was."""
+    failed_job = job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded")])
+    early = check(failed_job, workload(cond("Admitted")), [pod("Running")])
+    assert early.verdict is Verdict.WAIT and early.state is State.RUNNING
+    assert early.reason == ""
+    late = check(
+        failed_job, workload(cond("Admitted")), [pod("Failed", 1, "ProviderFailed", "refused")]
+    )
+    assert late.verdict is Verdict.FALL_BACK
+    # the Job controller deletes a failed Job's other pods: they need not end first
+    going = pod("Running")
+    going["metadata"]["deletionTimestamp"] = stamp(0)
+    user = check(failed_job, workload(cond("Admitted")), [pod("Failed", 3), going])
+    assert (user.verdict, user.reason) == (
+        Verdict.FAIL,
+        "your code exited with code 3; see the job's log",
+    )
+
+
 @pytest.mark.parametrize("code", [404, 502])
 def test_infrastructure_exit_code_falls_back(code):
     found = check(job(suspended=False), None, [pod("Failed", code, f"Error: {code}")])
