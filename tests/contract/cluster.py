@@ -7,11 +7,14 @@ import asyncio
 import base64
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
+import aiohttp
 from kubernetes_asyncio import client
 
 from aiinfn_hub.cluster.cluster import ClusterState
@@ -33,11 +36,21 @@ def status_of(exc: client.ApiException) -> dict[str, Any]:
     return json.loads(body)
 
 
-def compact_etcd() -> None:
-    """Compact the real stack's etcd to its current revision, through etcd's own JSON gateway
-    (what kube-apiserver does every ``--etcd-compaction-interval``): a watch from an old
-    resourceVersion then fails whether the watch cache or etcd serves it."""
-    state = ClusterState.read(Path(os.environ["AIINFN_CLUSTER_STATE_DIR"]))
+def expire_real_history() -> None:
+    """On the one-machine real stack: compact etcd to its current revision, through etcd's own
+    JSON gateway (what kube-apiserver does every ``--etcd-compaction-interval``), then restart
+    kube-apiserver, whose watch cache starts again from now. A young cluster's watch cache
+    still holds its first events (resourceVersion 1 onwards), so without the restart a watch
+    from there is served, not 410 Gone as on any cluster that has run a while."""
+    state_dir = os.environ["AIINFN_CLUSTER_STATE_DIR"]
+    compact_etcd(Path(state_dir))
+    command = [sys.executable, "-m", "aiinfn_hub", "cluster", "fault", "apiserver-stop"]
+    subprocess.run([*command, "--seconds", "1", "--state-dir", state_dir], check=True, timeout=60)
+
+
+def compact_etcd(state_dir: Path) -> None:
+    """Compact the real stack's etcd to its current revision."""
+    state = ClusterState.read(state_dir)
     assert state is not None, "the real control plane's state.json"
     base = f"http://127.0.0.1:{state.ports['etcd']}/v3/kv"
 
@@ -157,8 +170,42 @@ class Cluster:
         cache never reaches back to resourceVersion 1, which the tests use there."""
         if self.sandbox is not None:
             self.sandbox.compact()
-        else:
-            await asyncio.to_thread(compact_etcd)
+        elif os.environ.get("AIINFN_CLUSTER_STATE_DIR"):
+            await asyncio.to_thread(expire_real_history)
+            await self._api_back()
+
+    async def _api_back(self) -> None:
+        """Wait until the API server stopped by :func:`expire_real_history` has gone down
+        and answers again."""
+
+        async def answers() -> bool:
+            try:
+                await self.core.list_namespace(limit=1, _request_timeout=5)
+                return True
+            except (client.ApiException, OSError, aiohttp.ClientError, asyncio.TimeoutError):
+                return False
+
+        for expected, what in ((False, "stop"), (True, "come back")):
+            for _ in range(240):
+                if await answers() is expected:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise TimeoutError(f"kube-apiserver did not {what} for its restart")
+        # until its watch cache serves ConfigMaps again (the watches of the tests after this
+        # one read bookmarks, which only the cache sends), watches go to etcd
+        path = f"/api/v1/namespaces/{self.namespace}/configmaps"
+        for _ in range(30):
+            now = (await self.core.list_namespaced_config_map(self.namespace)).metadata
+            query = {"resourceVersion": now.resource_version, "timeoutSeconds": 3}
+            _, events = await self.watch_events(
+                path,
+                {**query, "allowWatchBookmarks": "true"},
+                until=lambda ev: any(e["type"] == "BOOKMARK" for e in ev),
+            )
+            if any(e["type"] == "BOOKMARK" for e in events):
+                return
+        raise TimeoutError("kube-apiserver's watch cache did not serve ConfigMaps again")
 
     async def workload_of(self, version: str, job_uid: str) -> dict[str, Any] | None:
         """The Kueue Workload of the Job ``job_uid`` (by Kueue's job-uid label), if any yet."""
