@@ -38,49 +38,31 @@ class ApiRefused(Exception):
 
 def write_kubeconfig(path: Path, *, server: str, ca: bytes, client: Pair, name: str) -> Path:
     """A kubeconfig for one identity with the certificates embedded (it can be copied)."""
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": name, "cluster": {"server": server, "certificate-authority-data": b64(ca)}}
-        ],
-        "users": [
-            {
-                "name": name,
-                "user": {
-                    "client-certificate-data": b64(client.cert.read_bytes()),
-                    "client-key-data": b64(client.key.read_bytes()),
-                },
-            }
-        ],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-        "current-context": name,
+    user = {
+        "client-certificate-data": _b64(client.cert.read_bytes()),
+        "client-key-data": _b64(client.key.read_bytes()),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    path.chmod(0o600)
-    return path
+    return _write(path, server=server, ca=ca, user=user, name=name)
 
 
 def write_token_kubeconfig(path: Path, *, server: str, ca: bytes, token: str, name: str) -> Path:
     """A kubeconfig that authenticates with a bearer token (a ServiceAccount's)."""
+    return _write(path, server=server, ca=ca, user={"token": token}, name=name)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _write(path: Path, *, server: str, ca: bytes, user: dict[str, str], name: str) -> Path:
+    """One cluster, one user and their context, readable by the owner only."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {
-                "name": name,
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca).decode(),
-                },
-            }
+            {"name": name, "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}
         ],
-        "users": [{"name": name, "user": {"token": token}}],
+        "users": [{"name": name, "user": user}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
     }
