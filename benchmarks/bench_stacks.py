@@ -294,74 +294,25 @@ def ms(values: list[float], fraction: float) -> float:
 
 def figures(real: dict[str, Any], sandbox: dict[str, Any]) -> list[dict[str, Any]]:
     """The real control plane's figures, each with the sandbox's as its baseline."""
-    rows: list[tuple[str, str, Callable[[dict[str, Any]], float], str, float | None]] = [
-        (
-            "fallback reaction p50 (failed pod -> fallback Job)",
-            "ms",
-            lambda f: ms(f["reaction"], 0.5),
-            "",
-            None,
-        ),
-        ("fallback reaction p95", "ms", lambda f: ms(f["reaction"], 0.95), "", 100),
-        (
-            "refused remote submission -> Running locally p50",
-            "ms",
-            lambda f: ms(f["refused_to_running"], 0.5),
-            "",
-            None,
-        ),
-        (
-            "refused remote submission -> Running locally p95",
-            "ms",
-            lambda f: ms(f["refused_to_running"], 0.95),
-            "",
-            5000,
-        ),
-        (
-            "submit -> Running on a free local node p50",
-            "ms",
-            lambda f: ms(f["local_start"], 0.5),
-            "",
-            None,
-        ),
-        (
-            "submit -> Running on a free local node p95",
-            "ms",
-            lambda f: ms(f["local_start"], 0.95),
-            "",
-            None,
-        ),
-        (
-            "the service's Kubernetes requests/min, steady",
-            "req/min",
-            lambda f: f["per_minute"],
-            "",
-            10,
-        ),
-        (
-            "API server: ConfigMap creates, one at a time",
-            "req/s",
-            lambda f: f["api_rate"],
-            "",
-            None,
-        ),
-        (
-            "API server: create sent -> watch event p50",
-            "ms",
-            lambda f: ms(f["watch_latency"], 0.5),
-            "",
-            None,
-        ),
-        (
-            "API server: create sent -> watch event p95",
-            "ms",
-            lambda f: ms(f["watch_latency"], 0.95),
-            "",
-            None,
-        ),
+    Row = tuple[str, str, Callable[[dict[str, Any]], float], float | None]
+
+    def latency(name: str, key: str, target95: float | None = None, what: str = "") -> list[Row]:
+        """The p50 and p95 of the times under ``key``, in ms (a target on the p95 only)."""
+        return [
+            (f"{name} p50{what}", "ms", lambda f: ms(f[key], 0.5), None),
+            (f"{name} p95", "ms", lambda f: ms(f[key], 0.95), target95),
+        ]
+
+    rows: list[Row] = [
+        *latency("fallback reaction", "reaction", 100, " (failed pod -> fallback Job)"),
+        *latency("refused remote submission -> Running locally", "refused_to_running", 5000),
+        *latency("submit -> Running on a free local node", "local_start"),
+        ("the service's Kubernetes requests/min, steady", "req/min", lambda f: f["per_minute"], 10),
+        ("API server: ConfigMap creates, one at a time", "req/s", lambda f: f["api_rate"], None),
+        *latency("API server: create sent -> watch event", "watch_latency"),
     ]
     found = []
-    for name, unit, value, _note, target in rows:
+    for name, unit, value, target in rows:
         figure: dict[str, Any] = {
             "name": name,
             "value": value(real),
