@@ -9,7 +9,6 @@ bound by the cluster's volume provisioner, as a real cluster's default StorageCl
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,8 @@ from typing import Any
 import pytest
 
 from aiinfn_hub.cluster.kubeapi import KubeApi
-from aiinfn_hub.hubconfig import SandboxHub
 from aiinfn_hub.hubprocess import HubProcess
-from aiinfn_hub.sandbox.process import free_port
-from tests.hub.conftest import REAL_USERS, SLOW_SPAWN_TIMEOUT, USERS, HubClient
+from tests.hub.conftest import HubClient, started_hub
 from tests.hub.test_home_claims import home_round_trip
 
 from .test_control_plane import NAMESPACE, fault
@@ -41,27 +38,10 @@ class ClusterHubClient(HubClient):
 
 @pytest.fixture(scope="module")
 def hub(admin: KubeApi, tmp_path_factory) -> Iterator[ClusterHubClient]:
-    token = secrets.token_hex(24)
-    process = HubProcess(
-        SandboxHub(
-            kubeconfig=Path(os.environ["AIINFN_CLUSTER_HUB_KUBECONFIG"]),
-            state_dir=tmp_path_factory.mktemp("hub-on-cluster"),
-            port=free_port(),
-            hub_port=free_port(),
-            proxy_api_port=free_port(),
-            jobs_port=free_port(),
-            namespace=NAMESPACE,
-            users=USERS + REAL_USERS,
-            api_token=token,
-            slow_spawn_timeout=SLOW_SPAWN_TIMEOUT,
-            spawner={"interactive_offload": True},
-        )
-    )
-    try:
-        process.start()
-        yield ClusterHubClient(process, token, admin)
-    finally:
-        process.stop()
+    kubeconfig = Path(os.environ["AIINFN_CLUSTER_HUB_KUBECONFIG"])
+    state_dir = tmp_path_factory.mktemp("hub-on-cluster")
+    with started_hub(kubeconfig, state_dir, NAMESPACE, interactive_offload=True) as started:
+        yield ClusterHubClient(*started, admin)
 
 
 async def test_a_user_with_a_dotted_name_gets_a_bound_home_that_a_home_job_reads(

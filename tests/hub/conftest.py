@@ -229,17 +229,21 @@ def spawn_form_profiles(html: str) -> dict[str, tuple[str, str]]:
 
 
 @contextmanager
-def running_hub(sandbox: SandboxProcess, state_dir: Path, **spawner: Any) -> Iterator[HubClient]:
-    """A hub on ``sandbox`` with the values' configuration (plus scenario ``spawner`` keys)."""
+def started_hub(
+    kubeconfig: Path, state_dir: Path, namespace: str = "default", **spawner: Any
+) -> Iterator[tuple[HubProcess, str]]:
+    """A hub on the cluster of ``kubeconfig`` with the values' configuration (plus scenario
+    ``spawner`` keys), and its admin service's token; stopped at the end."""
     token = secrets.token_hex(24)
     process = HubProcess(
         SandboxHub(
-            kubeconfig=sandbox.kubeconfig,
+            kubeconfig=kubeconfig,
             state_dir=state_dir,
             port=free_port(),
             hub_port=free_port(),
             proxy_api_port=free_port(),
             jobs_port=free_port(),
+            namespace=namespace,
             users=USERS + REAL_USERS,
             api_token=token,
             slow_spawn_timeout=SLOW_SPAWN_TIMEOUT,
@@ -248,9 +252,16 @@ def running_hub(sandbox: SandboxProcess, state_dir: Path, **spawner: Any) -> Ite
     )
     try:
         process.start()
-        yield HubClient(process, sandbox, token)
+        yield process, token
     finally:
         process.stop()
+
+
+@contextmanager
+def running_hub(sandbox: SandboxProcess, state_dir: Path, **spawner: Any) -> Iterator[HubClient]:
+    """A hub on ``sandbox`` with the values' configuration (plus scenario ``spawner`` keys)."""
+    with started_hub(sandbox.kubeconfig, state_dir, **spawner) as (process, token):
+        yield HubClient(process, sandbox, token)
 
 
 @pytest.fixture(scope="module")
