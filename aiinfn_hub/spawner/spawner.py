@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -192,6 +193,10 @@ class AIInfnSpawner(KubeSpawner):
         self.site_name = ""
         self.attempts: list[dict[str, str]] = []
         self._notes: list[str] = []
+        #: Set when a note is added: progress sends it at once. JupyterHub stops reading
+        #: progress as soon as the server answers, so the last note ("your server runs at
+        #: ...") must not wait for the next poll.
+        self._noted = asyncio.Event()
         self._gpu: tuple[Site, GpuPool] | None = None
         self._session: tuple[Site, GpuPool | None] | None = None
         self._start_profiles: list[dict[str, Any]] | None = None
@@ -488,6 +493,7 @@ class AIInfnSpawner(KubeSpawner):
     def _note(self, message: str) -> None:
         if message not in self._notes:
             self._notes.append(message)
+            self._noted.set()
             self.log.info("%s: %s", self._log_name, message)
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
@@ -503,6 +509,7 @@ class AIInfnSpawner(KubeSpawner):
             finished = future is not None and future.done()
             messages: list[tuple[str, Any]] = [(n, None) for n in self._notes[sent_notes:]]
             sent_notes = len(self._notes)
+            self._noted.clear()  # a note from now on wakes the wait below
             for event in self.events if self.event_reflector else ():
                 uid = event["metadata"]["uid"]
                 if uid not in seen:
@@ -521,7 +528,8 @@ class AIInfnSpawner(KubeSpawner):
                 yield update
             if finished:
                 return
-            await asyncio.sleep(0.5)
+            with contextlib.suppress(asyncio.TimeoutError):  # a note, or the next poll
+                await asyncio.wait_for(self._noted.wait(), 0.5)
 
     def _site_label(self) -> str:
         site = self.placer.sites.get(self.site_name)
