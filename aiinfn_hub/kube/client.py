@@ -39,10 +39,13 @@ RETRIABLE = frozenset({429, 500, 502, 503, 504})
 class KubeError(Exception):
     """An error answer from the API server, or no answer at all (``status`` 0)."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, *, starting: bool = False) -> None:
         self.status = status
         self.reason = reason
         self.message = message
+        #: Refused (401 or 403) by an API server that says it is not ready yet: a restarted
+        #: kube-apiserver answers before its RBAC and token caches are filled.
+        self.starting = starting
         super().__init__(f"{status} {reason}: {message}")
 
     @classmethod
@@ -61,14 +64,15 @@ class KubeError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Worth retrying later: no answer, a conflict, throttling or a server error."""
-        return self.status == 0 or self.status == 409 or self.status in RETRIABLE
+        """Worth retrying later: no answer, a conflict, throttling, a server error, or a
+        refusal from an API server that is still starting."""
+        return self.status in (0, 409) or self.status in RETRIABLE or self.starting
 
     def plain(self) -> str:
         """The error in words for a user."""
         if self.status == 0:
             return f"the Kubernetes API server cannot be reached ({self.message})"
-        if self.status in RETRIABLE:
+        if self.status in RETRIABLE or self.starting:
             return f"the Kubernetes API server is failing ({self.status} {self.reason})"
         if self.status == 403:
             return f"the jobs service is not allowed to do this in Kubernetes ({self.message})"
@@ -145,7 +149,9 @@ class Kube:
                     self.contact.answered()
                     return json.loads(body) if body else {}
                 error = KubeError.from_body(status, body)
-                if status not in RETRIABLE:
+                if status in (401, 403) and not await self.ready():
+                    error.starting = True
+                elif status not in RETRIABLE:
                     self.contact.answered()
                     raise error
             self.contact.failed(error)
@@ -156,6 +162,25 @@ class Kube:
             await asyncio.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")
+
+    async def ready(self) -> bool:
+        """Whether the API server says it is ready (``GET /readyz``, which every account may
+        read). A refusal is only believed from a ready server: one that has just restarted
+        refuses everything until its RBAC caches are filled, while its readyz says so."""
+        self.requests["readyz"] += 1
+        try:
+            response = await self.api_client.call_api(
+                "/readyz",
+                "GET",
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=10,
+            )
+            status = response.status
+            response.release()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return False
+        return status == 200
 
     async def create(self, kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create; if the name exists, return the existing object (idempotent) and False."""
