@@ -96,28 +96,63 @@ class RealStack(Stack):
         self.cluster.down()
 
 
+#: The steps of a refused remote submission that falls back, in order, as the observer sees
+#: them: each step's time is measured from the one before (where the 5 s go).
+STEPS = (
+    ("remote Job admitted", "Kueue unsuspends attempt 1"),
+    ("remote pod created", "the Job controller creates its pod"),
+    ("remote pod bound", "kube-scheduler binds it to the virtual node"),
+    ("refused", "interLink fails it: ProviderFailed"),
+    ("fallback Job", "the jobs service creates attempt 2"),
+    ("fallback admitted", "Kueue unsuspends attempt 2"),
+    ("local pod created", "the Job controller creates its pod"),
+    ("local pod bound", "kube-scheduler binds it to a node"),
+    ("running", "the node's agent runs it"),
+)
+
+
 class Observer:
     """Watches of the product's pods and Jobs that timestamp each change as it arrives."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+        #: job id -> step (of STEPS, or "submitted") -> when it was first seen
+        self.marks: dict[str, dict[str, float]] = {}
         self.provider_failed: dict[str, float] = {}
         self.running: dict[str, float] = {}
         self.second_attempt: dict[str, float] = {}
+
+    def _mark(self, job_id: str, step: str) -> None:
+        self.marks.setdefault(job_id, {}).setdefault(step, time.perf_counter())
 
     def _pod(self, _kind: str, _event: str, pod: dict) -> None:
         labels = pod["metadata"].get("labels") or {}
         status = pod.get("status") or {}
         job_id = labels.get(L.JOB_ID)
+        if job_id is None:
+            return
+        where = "remote" if labels.get(L.ATTEMPT) == "1" else "local"
+        self._mark(job_id, f"{where} pod created")
+        if (pod.get("spec") or {}).get("nodeName"):
+            self._mark(job_id, f"{where} pod bound")
         if status.get("reason") == "ProviderFailed" and labels.get(L.ATTEMPT) == "1":
             self.provider_failed.setdefault(job_id, time.perf_counter())
+            self._mark(job_id, "refused")
         if status.get("phase") in ("Running", "Succeeded"):  # a short job may skip Running
             self.running.setdefault(job_id, time.perf_counter())
+            self._mark(job_id, "running")
 
     def _job(self, _kind: str, event: str, job: dict) -> None:
         labels = job["metadata"].get("labels") or {}
-        if event == "ADDED" and labels.get(L.ATTEMPT) == "2":
-            self.second_attempt.setdefault(labels[L.JOB_ID], time.perf_counter())
+        job_id = labels.get(L.JOB_ID)
+        if job_id is None:
+            return
+        second = labels.get(L.ATTEMPT) == "2"
+        if second:
+            self.second_attempt.setdefault(job_id, time.perf_counter())
+            self._mark(job_id, "fallback Job")
+        if not (job.get("spec") or {}).get("suspend", False):
+            self._mark(job_id, "fallback admitted" if second else "remote Job admitted")
 
     async def __aenter__(self) -> Observer:
         self.api = await kube_client(self.stack.observer_kubeconfig)
@@ -183,6 +218,7 @@ async def refused_then_local(
         for _ in range(FALLBACKS):
             view, _ = await manager.submit(USER, GPU_JOB)
             submitted[view["id"]] = time.perf_counter()
+            seen.marks.setdefault(view["id"], {})["submitted"] = submitted[view["id"]]
             await asyncio.sleep(0.3)  # independent failures, not one burst
         try:
             await wait_until(
@@ -204,9 +240,17 @@ async def refused_then_local(
             ) from None
     finally:
         stack.refuse(False)
+    steps = {}
+    for (step, _), before in zip(STEPS, ("submitted", *(s for s, _ in STEPS)), strict=False):
+        steps[f"step: {step}"] = [
+            seen.marks[i][step] - seen.marks[i][before]
+            for i in submitted
+            if step in seen.marks[i] and before in seen.marks[i]
+        ]
     return {
         "reaction": [seen.second_attempt[i] - seen.provider_failed[i] for i in submitted],
         "refused_to_running": [seen.running[i] - t for i, t in submitted.items()],
+        **steps,
     }
 
 
@@ -289,6 +333,8 @@ async def on(make: Callable[[str], Stack]) -> tuple[str, dict[str, Any]]:
 
 
 def ms(values: list[float], fraction: float) -> float:
+    if not values:  # a step this stack did not show
+        return float("nan")
     return (statistics.median(values) if fraction == 0.5 else percentile(values, fraction)) * 1000
 
 
@@ -306,6 +352,10 @@ def figures(real: dict[str, Any], sandbox: dict[str, Any]) -> list[dict[str, Any
     rows: list[Row] = [
         *latency("fallback reaction", "reaction", 100, " (failed pod -> fallback Job)"),
         *latency("refused remote submission -> Running locally", "refused_to_running", 5000),
+        *[
+            (f"  {n}. {what} (p50)", "ms", lambda f, k=f"step: {step}": ms(f[k], 0.5), None)
+            for n, (step, what) in enumerate(STEPS, 1)
+        ],
         *latency("submit -> Running on a free local node", "local_start"),
         ("the service's Kubernetes requests/min, steady", "req/min", lambda f: f["per_minute"], 10),
         ("API server: ConfigMap creates, one at a time", "req/s", lambda f: f["api_rate"], None),

@@ -76,6 +76,8 @@ class PodMirror:
         self._wake = asyncio.Event()
         self._pushed: dict[tuple[str, str], Obj] = {}
         self._real_uids: dict[tuple[str, str], str] = {}
+        #: pods whose ConfigMaps or Secrets are fetched again: key -> the retry's task
+        self._refetch: dict[tuple[str, str], asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
         self.synced = asyncio.Event()
 
@@ -89,9 +91,10 @@ class PodMirror:
 
     async def stop(self) -> None:
         self.api.store.unlisten(self._on_local)
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._refetch.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -119,7 +122,8 @@ class PodMirror:
         namespace, name = meta["namespace"], meta["name"]
         self._real_uids[(namespace, name)] = meta["uid"]
         self._ensure_namespace(namespace)
-        await self._fetch_dependencies(pod)
+        if not await self._fetch_dependencies(pod):
+            self._fetch_again(pod)
         local = self.api.store.get(self.pods, namespace, name)
         fresh = clone(pod)
         fresh["metadata"].pop("resourceVersion", None)
@@ -154,8 +158,34 @@ class PodMirror:
                 },
             )
 
-    async def _fetch_dependencies(self, pod: Obj) -> None:
+    def _fetch_again(self, pod: Obj) -> None:
+        """Fetch a pod's ConfigMaps and Secrets again until they come, as a kubelet's volume
+        manager does: the Node authorizer refuses them ("no relationship found") until its
+        graph has the pod's binding, and an API server that restarts refuses or does not
+        answer for a while."""
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if key in self._refetch:
+            return
+
+        async def again() -> None:
+            delay = 0.1
+            try:
+                while self._real_uids.get(key) == meta["uid"]:
+                    await asyncio.sleep(delay)
+                    if await self._fetch_dependencies(pod):
+                        return
+                    delay = min(delay * 2, 5.0)
+            finally:
+                self._refetch.pop(key, None)
+
+        self._refetch[key] = asyncio.get_running_loop().create_task(again())
+
+    async def _fetch_dependencies(self, pod: Obj) -> bool:
+        """Copy the pod's ConfigMaps, Secrets and claims in; False if one could not be read
+        (a missing one is no error: the kubelet reports it as a real one does)."""
         namespace = pod["metadata"]["namespace"]
+        complete = True
         for kind, name in sorted(dependencies(pod)):
             rt = self.api.registry.get(kind)
             try:
@@ -166,13 +196,15 @@ class PodMirror:
                     if self.api.store.get(rt, namespace, name) is not None:
                         self.api.store.remove(rt, namespace, name)
                     continue
-                log.warning("%s %s/%s: %s", kind, namespace, name, exc)
+                log.info("%s %s/%s: %s; fetching it again", kind, namespace, name, exc)
+                complete = False
                 continue
             obj["metadata"].pop("resourceVersion", None)
             if self.api.store.get(rt, namespace, name) is None:
                 self.api.store.insert(rt, obj)
             else:
                 self.api.store.replace(rt, obj)
+        return complete
 
     # -- local -> real ---------------------------------------------------------------------
 
