@@ -27,7 +27,6 @@ class JobIndex:
         self.jobs: dict[str, Tracked] = {}
         self.by_owner: dict[str, set[str]] = {}
         self.by_request: dict[tuple[str, str], str] = {}
-        self._request_of: dict[str, tuple[str, str]] = {}  # by_request's key of each job
         self.job_uid_to_id: dict[str, str] = {}
         self.workloads: dict[str, dict[str, Any]] = {}  # by the uid of the Job they admit
         self.all_pods: dict[str, dict[str, Any]] = {}  # every pod of the namespace, by name
@@ -52,26 +51,38 @@ class JobIndex:
         """File a job under its owner and (if it has one) its client request id's label."""
         self.by_owner.setdefault(owner, set()).add(job_id)
         if request_label:
-            key = (owner, request_label)
-            self.by_request[key] = job_id
-            self._request_of[job_id] = key
+            self.by_request[(owner, request_label)] = job_id
+
+    def _unfile(self, tracked: Tracked) -> None:
+        """Undo :meth:`add`, as the job's record is deleted (read from the record still held:
+        its labels, or a resting job's recorded request)."""
+        record = tracked.record
+        if record is None:
+            return
+        owner = tracked.owner
+        labels = record["metadata"].get("labels")  # a resting job's stub keeps none
+        if labels is not None:
+            request_label = labels.get(L.REQUEST_ID)
+        else:
+            request = tracked.spec.get("client_request_id")
+            request_label = L.label_value(request) if request else None
+        owned = self.by_owner.get(owner)
+        if owned is not None:
+            owned.discard(tracked.job_id)
+            if not owned:
+                del self.by_owner[owner]
+        if request_label and self.by_request.get((owner, request_label)) == tracked.job_id:
+            del self.by_request[(owner, request_label)]
 
     def attempt_created(self, job: Mapping[str, Any], job_id: str) -> None:
         """A Job made for ``job_id``: its Workload (keyed by its uid) belongs to that job."""
         self.job_uid_to_id[job["metadata"].get("uid", "")] = job_id
 
     def forget(self, tracked: Tracked) -> None:
-        """Drop a job whose record, Jobs and pods are all gone, from every map."""
-        job_id = tracked.job_id
-        self.jobs.pop(job_id, None)
-        owned = self.by_owner.get(tracked.owner)
-        if owned is not None:
-            owned.discard(job_id)
-            if not owned:
-                del self.by_owner[tracked.owner]
-        key = self._request_of.pop(job_id, None)
-        if key is not None and self.by_request.get(key) == job_id:
-            del self.by_request[key]
+        """Drop a job whose record, Jobs and pods are all gone (the record's deletion took it
+        out of the lookups already)."""
+        self._unfile(tracked)
+        self.jobs.pop(tracked.job_id, None)
         if tracked.timer:
             tracked.timer.cancel()
 
@@ -133,6 +144,8 @@ class JobIndex:
         if not job_id:
             return
         tracked = self.tracked(job_id)
+        if deleted:
+            self._unfile(tracked)
         tracked.record = None if deleted else obj
         if not deleted:
             self.add(job_id, tracked.owner, labels.get(L.REQUEST_ID))
