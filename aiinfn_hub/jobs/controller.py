@@ -202,6 +202,7 @@ class Controller(Parts):
         return plan_next_site(order, tried, self.status.health)
 
     def _site(self, name: str | None) -> Site | None:
+        """The configured site of that name; None if it is no longer configured."""
         return self.placer.sites.get(name) if name else None
 
     async def _reconcile(self, tracked: Tracked) -> None:

@@ -103,6 +103,7 @@ class JobIndex:
             self._attempt(obj, deleted)
 
     def _workload(self, obj: dict[str, Any], deleted: bool) -> None:
+        """A Kueue Workload, filed by the uid of the Job it admits; that job changed."""
         meta = obj.get("metadata") or {}
         uid = (meta.get("labels") or {}).get(L.KUEUE_JOB_UID) or next(
             (r.get("uid") for r in meta.get("ownerReferences") or () if r.get("kind") == "Job"),
@@ -118,6 +119,7 @@ class JobIndex:
             self._on_job(self.job_uid_to_id[uid])
 
     def _pod(self, obj: dict[str, Any], deleted: bool) -> None:
+        """Any pod of the namespace (for capacity); one of a job's attempts, to its job."""
         meta = obj["metadata"]
         labels = meta.get("labels") or {}
         key = meta["name"]
@@ -136,6 +138,7 @@ class JobIndex:
         self._on_job(job_id)
 
     def _record(self, obj: dict[str, Any], deleted: bool) -> None:
+        """A job's record: the job is known (and filed by owner and request) while it exists."""
         meta = obj.get("metadata") or {}
         labels = meta.get("labels") or {}
         job_id = labels.get(L.JOB_ID)
@@ -152,6 +155,7 @@ class JobIndex:
         self._on_job(job_id)
 
     def _attempt(self, obj: dict[str, Any], deleted: bool) -> None:
+        """The Job of one of a job's attempts, by its number; its uid maps to the job."""
         meta = obj.get("metadata") or {}
         labels = meta.get("labels") or {}
         job_id = labels.get(L.JOB_ID)

@@ -220,6 +220,7 @@ class JobsManager(LoggingConfigurable):
 
     @property
     def by_owner(self) -> dict[str, set[str]]:
+        """The ids of each user's jobs."""
         return self.index.by_owner
 
     @property
@@ -312,4 +313,5 @@ class JobsManager(LoggingConfigurable):
         self.controller.sites_changed(self.status.refresh())
 
     def _site(self, name: str | None) -> Site | None:
+        """The configured site of that name, if any."""
         return self.placer.sites.get(name) if name else None
