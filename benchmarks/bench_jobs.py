@@ -89,7 +89,7 @@ class Service:
     def settled(self) -> bool:
         """Every job has a view and nothing waits to be reconciled."""
         jobs = self.manager.jobs.values()
-        return self.manager._dirty.empty() and all(t.view for t in jobs)
+        return self.manager.controller.idle and all(t.view for t in jobs)
 
 
 async def submit_all(
@@ -213,7 +213,9 @@ def finished_record(service: Service, i: int, owner: str) -> dict:
     manager = service.manager
     spec = parse_spec(job_body(i), manager.placer, manager.max_staged_bytes)
     plan = manager.plan(job_body(i))
-    record = build_record(f"{i:010x}"[-10:], owner, spec, plan, "default", now_iso())
+    record = build_record(
+        f"{i:010x}"[-10:], owner, spec=spec, plan=plan, namespace="default", now=now_iso()
+    )
     site = plan["sites"][0]
     attempt = {
         "number": 1,

@@ -185,7 +185,7 @@ def compacted_record(placer: Placer, plans: dict[int, dict], i: int, owner: str)
     ended_at = time.time() - (1 + i % 80) * DAY
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ended_at))
     site = plan["sites"][0]["name"]
-    record = build_record(f"{i:010x}", owner, spec, plan, NAMESPACE, stamp)
+    record = build_record(f"{i:010x}", owner, spec=spec, plan=plan, namespace=NAMESPACE, now=stamp)
     attempt = {
         "number": 1, "site": site, "site_display": placer.sites[site].display_name,
         "job_name": L.attempt_name(f"{i:010x}", 1), "started": stamp, "ended": stamp,

@@ -273,7 +273,7 @@ async def steady_requests(manager: JobsManager, seen: Observer) -> float:
         view, _ = await manager.submit(USER, {"command": ["sleep", "3600"], "local_only": True})
         ids.append(view["id"])
     await wait_until(lambda: all(i in seen.running for i in ids), 180, 0.1, "the long jobs")
-    await wait_until(manager._dirty.empty, 60, 0.1, "the controller to settle")
+    await wait_until(lambda: manager.controller.idle, 60, 0.1, "the controller to settle")
     before = sum(manager.kube.requests.values())
     started = time.perf_counter()
     await asyncio.sleep(STEADY_WINDOW)  # a measuring window, not a wait for a condition

@@ -58,6 +58,23 @@ class JobsService(Application):
         help="How callers are authenticated: HubAuthenticator (JupyterHub tokens and OAuth "
         "cookies) or TokenAuthenticator (fixed tokens, for standalone use).",
     ).tag(config=True)
+    manager_class = Type(
+        JobsManager,
+        klass=JobsManager,
+        help="The jobs manager: submits, tracks and falls back jobs, and answers the API "
+        "(a subclass of aiinfn_hub.jobs.manager.JobsManager). A site plugs in its own, e.g. "
+        "to check requests further or to add counts, without forking: "
+        "c.JobsService.manager_class = 'mysite.jobs.SiteJobsManager'. It is configured as "
+        "c.JobsManager... and, for its own options, under its own class name.",
+    ).tag(config=True)
+    backend_class = Type(
+        Kube,
+        klass=Kube,
+        help="The Kubernetes backend: every API call the manager makes, in its namespace, with "
+        "retries and request counts (a subclass of aiinfn_hub.kube.client.Kube, made with the "
+        "API client and the namespace). A site plugs in its own, e.g. to add headers or audit "
+        "each call: c.JobsService.backend_class = 'mysite.jobs.AuditedKube'.",
+    ).tag(config=True)
     xheaders = Bool(True, help="Trust X-Forwarded-* headers from the proxy.").tag(config=True)
     start_timeout = Float(
         30.0,
@@ -110,7 +127,7 @@ class JobsService(Application):
 
     async def make_app(self) -> tuple[web.Application, JobsManager]:
         api = await kube_client(self.kubeconfig or None)
-        manager = JobsManager(Kube(api, "default"), parent=self)
+        manager = self.manager_class(self.backend_class(api, "default"), parent=self)
         authenticator = self.authenticator_class(parent=self)
         settings: dict[str, Any] = {
             "jobs_manager": manager,

@@ -58,12 +58,12 @@ def common_labels(job_id: str, owner: str) -> dict[str, str]:
 def build_record(
     job_id: str,
     owner: str,
+    *,
     spec: JobSpec,
     plan: Mapping[str, Any],
     namespace: str,
     now: str,
     extra: Mapping[str, str] | None = None,
-    *,
     home_claim: str | None = None,
 ) -> dict[str, Any]:
     """The ConfigMap that records a job: spec, plan and staged file (and ``extra``
@@ -157,6 +157,7 @@ def volume_mount(
 def build_attempt(
     job_id: str,
     owner: str,
+    *,
     spec: JobSpec,
     site: Site,
     number: int,
@@ -165,7 +166,6 @@ def build_attempt(
     namespace: str,
     record_uid: str | None,
     settings: PodSettings,
-    *,
     home_claim: str,
 ) -> dict[str, Any]:
     """The batch/v1 Job that tries ``spec`` at ``site``, queued through the site's LocalQueue;

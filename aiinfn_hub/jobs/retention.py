@@ -100,7 +100,7 @@ class JobsRetention(LoggingConfigurable):
     def ended_at(tracked: Tracked) -> float | None:
         """When the job ended (epoch seconds), from its view; None while it runs."""
         view = tracked.view or {}
-        if not tracked.final or not State(view.get("state", "queued")).terminal:
+        if not tracked.final or not State(view.get("state", State.QUEUED)).terminal:
             return None
         return parse_time(view.get("ended")) or parse_time(tracked.submitted)
 

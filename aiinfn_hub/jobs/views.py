@@ -7,7 +7,7 @@ from typing import Any
 
 from ..placement import Site
 from . import actions as A
-from .model import State, completions_of
+from .model import Outcome, State, completions_of
 from .signals import Assessment, progress
 
 _STATUS_WORDS = {
@@ -31,7 +31,7 @@ def fallback_summary(history: Sequence[Mapping[str, Any]], current: str | None) 
     parts = [
         f"{entry['site_display']}: {short(entry['reason'])}"
         for entry in history
-        if entry.get("outcome") == "fell_back"
+        if entry.get("outcome") == Outcome.FELL_BACK
     ]
     if not parts:
         return ""
@@ -45,10 +45,8 @@ def current_attempt(
     meta = job.get("metadata") or {}
     status = job.get("status") or {}
     outcome = None
-    if assessment.state is State.SUCCEEDED:
-        outcome = "succeeded"
-    elif assessment.state is State.FAILED:
-        outcome = "failed"
+    if assessment.state in (State.SUCCEEDED, State.FAILED):
+        outcome = Outcome(assessment.state.value)
     raw = dict(assessment.raw)
     return {
         "number": number,
@@ -57,8 +55,8 @@ def current_attempt(
         "job_name": meta.get("name"),
         "started": meta.get("creationTimestamp"),
         "ended": status.get("completionTime")
-        or (_failed_time(job) if outcome == "failed" else None),
-        "outcome": outcome,
+        or (_failed_time(job) if outcome is Outcome.FAILED else None),
+        "outcome": outcome.value if outcome else None,
         "reason": assessment.reason
         or _STATUS_WORDS[assessment.state].format(site=site.display_name),
         "kueue": {k: raw[k] for k in ("condition", "status", "reason", "message") if k in raw},
@@ -77,6 +75,7 @@ def _failed_time(job: Mapping[str, Any]) -> str | None:
 def build_view(
     job_id: str,
     owner: str,
+    *,
     spec: Mapping[str, Any],
     plan: Mapping[str, Any],
     submitted: str | None,

@@ -6,7 +6,7 @@ Pure policy: no I/O and no Kubernetes imports, so it is fast and easy to test.
 from .config import PlacementConfig
 from .errors import ConfigError, NoSiteError, PlacementError, RequestError
 from .membership import belongs_to, site_nodes
-from .plan import Choice, Exclusion, Plan
+from .plan import Choice, Exclusion, NextSite, Plan, next_site, stored_order
 from .policy import DEFAULT_TABLE, ROWS, Placer, row_key
 from .requirements import JobRequest, Requirements, VolumeNeed, detect
 from .sites import (
@@ -30,6 +30,7 @@ __all__ = [
     "Exclusion",
     "GpuPool",
     "JobRequest",
+    "NextSite",
     "NoSiteError",
     "PlacementConfig",
     "PlacementError",
@@ -46,7 +47,9 @@ __all__ = [
     "belongs_to",
     "default_catalogue",
     "detect",
+    "next_site",
     "row_key",
     "site_from_dict",
     "site_nodes",
+    "stored_order",
 ]

@@ -1,12 +1,15 @@
-"""The result of placement: the sites to try in order and the sites ruled out, with reasons."""
+"""The result of placement: the sites to try in order and the sites ruled out, with reasons;
+and the one fallback order, :func:`next_site`, which the jobs controller and the spawner's
+Automatic profile both ask which site comes next and why."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .requirements import JobRequest, Requirements
-from .sites import Site
+from .sites import Site, SiteHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,55 @@ class Choice:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.site.name, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class NextSite:
+    """The site to try next, why, and whether it is the last one left to try."""
+
+    site: Site
+    reason: str
+    last: bool
+
+
+def next_site(
+    order: Sequence[Choice],
+    tried: Collection[str],
+    health: Mapping[str, SiteHealth],
+) -> NextSite | None:
+    """The site to try after those ``tried``, in the plan's ``order``; None when every one
+    has been tried.
+
+    The first site left whose health (``health``, else the catalogue's) is usable, for the
+    plan's reason (with the sites passed over and why). If no site left is usable, the last
+    one: waiting for a site to come back beats failing the job. ``last`` says that no other
+    site is left after it, so it is not left for a fallback whatever happens.
+    """
+    left = [choice for choice in order if choice.site.name not in tried]
+    if not left:
+        return None
+    last = len(left) == 1
+    passed: list[str] = []
+    for choice in left:
+        state = health.get(choice.site.name, choice.site.health)
+        if state.usable:
+            if not passed:
+                return NextSite(choice.site, choice.reason, last)
+            return NextSite(choice.site, f"{choice.reason}; " + "; ".join(passed), last)
+        passed.append(f"{choice.site.display_name} is {state.describe()}")
+    site = left[-1].site
+    waits = f"no site left is usable now ({'; '.join(passed)}): it waits at {site.display_name}"
+    return NextSite(site, waits, last)
+
+
+def stored_order(data: Mapping[str, Any], sites: Mapping[str, Site]) -> tuple[Choice, ...]:
+    """The order of a plan kept in its JSON form (:meth:`Plan.to_dict`), without the sites
+    no longer configured."""
+    return tuple(
+        Choice(sites[entry["name"]], entry.get("reason", ""))
+        for entry in data.get("sites", ())
+        if entry["name"] in sites
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +101,11 @@ class Plan:
     def site_names(self) -> tuple[str, ...]:
         return tuple(choice.site.name for choice in self.sites)
 
-    def after(self, name: str) -> tuple[Choice, ...]:
-        """The fallbacks left once ``name`` has been tried."""
-        names = self.site_names
-        return self.sites[names.index(name) + 1 :] if name in names else ()
+    def next_site(
+        self, tried: Collection[str], health: Mapping[str, SiteHealth]
+    ) -> NextSite | None:
+        """The site to try after those ``tried``, and why (:func:`next_site`)."""
+        return next_site(self.sites, tried, health)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form ``aiinfn-hub plan --json`` prints and the jobs API returns."""

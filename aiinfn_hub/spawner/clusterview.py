@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,13 @@ class ClusterView:
         if not self.nodes.synced.is_set():
             return None
         return site_health(site, list(self.nodes.objects.values()))
+
+    def healths(self, sites: Iterable[Site]) -> dict[str, SiteHealth]:
+        """The health of each of ``sites``, by name; empty before the first list arrives."""
+        if not self.nodes.synced.is_set():
+            return {}
+        nodes = list(self.nodes.objects.values())
+        return {site.name: site_health(site, nodes) for site in sites}
 
     def pod(self, name: str) -> dict[str, Any] | None:
         return self.pods.objects.get(f"{self.kube.namespace}/{name}")

@@ -28,7 +28,16 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, validate
 
 from .. import __version__
-from ..placement import GpuPool, PlacementConfig, PlacementError, Placer, Site, row_key
+from ..placement import (
+    GpuPool,
+    NextSite,
+    PlacementConfig,
+    PlacementError,
+    Placer,
+    Plan,
+    Site,
+    row_key,
+)
 from .clusterview import ClusterView, GpuCount
 from .kuberequests import activity, instrument
 from .profiles import (
@@ -378,17 +387,11 @@ class AIInfnSpawner(KubeSpawner):
         return SessionSpec(res.cpu, res.memory, gpus, claim_volumes(volumes))
 
     async def _start_automatic(self) -> str:
-        view = self.cluster
-        await view.ready(self.cluster_ready_timeout)
+        await self.cluster.ready(self.cluster_ready_timeout)
         spec = self.session_spec()
         request = spec.request(self.interactive_offload, self.offload_scratch_claims)
-        health = {
-            name: state
-            for name, site in self.placer.sites.items()
-            if (state := view.health(site)) is not None
-        }
         try:
-            plan = self.placer.plan(request, health)
+            plan = self.placer.plan(request, self.cluster.healths(self.placer.sites.values()))
         except PlacementError as exc:
             raise web.HTTPError(503, f"no site can run your server now: {exc}") from None
         skipped = [e for e in plan.ruled_out if e.field == "health"]
@@ -402,12 +405,16 @@ class AIInfnSpawner(KubeSpawner):
         preferred = [*self.automatic_gpu_models, *([first.model] if first else [])]
         overall = self.start_timeout
         started = time.monotonic()
+        tried: list[str] = []
+        chosen = self._next_site(plan, tried)  # the plan's first site
         try:
-            for index, choice in enumerate(plan.sites):
-                site = choice.site
-                last = index + 1 == len(plan.sites)
+            while chosen is not None:
+                site = chosen.site
                 left = overall - (time.monotonic() - started)
-                wait = left if last else min(self.session_start_timeouts.get(site.name, left), left)
+                # the last site left gets what is left of start_timeout; others their own
+                wait = min(
+                    left if chosen.last else self.session_start_timeouts.get(site.name, left), left
+                )
                 pool = choose_pool(site, spec.gpus, self.count_gpus, preferred)
                 self._session = (site, pool)
                 self._gpu = (site, pool) if pool is not None else None
@@ -416,24 +423,30 @@ class AIInfnSpawner(KubeSpawner):
                 what = f" on {pool.model} GPUs" if pool else ""
                 self._note(
                     f"starting your server at {site.display_name}{what}"
-                    + (" (fallback)" if fell_back else f": {choice.reason}")
+                    + (" (fallback)" if fell_back else f": {chosen.reason}")
                 )
                 self.start_timeout = max(1, int(left) + 1)
                 try:
-                    url = await self._attempt(site, wait, watch=not last)
+                    url = await self._attempt(site, wait, watch=not chosen.last)
                 except FallBack as exc:
                     self.attempts.append({"site": site.name, "outcome": str(exc)})
-                    if last:
+                    if chosen.last:
                         raise web.HTTPError(503, f"{exc}; no other site is left to try") from None
-                    following = plan.sites[index + 1].site.display_name
-                    self._note(f"{exc}; falling back to {following}")
+                    tried.append(site.name)
+                    chosen = self._next_site(plan, tried)
+                    self._note(f"{exc}; falling back to {chosen.site.display_name}")
                     continue
                 self.attempts.append({"site": site.name, "outcome": "running"})
                 self._note(self._outcome(site, skipped))
                 return url
         finally:
             self.start_timeout = overall
-        raise AssertionError("the last site of a plan is never left")
+        raise AssertionError("a plan has a first site, and the last site is never left")
+
+    def _next_site(self, plan: Plan, tried: list[str]) -> NextSite | None:
+        """The site the plan names after those ``tried``, by the sites' health now: the one
+        fallback order of servers and jobs (:func:`~aiinfn_hub.placement.plan.next_site`)."""
+        return plan.next_site(tried, self.cluster.healths(self.placer.sites.values()))
 
     def _outcome(self, site: Site, skipped: list) -> str:
         earlier = [

@@ -22,7 +22,7 @@ def ended_record(
     spec = parse_spec(COMMAND, placer, 1 << 20)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days_ago * DAY))
     plan = placer.plan(spec.request, {}).to_dict()
-    record = build_record(job_id, owner, spec, plan, namespace, stamp)
+    record = build_record(job_id, owner, spec=spec, plan=plan, namespace=namespace, now=stamp)
     attempt = {
         "number": 1,
         "site": "local",

@@ -368,12 +368,12 @@ async def test_a_job_reads_shared_configmaps_and_secrets_and_writes_scratch(sand
 async def reconciled_after_deletion(manager, job_id: str, uid: str) -> None:
     """Wait until the controller has seen the attempt's Job deleted and has finished
     reconciling the job (a job waiting in the queue, or being reconciled, holds one or the
-    other of ``_queued`` and its lock; the worker takes the lock as it dequeues)."""
+    other of its place in the queue and its lock; the worker takes the lock as it dequeues)."""
     tracked = manager.jobs[job_id]
 
     def settled() -> bool:
         gone = all(j["metadata"]["uid"] != uid for j in tracked.attempts.values())
-        return gone and job_id not in manager._queued and not tracked.lock.locked()
+        return gone and not manager.controller.waiting(job_id) and not tracked.lock.locked()
 
     await wait_until(settled, timeout=60, message=f"job {job_id} reconciled after the deletion")
 

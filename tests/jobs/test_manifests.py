@@ -29,14 +29,14 @@ def attempt(job_spec, site="leonardo", number=1, history=()):
     return build_attempt(
         "abc123def0",
         "alice@example.org",
-        job_spec,
-        PLACER.sites[site],
-        number,
-        {"sites": [{"name": site}]},
-        list(history),
-        "jhub",
-        "uid-1",
-        PodSettings(),
+        spec=job_spec,
+        site=PLACER.sites[site],
+        number=number,
+        plan={"sites": [{"name": site}]},
+        history=list(history),
+        namespace="jhub",
+        record_uid="uid-1",
+        settings=PodSettings(),
         home_claim=HOME,
     )
 
@@ -147,7 +147,12 @@ def test_record_holds_spec_plan_and_file():
         {"script": {"path": "nb.ipynb", "content": "{}"}, "client_request_id": "r-1"}, PLACER, 100
     )
     record = build_record(
-        "abc123def0", "bob", job_spec, {"sites": []}, "jhub", "2026-01-01T00:00:00Z"
+        "abc123def0",
+        "bob",
+        spec=job_spec,
+        plan={"sites": []},
+        namespace="jhub",
+        now="2026-01-01T00:00:00Z",
     )
     assert record["metadata"]["name"] == "aiinfn-abc123def0"
     assert record["metadata"]["labels"][L.REQUEST_ID] == "r-1"
@@ -159,8 +164,8 @@ def test_record_holds_spec_plan_and_file():
 
 def test_record_keeps_the_home_claim_found_at_submission():
     record = build_record(
-        "abc123def0", "alice@example.org", spec(volumes=["pvc"]), {}, "jhub", "now",
-        home_claim=HOME,
+        "abc123def0", "alice@example.org", spec=spec(volumes=["pvc"]), plan={}, namespace="jhub",
+        now="now", home_claim=HOME,
     )  # fmt: skip
     assert record["metadata"]["annotations"][L.HOME_CLAIM] == HOME
 
@@ -186,7 +191,9 @@ def test_staged_file_is_stored_under_a_valid_key_and_seen_under_its_name(path, k
     job_spec = parse_spec(
         {"script": {"path": path, "kind": "python", "content": "print(1)"}}, PLACER, 100
     )
-    record = build_record("abc123def0", "bob", job_spec, {"sites": []}, "jhub", "now")
+    record = build_record(
+        "abc123def0", "bob", spec=job_spec, plan={"sites": []}, namespace="jhub", now="now"
+    )
     filename = path.rsplit("/", 1)[-1]
     assert staged_key(filename) == key
     assert record["data"][key] == "print(1)"

@@ -68,9 +68,9 @@ async def test_a_refused_record_is_a_422_in_words_not_try_again():
 async def test_a_refused_attempt_ends_the_job_saying_why():
     kube = RefusingKube({"job": FORBIDDEN})
     manager = JobsManager(kube)
-    manager.started = True
+    manager.controller.started = True
     view, _ = await manager.submit("alice", {"command": ["true"], "local_only": True})
-    await manager._reconcile_one(view["id"])
+    await manager.controller.reconcile_one(view["id"])
     done = manager.get("alice", False, view["id"])
     assert done["state"] == "failed"
     assert done["reason"] == (
@@ -85,15 +85,15 @@ async def test_a_refused_attempt_ends_the_job_saying_why():
 async def test_a_site_no_longer_configured_is_skipped_and_a_request_no_longer_valid_fails():
     kube = RefusingKube({})
     manager = JobsManager(kube)
-    manager.started = True
+    manager.controller.started = True
     moved, _ = await manager.submit("alice", {"command": ["true"]})
     broken, _ = await manager.submit("alice", {"command": ["true"], "local_only": True})
     assert [s["name"] for s in moved["plan"]["sites"]] == ["tier1", "local"]
     # the service restarts with tier1 gone from its sites
     kept = [site for name, site in manager.placer.sites.items() if name != "tier1"]
     table = {row: [s for s in sites if s != "tier1"] for row, sites in DEFAULT_TABLE.items()}
-    manager.placer = Placer(kept, table)
-    await manager._reconcile_one(moved["id"])
+    manager.controller.placer = Placer(kept, table)
+    await manager.controller.reconcile_one(moved["id"])
     assert manager.get("alice", False, moved["id"])["site"] == "local"
     assert ("job", L.attempt_name(moved["id"], 1)) in kube.objects
     # ... and a stored request that no longer parses (here: one edited by hand)
@@ -102,7 +102,7 @@ async def test_a_site_no_longer_configured_is_skipped_and_a_request_no_longer_va
     record["data"]["spec.json"] = json.dumps({**spec, "completions": 5000})
     record["metadata"]["resourceVersion"] = "7"
     manager.jobs[broken["id"]].record = record
-    await manager._reconcile_one(broken["id"])
+    await manager.controller.reconcile_one(broken["id"])
     done = manager.get("alice", False, broken["id"])
     assert done["state"] == "failed"
     assert done["reason"] == (

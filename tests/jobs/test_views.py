@@ -25,15 +25,15 @@ def test_view_of_a_running_job():
     view = build_view(
         "abc",
         "alice",
-        {"name": "t", "completions": 3},
-        {"sites": []},
-        "2026-01-01T00:00:00Z",
-        [],
-        State.RUNNING,
-        {"number": 1, "site": "local", "started": "s", "ended": None},
-        LOCAL,
-        {"status": {"succeeded": 1, "active": 2}},
-        "",
+        spec={"name": "t", "completions": 3},
+        plan={"sites": []},
+        submitted="2026-01-01T00:00:00Z",
+        history=[],
+        state=State.RUNNING,
+        current={"number": 1, "site": "local", "started": "s", "ended": None},
+        site=LOCAL,
+        job={"status": {"succeeded": 1, "active": 2}},
+        reason="",
     )
     assert view["state"] == "running"
     assert view["reason"] == "running at Local resources"

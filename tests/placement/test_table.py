@@ -35,8 +35,55 @@ def test_first_choice_and_fallback_reasons(placer):
     plan = placer.plan(placer.parse({"gpus": 1}))
     assert plan.sites[0].reason.startswith("first choice for GPU jobs that can be offloaded")
     assert plan.sites[1].reason == "fallback if CINECA Leonardo cannot serve"
-    assert plan.after("leonardo")[0].site.name == "local"
-    assert plan.after("local") == ()
+    after = plan.next_site(["leonardo"], {})
+    assert (after.site.name, after.reason, after.last) == (
+        "local",
+        "fallback if CINECA Leonardo cannot serve",
+        True,
+    )
+    assert plan.next_site(["leonardo", "local"], {}) is None
+
+
+@pytest.mark.parametrize(
+    ("request_data", "first", "then"),
+    [
+        ({"gpus": 1}, "leonardo", "local"),  # GPU and offloadable: Leonardo, then local
+        ({"cpu": 8, "walltime": "12h"}, "tier1", "local"),  # CPU and offloadable: Tier-1
+        ({"gpus": 1, "local_only": True}, "local", None),  # not offloadable: local only
+    ],
+)
+def test_next_site_follows_the_table(placer, request_data, first, then):
+    plan = placer.plan(placer.parse(request_data))
+    chosen = plan.next_site([], {})
+    assert chosen.site.name == first
+    assert chosen.last is (then is None)
+    following = plan.next_site([first], {})
+    assert (following.site.name if following else None) == then
+
+
+def test_next_site_passes_over_a_site_that_went_down(placer):
+    """Planned while every site was up; Leonardo fails afterwards."""
+    plan = placer.plan(placer.parse({"gpus": 1}))
+    down = {"leonardo": SiteHealth(connected=False, message="InterlinkPingFailed")}
+    chosen = plan.next_site([], down)
+    assert chosen.site.name == "local"
+    assert chosen.last is False, "Leonardo is still left to try"
+    assert chosen.reason == (
+        "fallback if CINECA Leonardo cannot serve; CINECA Leonardo is down: the connection "
+        "to the site is lost (InterlinkPingFailed)"
+    )
+    assert plan.next_site(["local"], down).site.name == "leonardo", "waiting beats failing"
+
+
+def test_next_site_waits_at_the_last_site_when_none_is_usable(placer):
+    plan = placer.plan(placer.parse({"gpus": 1}))
+    down = {"leonardo": SiteHealth(maintenance=True), "local": SiteHealth(ready=False)}
+    chosen = plan.next_site([], down)
+    assert (chosen.site.name, chosen.last) == ("local", False)
+    assert chosen.reason == (
+        "no site left is usable now (CINECA Leonardo is in maintenance; Local resources is "
+        "down: its node is not ready): it waits at Local resources"
+    )
 
 
 @pytest.mark.parametrize(
