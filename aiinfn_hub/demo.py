@@ -279,7 +279,8 @@ def banner(
         for s in sandbox.info()["sites"]
     )
     switched = ", ".join(
-        f"{f['fault']} {f.get('site') or f.get('ms') or f.get('fraction')}" for f in faults
+        f"{f['fault']}:{f.get('site') or format(f.get('ms') or f.get('fraction'), 'g')}"
+        for f in faults
     )
     offload = "on" if args.interactive_offload else "off (--interactive-offload to turn on)"
     lines = [
@@ -297,7 +298,8 @@ def banner(
         f"  Sites: {sites}.",
         f"  Automatic GPU servers at CINECA Leonardo: {offload}.",
         f"  Faults: {switched or 'none'}. Switch one now, e.g.:",
-        f"    KUBECONFIG={sandbox.kubeconfig} {_command()} sandbox fault site-down leonardo",
+        f"    KUBECONFIG={sandbox.kubeconfig} {_command()} sandbox fault provider-failure:tier1",
+        "  (--off ends it; site-down:leonardo, stall-admission:tier1, ...: see --help).",
         f"  Logs: {Path(args.state_dir) / 'hub' / 'jupyterhub.log'}, "
         f"{Path(args.state_dir) / 'sandbox' / 'sandbox.log'}",
         "",

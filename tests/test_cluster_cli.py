@@ -163,8 +163,12 @@ def test_a_stale_state_file_does_not_block_a_new_up(tmp_path: Path) -> None:
     ("args", "words"),
     [
         (["fault", "refuse", "leonardo"], "no cluster runs from"),
-        (["up", "--fault", "refuse"], "--fault refuse needs a site, e.g. --fault refuse:leonardo"),
-        (["up", "--fault", "melt:leonardo"], "unknown fault 'melt' in --fault"),
+        (["up", "--fault", "refuse"], "--fault refuse: name the site, e.g. refuse:leonardo"),
+        (["up", "--fault", "melt:leonardo"], "--fault melt:leonardo: unknown fault 'melt'"),
+        (["fault", "melt:leonardo"], "melt:leonardo: unknown fault 'melt'; faults: "),
+        (["fault", "refuse:tier1", "leonardo"], "write the fault once"),
+        (["fault", "exit-code:tier1:lost"], "the code is a number, e.g. exit-code:tier1:502"),
+        (["fault", "kueue-restart:tier1"], "kueue-restart takes no site"),
         (["run"], "give the command to run after --"),
     ],
 )
@@ -208,3 +212,86 @@ def test_the_state_file_is_private(tmp_path: Path) -> None:
     )
     assert (tmp_path / "state.json").stat().st_mode & 0o077 == 0
     assert json.loads((tmp_path / "state.json").read_text())["token"] == "secret"
+
+
+@pytest.fixture
+def admin_endpoint(tmp_path: Path):
+    """A running cluster's fault endpoint as ``cluster up`` serves it (token, JSON in and out),
+    recording each request and answering with the faults on, as :class:`ClusterFaults` does."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Admin(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            assert self.headers["Authorization"] == "Bearer secret"
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append(body)
+            key = f"{body['fault']}:{body['site']}" if body.get("site") else body["fault"]
+            record = {k: v for k, v in body.items() if k not in ("fault", "site")}
+            on = {} if body.get("off") else {key: record}
+            answer = json.dumps({"faults": on}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Admin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ClusterState(
+        pid=os.getpid(),
+        server="https://127.0.0.1:6443",
+        kubeconfig="k",
+        admin_url=f"http://127.0.0.1:{server.server_address[1]}",
+        token="secret",
+        ports={},
+    ).write(tmp_path)
+    yield received
+    server.shutdown()
+
+
+def test_a_fault_is_written_with_a_colon_or_a_space_and_answered_in_words(
+    tmp_path: Path, admin_endpoint: list[dict], capsys: pytest.CaptureFixture
+) -> None:
+    from aiinfn_hub.cli import main
+
+    state_dir = ["--state-dir", str(tmp_path)]
+    assert main(["cluster", "fault", "refuse:tier1:condor_submit: no schedd", *state_dir]) == 0
+    assert (
+        main(
+            [
+                "cluster",
+                "fault",
+                "refuse",
+                "tier1",
+                "--message",
+                "condor_submit: no schedd",
+                *state_dir,
+            ]
+        )
+        == 0
+    )
+    assert admin_endpoint[0] == admin_endpoint[1] == {
+        "fault": "refuse", "site": "tier1", "off": False, "message": "condor_submit: no schedd"
+    }  # fmt: skip
+    said = capsys.readouterr().out.splitlines()
+    assert said[:2] == [
+        'refuse at tier1 is on: tier1 refuses new submissions, "condor_submit: no schedd".',
+        "Faults on now: refuse:tier1.",
+    ]
+    assert main(["cluster", "fault", "interlink-down:leonardo", "--off", *state_dir]) == 0
+    assert capsys.readouterr().out == "interlink-down at leonardo is off.\nFaults on now: none.\n"
+    assert main(["cluster", "fault", "exit-code:tier1:502", "--json", *state_dir]) == 0
+    assert admin_endpoint[-1]["code"] == 502
+    assert json.loads(capsys.readouterr().out) == {
+        "faults": {"exit-code:tier1": {"off": False, "code": 502}}
+    }
+    assert main(["cluster", "fault", "apiserver-stop:5", *state_dir]) == 0
+    assert admin_endpoint[-1] == {"fault": "apiserver-stop", "off": False, "seconds": 5.0}
+    assert capsys.readouterr().out.startswith(
+        "apiserver-stop is on: kube-apiserver stops for 5 s, then starts again."
+    )

@@ -16,7 +16,8 @@ from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
-from .faults import FAULTS, SITE_FAULTS
+from ..faultsyntax import read_fault
+from .faults import FAULTS, describe_fault, fault_request
 
 DEFAULT_DIR = Path(".cluster")
 
@@ -53,16 +54,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fault = sub.add_parser(
         "fault",
         help="switch a fault on a running cluster",
-        description="Faults: " + ", ".join(FAULTS),
+        description="Faults: " + ", ".join(FAULTS) + ". Write a site fault as NAME:SITE "
+        "(refuse:tier1, exit-code:tier1:502, refuse:tier1:MESSAGE) or NAME SITE.",
     )
-    fault.add_argument("fault", choices=FAULTS, metavar="FAULT", help=", ".join(FAULTS))
-    fault.add_argument("site", nargs="?", help="leonardo, tier1, local (site faults)")
+    fault.add_argument("fault", metavar="FAULT", help="e.g. interlink-down:leonardo")
+    fault.add_argument("site", nargs="?", help=argparse.SUPPRESS)
     fault.add_argument("--off", action="store_true", help="switch the fault off")
     fault.add_argument("--message", help="refuse: the site's error message")
     fault.add_argument("--code", type=int, help="exit-code: the exit code (default 404)")
     fault.add_argument("--seconds", type=float, help="apiserver-stop: for how long (default 10)")
     fault.add_argument(
         "--state-dir", default=str(DEFAULT_DIR), help="the running cluster's state folder"
+    )
+    fault.add_argument(
+        "--json", action="store_true", help="print the faults on as JSON (for scripts)"
     )
     fault.set_defaults(func=cmd_fault)
 
@@ -101,12 +106,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _parse_fault(text: str) -> dict[str, Any]:
-    name, _, site = text.partition(":")
-    if name not in FAULTS:
-        raise _usage_error(f"unknown fault {name!r} in --fault; faults: {', '.join(FAULTS)}")
-    if name in SITE_FAULTS and not site:
-        raise _usage_error(f"--fault {name} needs a site, e.g. --fault {name}:leonardo")
-    return {"fault": name, "site": site or None}
+    """``refuse:tier1`` (``--fault`` of ``up``) as a fault request."""
+    try:
+        return fault_request(read_fault(text))
+    except ValueError as exc:
+        raise _usage_error(f"--fault {text}: {exc}") from None
 
 
 def _start(state_dir: Path, kubeconfig: Path | None, faults: list[dict[str, Any]]):
@@ -260,29 +264,30 @@ def _running(state_dir: Path):
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
+    try:
+        body = fault_request(
+            read_fault(args.fault, args.site),
+            off=args.off,
+            options={"message": args.message, "code": args.code, "seconds": args.seconds},
+        )
+    except ValueError as exc:
+        raise _usage_error(f"{' '.join(filter(None, (args.fault, args.site)))}: {exc}") from None
     state = _running(Path(args.state_dir).resolve())
-    body = {
-        "fault": args.fault,
-        "site": args.site,
-        "off": args.off,
-        "message": args.message,
-        "code": args.code,
-        "seconds": args.seconds,
-    }
     request = Request(
         f"{state.admin_url}/faults",
-        data=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+        data=json.dumps(body).encode(),
         method="POST",
         headers={"Authorization": f"Bearer {state.token}", "Content-Type": "application/json"},
     )
     try:
         with urlopen(request, timeout=60) as answer:
-            print(json.dumps(json.loads(answer.read()), indent=1))
+            result = json.loads(answer.read())
     except HTTPError as exc:
         message = json.loads(exc.read() or b"{}").get("message", str(exc))
         raise _usage_error(message) from None
     except URLError as exc:
         raise _usage_error(f"the cluster's admin endpoint does not answer ({exc.reason})") from None
+    print(json.dumps(result, indent=1) if args.json else describe_fault(body, result))
     return 0
 
 

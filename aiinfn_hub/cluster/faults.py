@@ -26,6 +26,8 @@ import time
 from typing import Any
 from urllib.request import Request, urlopen
 
+from ..faultsyntax import ALL_OFF, FaultWords, fault_report, fault_sentence, one_detail
+
 SITE_FAULTS = (
     "interlink-down",
     "refuse",
@@ -45,6 +47,89 @@ REFUSAL = (
 
 class FaultError(ValueError):
     """A fault request that cannot be applied; the message says why and what to send."""
+
+
+#: The option a fault's detail (``refuse:tier1:MESSAGE``, ``exit-code:tier1:502``,
+#: ``apiserver-stop:10``) goes in, and whether it is a number.
+_DETAILS = {
+    "refuse": ("message", str),
+    "exit-code": ("code", int),
+    "apiserver-stop": ("seconds", float),
+}
+
+
+def fault_request(
+    words: FaultWords, *, off: bool = False, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request for a fault as written (``refuse:tier1``, ``interlink-down leonardo``,
+    ``exit-code:tier1:502``, ``apiserver-stop:10``) with the command's options (``message``,
+    ``code``, ``seconds``); FaultError says what is wrong."""
+    name = words.name
+    if name not in FAULTS:
+        raise FaultError(f"unknown fault {name!r}; faults: {', '.join(FAULTS)}")
+    request: dict[str, Any] = {"fault": name, "off": off}
+    request.update({k: v for k, v in (options or {}).items() if v is not None})
+    if name in SITE_FAULTS and not words.target:
+        raise FaultError(f"name the site, e.g. {name}:leonardo")
+    if name in SITE_FAULTS:
+        request["site"] = words.target
+        detail = words.detail
+    elif name == "apiserver-stop":
+        detail = words.target
+    elif words.target:
+        raise FaultError(f"{name} takes no site")
+    else:
+        detail = None
+    if detail is not None and name not in _DETAILS:
+        raise FaultError(f"{name} takes nothing after the site, e.g. {name}:{words.target}")
+    if name in _DETAILS:
+        key, kind = _DETAILS[name]
+        value = one_detail(FaultWords(name, None, detail), f"--{key}", request.pop(key, None))
+        try:
+            request.update({} if value is None else {key: kind(value)})
+        except ValueError:
+            raise FaultError(
+                f"{name}: the {key} is a number, e.g. {name}:{_EXAMPLES[name]}"
+            ) from None
+    return request
+
+
+_EXAMPLES = {"exit-code": "tier1:502", "apiserver-stop": "10"}
+#: What each fault does while on, from its request and the answer's record of it.
+_WHAT_IT_DOES = {
+    "interlink-down": lambda site, _: (
+        f"{site}'s interLink API does not answer and its virtual node goes NotReady"
+    ),
+    "refuse": lambda site, on: f'{site} refuses new submissions, "{on.get("message") or REFUSAL}"',
+    "hold": lambda site, _: f"{site}'s batch queue holds every job",
+    "exit-code": lambda site, on: (
+        f"jobs leaving {site}'s queue end with exit code {on.get('code') or 404}"
+    ),
+    "no-quota": lambda site, _: f"{site}'s ClusterQueue has no quota: Kueue admits nothing there",
+    "stop-queue": lambda site, _: f"{site}'s ClusterQueue is stopped: nothing new is admitted",
+    "drain-queue": lambda site, _: (
+        f"{site}'s ClusterQueue is stopped and what it admitted is evicted"
+    ),
+    "apiserver-stop": lambda _, on: (
+        f"kube-apiserver stops for {on.get('seconds', 10):g} s, then starts again"
+    ),
+}
+
+
+def describe_fault(request: dict[str, Any], answer: dict[str, Any]) -> str:
+    """One sentence saying what the fault now does (or that it is off), then the faults on."""
+    name, site = request["fault"], request.get("site")
+    if name == "clear":
+        return ALL_OFF
+    active = answer.get("faults") or {}
+    if name == "kueue-restart":
+        first = fault_sentence(name, None, doing=None, did="Kueue restarted and serves again")
+    elif request.get("off"):
+        first = fault_sentence(name, site, doing=None)
+    else:
+        record = active.get(f"{name}:{site}" if site else name) or {}
+        first = fault_sentence(name, site, doing=_WHAT_IT_DOES[name](site, record))
+    return fault_report(first, list(active))
 
 
 def _plugin(admin_port: int, change: dict[str, Any]) -> dict[str, Any]:

@@ -388,6 +388,8 @@ class NotFoundHandler(APIHandler):
 
 def routes(prefix: str) -> list:
     """URL patterns under ``prefix`` (e.g. ``/services/aiinfn-jobs/``)."""
+    from .servicepage import ServicePageHandler  # it builds on this module's APIHandler
+
     openapi.warm()
     prefix = prefix.rstrip("/")
     job = r"/jobs/(?P<job_id>[^/]+)"
@@ -405,5 +407,6 @@ def routes(prefix: str) -> list:
         (prefix + r"/openapi.json", OpenAPIHandler),
         (prefix + r"/healthz", HealthzHandler),
         (prefix + r"/readyz", ReadyzHandler),
+        (prefix + r"/?", ServicePageHandler),
         (prefix + r"/?(.*)", NotFoundHandler),
     ]

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .faults import FAULTS, SITE_FAULTS
+from ..faultsyntax import read_fault
+from .faults import FAULTS, fault_request
+from .faultwords import describe_fault
 
 if TYPE_CHECKING:
     from .process import AdminClient
@@ -59,10 +61,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     fault = sub.add_parser(
         "fault",
         help="switch a fault on a running sandbox",
-        description="Faults: " + ", ".join(FAULTS),
+        description="Faults: " + ", ".join(FAULTS) + ". Write a site fault as NAME:SITE "
+        "(provider-failure:tier1, exit-code:tier1:502, site-down:leonardo:MESSAGE) or "
+        "NAME SITE, and a number as api-latency:200.",
     )
-    fault.add_argument("fault", choices=FAULTS, metavar="FAULT", help=", ".join(FAULTS))
-    fault.add_argument("site", nargs="?", help="leonardo, tier1, local, ... (site faults)")
+    fault.add_argument("fault", metavar="FAULT", help="e.g. provider-failure:tier1")
+    fault.add_argument("site", nargs="?", help=argparse.SUPPRESS)
     fault.add_argument("--off", action="store_true", help="switch the fault off")
     fault.add_argument("--message", help="site-down / provider-failure: the message shown")
     fault.add_argument(
@@ -77,6 +81,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "--verb", action="append", dest="verbs", help="forbid: a verb refused (default: all)"
     )
     fault.add_argument("--user", help="forbid: who the 403 names (default: aiinfn-sandbox)")
+    fault.add_argument(
+        "--json", action="store_true", help="print the sandbox's answer as JSON (for scripts)"
+    )
     _kubeconfig_arg(fault)
     fault.set_defaults(func=cmd_fault)
 
@@ -181,41 +188,49 @@ def _client(args: argparse.Namespace) -> AdminClient:
     return AdminClient(url, token)
 
 
-def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> int:
+def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> dict:
     from urllib.error import URLError
 
     try:
-        result = _client(args).request(method, path, body)
+        return _client(args).request(method, path, body)
     except (URLError, OSError) as exc:
         raise _usage_error(f"no sandbox answers at the kubeconfig's server: {exc}") from exc
     except RuntimeError as exc:
         raise _usage_error(str(exc)) from exc
+
+
+def _print_json(result: dict) -> int:
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
 
 
 def cmd_fault(args: argparse.Namespace) -> int:
-    if args.fault in SITE_FAULTS and not args.site:
-        raise _usage_error(f"fault {args.fault} needs a site (e.g. leonardo, tier1, local)")
-    if args.fault not in SITE_FAULTS and args.site:
-        raise _usage_error(f"fault {args.fault} takes no site")
-    body = {"fault": args.fault, "on": not args.off}
-    for field in ("site", "message", "code", "ms", "fraction", "resource", "verbs", "user"):
-        value = getattr(args, field)
-        if value is not None:
-            body[field] = value
-    if args.fault == "clear":
-        return _call(args, "DELETE", "faults")
-    return _call(args, "POST", "faults", body)
+    options = {
+        field: getattr(args, field)
+        for field in ("message", "code", "ms", "fraction", "resource", "verbs", "user")
+    }
+    try:
+        words = read_fault(args.fault, args.site)
+        body = fault_request(words, off=args.off, options=options)
+    except ValueError as exc:
+        raise _usage_error(f"{' '.join(filter(None, (args.fault, args.site)))}: {exc}") from None
+    if words.name == "clear":
+        result = _call(args, "DELETE", "faults")
+    else:
+        result = _call(args, "POST", "faults", body)
+    if args.json:
+        return _print_json(result)
+    print(describe_fault(body, result))
+    return 0
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    return _call(args, "POST", "reset")
+    return _print_json(_call(args, "POST", "reset"))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return _call(args, "GET", "info")
+    return _print_json(_call(args, "GET", "info"))
 
 
 def cmd_config(_args: argparse.Namespace) -> int:

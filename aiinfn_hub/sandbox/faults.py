@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..faultsyntax import FaultWords, one_detail, read_fault
 from .api import Api
 from .topology import Topology, set_maintenance, set_node_health
 
@@ -51,35 +52,62 @@ DEFAULT_PROVIDER_ERROR = "Error creating the remote job: HTTP 504 Gateway Timeou
 SANDBOX_USER = "aiinfn-sandbox"
 
 
-def parse_fault(text: str) -> dict[str, Any]:
-    """A fault written ``NAME:SITE[:MESSAGE]``, ``exit-code:SITE[:CODE]`` or ``NAME:NUMBER``
-    (``provider-failure:tier1``, ``site-down:leonardo:power cut``, ``exit-code:tier1:502``,
-    ``api-latency:200``) as a fault request; ValueError says what is wrong."""
-    name, _, arg = text.partition(":")
-    if name in SITE_FAULTS and name != "preempt":
-        site, _, message = arg.partition(":")
-        if not site:
-            raise ValueError(f"{text}: name the site, e.g. {name}:leonardo")
-        request: dict[str, Any] = {"fault": name, "site": site, "on": True}
-        if name == "exit-code" and message:
+def fault_request(
+    words: FaultWords, *, off: bool = False, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request for a fault as written (``provider-failure:tier1``, ``exit-code tier1``,
+    ``api-latency:200``) with the command's options (``message``, ``code``, ``ms``,
+    ``fraction``, ``resource``, ``verbs``, ``user``); ValueError says what is wrong."""
+    name = words.name
+    if name not in FAULTS:
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+    request: dict[str, Any] = {"fault": name, "on": not off}
+    request.update({k: v for k, v in (options or {}).items() if v is not None})
+    if name in SITE_FAULTS:
+        if not words.target:
+            raise ValueError(f"name the site, e.g. {name}:leonardo")
+        request["site"] = words.target
+        option = "code" if name == "exit-code" else "message"
+        detail = one_detail(words, f"--{option}", request.pop(option, None))
+        if detail is not None and name == "exit-code":
             try:
-                request["code"] = int(message)
+                request["code"] = int(detail)
             except ValueError:
                 raise ValueError(
-                    f"{text}: the exit code is a whole number, e.g. exit-code:{site}:502"
+                    f"the exit code is a whole number, e.g. exit-code:{words.target}:502"
                 ) from None
-        elif message:
-            request["message"] = message
-        return request
-    if name in VALUE_FAULTS:
-        try:
-            value = float(arg)
-        except ValueError:
-            example = f"{name}:{_VALUE_EXAMPLES[name]}"
-            raise ValueError(f"{text}: {name} takes a number, e.g. {example}") from None
-        return {"fault": name, VALUE_FAULTS[name]: value, "on": True}
-    known = ", ".join([*(f for f in SITE_FAULTS if f != "preempt"), *VALUE_FAULTS])
-    raise ValueError(f"{text}: unknown fault {name!r}; known: {known}")
+        elif detail is not None:
+            request["message"] = detail
+    elif name in VALUE_FAULTS:
+        key = VALUE_FAULTS[name]
+        value = one_detail(FaultWords(name, None, words.target), f"--{key}", request.pop(key, None))
+        if value is not None:
+            try:
+                request[key] = float(value)
+            except ValueError:
+                example = f"{name}:{_VALUE_EXAMPLES[name]}"
+                raise ValueError(f"{name} takes a number, e.g. {example}") from None
+    elif words.target:
+        raise ValueError(f"{name} takes no site")
+    return request
+
+
+def parse_fault(text: str) -> dict[str, Any]:
+    """A fault to start with, written ``NAME:SITE[:MESSAGE]``, ``exit-code:SITE[:CODE]`` or
+    ``NAME:NUMBER`` (``provider-failure:tier1``, ``site-down:leonardo:power cut``,
+    ``exit-code:tier1:502``, ``api-latency:200``) as a fault request; ValueError says what is
+    wrong."""
+    words = read_fault(text)
+    startable = [*(f for f in SITE_FAULTS if f != "preempt"), *VALUE_FAULTS]
+    if words.name not in startable:
+        raise ValueError(f"{text}: unknown fault {words.name!r}; known: {', '.join(startable)}")
+    if words.name in VALUE_FAULTS and words.target is None:
+        example = f"{words.name}:{_VALUE_EXAMPLES[words.name]}"
+        raise ValueError(f"{text}: {words.name} takes a number, e.g. {example}")
+    try:
+        return fault_request(words)
+    except ValueError as exc:
+        raise ValueError(f"{text}: {exc}") from None
 
 
 def _number(request: dict[str, Any], key: str, fault: str, default: float, whole=False) -> float:

@@ -41,6 +41,7 @@ def fault(*args: str) -> dict[str, Any]:
             "cluster",
             "fault",
             *args,
+            "--json",
             "--state-dir",
             os.environ["AIINFN_CLUSTER_STATE_DIR"],
         ],

@@ -145,7 +145,7 @@ def test_the_demo_serves_the_hub_and_ctrl_c_leaves_nothing_behind(tmp_path: Path
         assert f"Open {url}/ in your browser." in banner
         assert f"Log in as {', '.join(DEMO_USERS[:-1])} or {DEMO_USERS[-1]}" in banner
         assert f"password: {DEMO_PASSWORD}" in banner
-        assert "Faults: site-down tier1." in banner
+        assert "Faults: site-down:tier1." in banner
         assert "Example notebooks are in ~/examples" in banner
         started = descendants(proc.pid)
         commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid, _ in started]

@@ -330,7 +330,7 @@ async def test_preemption(kube: client.ApiClient, sandbox: SandboxProcess) -> No
 async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxProcess) -> None:
     config = sandbox.kubeconfig
     down = aiinfn_hub(
-        "fault", "site-down", "tier1", "--message", "tunnel closed", kubeconfig=config
+        "fault", "site-down", "tier1", "--message", "tunnel closed", "--json", kubeconfig=config
     )
     assert down.returncode == 0, down.stderr
     assert json.loads(down.stdout)["state"]["site-down"] == ["tier1"]
@@ -359,9 +359,9 @@ async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxP
     leonardo = await read_node(kube, "vk-leonardo")
     assert "slurm.interlink/maintenance" in taint_keys(leonardo)
 
-    dropped = aiinfn_hub("fault", "drop-watches", kubeconfig=config)
+    dropped = aiinfn_hub("fault", "drop-watches", "--json", kubeconfig=config)
     assert dropped.returncode == 0 and "closed" in json.loads(dropped.stdout)
-    off = aiinfn_hub("fault", "site-down", "tier1", "--off", kubeconfig=config)
+    off = aiinfn_hub("fault", "site-down", "tier1", "--off", "--json", kubeconfig=config)
     assert off.returncode == 0 and json.loads(off.stdout)["state"]["site-down"] == []
     cleared = aiinfn_hub("fault", "clear", kubeconfig=config)
     assert cleared.returncode == 0
@@ -383,12 +383,55 @@ async def test_the_cli_switches_faults(kube: client.ApiClient, sandbox: SandboxP
     assert {s["name"] for s in info["sites"]} == {"local", "leonardo", "tier1"}
 
 
+async def test_the_cli_takes_a_fault_as_the_docs_write_it_and_answers_in_words(
+    kube: client.ApiClient, sandbox: SandboxProcess
+) -> None:
+    """``provider-failure:tier1`` (README, demo banner, notebooks) and ``provider-failure
+    tier1`` are the same fault; the answer is a sentence, the JSON only with --json."""
+    config = sandbox.kubeconfig
+    done = aiinfn_hub("fault", "provider-failure:tier1", kubeconfig=config)
+    assert done.returncode == 0, done.stderr
+    assert sandbox.faults.state()["provider-failure"] == {
+        "tier1": "Error creating the remote job: HTTP 504 Gateway Timeout"
+    }
+    assert done.stdout == (
+        "provider-failure at tier1 is on: remote submissions fail with ProviderFailed, "
+        '"Error creating the remote job: HTTP 504 Gateway Timeout".\n'
+        "Faults on now: provider-failure:tier1.\n"
+    )
+    said = aiinfn_hub("fault", "exit-code:tier1:502", kubeconfig=config).stdout
+    assert said.startswith(
+        "exit-code at tier1 is on: its jobs end with infrastructure exit code 502."
+    )
+    assert aiinfn_hub("fault", "site-down:leonardo:power cut", kubeconfig=config).returncode == 0
+    assert aiinfn_hub("fault", "api-latency:5", kubeconfig=config).returncode == 0
+    state = sandbox.faults.state()
+    assert state["exit-code"] == {"tier1": 502} and state["site-down"] == ["leonardo"]
+    assert state["api-latency"] == 5
+    node = await read_node(kube, "vk-leonardo")
+    assert node_condition(node, "InterlinkConnectivity").message == "power cut"
+    off = aiinfn_hub("fault", "provider-failure", "tier1", "--off", kubeconfig=config)
+    assert off.stdout.splitlines() == [
+        "provider-failure at tier1 is off.",
+        "Faults on now: site-down:leonardo, exit-code:tier1, api-latency:5.",
+    ]
+    as_json = aiinfn_hub("fault", "site-down:leonardo", "--off", "--json", kubeconfig=config)
+    assert json.loads(as_json.stdout)["state"]["site-down"] == []
+    cleared = aiinfn_hub("fault", "clear", kubeconfig=config)
+    assert cleared.stdout == "All faults are off.\n"
+
+
 def test_the_cli_explains_bad_requests(sandbox: SandboxProcess) -> None:
     config = sandbox.kubeconfig
     for args, words in (
-        (("site-down",), "needs a site"),
+        (("site-down",), "site-down: name the site, e.g. site-down:leonardo"),
         (("site-down", "atlantis"), "unknown site 'atlantis'"),
-        (("api-latency", "leonardo"), "takes no site"),
+        (("site-down:atlantis",), "unknown site 'atlantis'"),
+        (("api-latency", "leonardo"), "api-latency takes a number, e.g. api-latency:200"),
+        (("drop-watches:tier1",), "drop-watches takes no site"),
+        (("meteor:tier1",), "unknown fault 'meteor'"),
+        (("provider-failure:tier1", "leonardo"), "write the fault once"),
+        (("exit-code:tier1:502", "--code", "404"), "give the code once"),
         (("api-errors", "--fraction", "2"), "between 0 and 1"),
     ):
         done = aiinfn_hub("fault", *args, kubeconfig=config)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import podshell
 from ..objects import Obj, timestamp
 from ..podenv import EnvError, command_line, container_env, rewrite_service_url
+from ..podshell import IMAGE_HOME
 from ..runtime import LocalProcess
 from ..volumes import Mounts, VolumeError, materialize, mounts_for
 from . import hooks
@@ -134,16 +136,23 @@ def _process_args(
     worker: PodWorker, pod: Obj, spec: Obj, mounts: Mounts
 ) -> tuple[dict[str, str], list[str], Path]:
     """The container's environment, command line and working directory, its volumes' paths
-    rewritten to where they are mounted, its service URL pointed at the pod's address."""
-    home = worker.dir / "home"
+    rewritten to where they are mounted, its service URL pointed at the pod's address.
+
+    HOME and the default working directory are the image's home (``/home/jovyan``): the
+    volume mounted there (a user's home claim), else a directory of the pod's own. ``SHELL``
+    is the sandbox's stand-in for the image's bash (:mod:`..podshell`)."""
+    mounted_home = mounts.rewrite(IMAGE_HOME)
+    home = Path(mounted_home) if mounted_home != IMAGE_HOME else worker.dir / "home"
     home.mkdir(parents=True, exist_ok=True)
     extra = {
         "POD_IP": worker.bind_ip,
         "KUBERNETES_SERVICE_HOST": worker.kubelet.api_host,
         "KUBERNETES_SERVICE_PORT": str(worker.kubelet.api_port),
+        "SHELL": str(podshell.install(worker.kubelet.state_dir)),
     }
     env = container_env(pod, spec, worker.kubelet.lookup(worker.namespace), home, extra)
     env = {k: mounts.rewrite(v) for k, v in env.items()}
+    env[podshell.HOME_VAR] = IMAGE_HOME  # the container's path, not where the host keeps it
     rewrite_service_url(env, worker.bind_ip)
     argv = [mounts.rewrite(a) for a in command_line(spec, env)]
     cwd = _working_dir(worker, spec.get("workingDir"), mounts, home)
