@@ -28,8 +28,8 @@ from kubespawner import KubeSpawner
 from traitlets import Enum, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from ..errors import ClusterUnavailable, Unprocessable
 from ..kube.client import Kube, KubeError
-from .errors import ClusterUnavailable, JobsError
 from .labels import HOME_CLAIM
 from .model import JobSpec
 
@@ -184,14 +184,12 @@ class HomeClaim(LoggingConfigurable):
         if len(mine) == 1:
             return mine[0]
         if mine:
-            raise JobsError(
-                422,
+            raise Unprocessable(
                 f"you have several home volumes ({', '.join(mine)}) and none is named as the "
                 "hub names it now; ask the admins which one your server uses",
                 "volumes",
             )
-        raise JobsError(
-            422,
+        raise Unprocessable(
             "you have no home volume yet: start your notebook server once (it creates the "
             "volume), then submit the job again",
             "volumes",
@@ -220,8 +218,7 @@ class HomeClaim(LoggingConfigurable):
             except KubeError as exc:
                 if exc.status != 404:
                     raise
-                raise JobsError(
-                    422,
+                raise Unprocessable(
                     f"the shared volume {need.name!r} does not exist in the cluster; ask the "
                     "admins to create it",
                     "volumes",

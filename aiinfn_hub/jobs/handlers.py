@@ -19,9 +19,9 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..errors import AIInfnError, BadRequest, Forbidden, NotFound, Starting, Unauthorized
 from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
-from .errors import BadRequest, JobsError, Starting
 from .manager import JobsManager
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,7 @@ class APIHandler(web.RequestHandler):
             if url:
                 self.redirect(url)
                 return
-        raise JobsError(
-            401,
+        raise Unauthorized(
             "authentication required: send your JupyterHub API token as "
             "'Authorization: token <token>' (or log in to the hub in this browser)",
         )
@@ -121,7 +120,7 @@ class APIHandler(web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, JobsError):
+        if isinstance(exc, AIInfnError):
             body = exc.to_dict()
             self.set_status(exc.status)
         elif status_code == 405:
@@ -146,7 +145,7 @@ class APIHandler(web.RequestHandler):
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, Starting) or (isinstance(value, JobsError) and value.status < 500):
+        if isinstance(value, Starting) or (isinstance(value, AIInfnError) and value.status < 500):
             return
         super().log_exception(typ, value, tb)
 
@@ -158,7 +157,7 @@ class JobsHandler(APIHandler):
         args = self.query()
         user = args["user"]
         if user and not self.caller.admin and user != self.caller.name:
-            raise JobsError(403, "only admins can list another user's jobs; leave out 'user'")
+            raise Forbidden("only admins can list another user's jobs; leave out 'user'")
         site = args["site"]
         if site and site not in self.manager.placer.sites:
             sites = ", ".join(self.manager.placer.sites)
@@ -277,8 +276,7 @@ class MetricsHandler(APIHandler):
     async def get(self) -> None:
         self.query()
         if not self.caller.metrics:
-            raise JobsError(
-                403,
+            raise Forbidden(
                 "the service's metrics count every user's jobs, so only admins may read them "
                 "(or a token with JupyterHub's read:metrics scope, such as a Prometheus "
                 "server's); your own jobs are at GET /jobs",
@@ -381,7 +379,7 @@ class ReadyzHandler(ProbeHandler):
 
 class NotFoundHandler(APIHandler):
     async def get(self, *args: Any) -> None:
-        raise JobsError(404, f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
+        raise NotFound(f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
 
     post = delete = put = patch = head = options = get
 

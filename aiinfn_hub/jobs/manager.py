@@ -24,6 +24,7 @@ from typing import Any
 from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..errors import AIInfnError, ClusterUnavailable, Conflict, Forbidden, NotFound, Unprocessable
 from ..kube.cache import Reflector, when_synced
 from ..kube.client import Kube, KubeError
 from ..kube.conditions import condition, is_true, now_iso
@@ -35,7 +36,6 @@ from . import actions as A
 from . import labels as L
 from . import slim
 from .claims import HomeClaim
-from .errors import ClusterUnavailable, JobsError, NotFound
 from .events import EventType, JobEvents
 from .images import ImagePolicy
 from .logreader import read_log
@@ -329,7 +329,7 @@ class JobsManager(LoggingConfigurable):
                 log.warning("job %s: %s", job_id, exc)
             else:
                 await self._refused(tracked, exc.plain())
-        except JobsError as exc:  # the stored request does not parse under today's sites
+        except AIInfnError as exc:  # the stored request does not parse under today's sites
             await self._refused(tracked, f"its request is no longer accepted: {exc.message}")
         except Exception:
             log.exception("job %s: reconcile failed", job_id)
@@ -670,7 +670,7 @@ class JobsManager(LoggingConfigurable):
         try:
             plan = self.placer.plan(spec.request, self.health)
         except NoSiteError as exc:
-            raise JobsError(422, str(exc), f"resources.{exc.requirement}") from None
+            raise Unprocessable(str(exc), f"resources.{exc.requirement}") from None
         data = plan.to_dict()
         if spec.site:
             kept = [s for s in data["sites"] if s["name"] == spec.site]
@@ -679,7 +679,7 @@ class JobsManager(LoggingConfigurable):
                     (r["reason"] for r in data["ruled_out"] if r["name"] == spec.site),
                     "not in the plan",
                 )
-                raise JobsError(422, f"this job cannot run at {spec.site}: {why}", "site")
+                raise Unprocessable(f"this job cannot run at {spec.site}: {why}", "site")
             data["ruled_out"] += [
                 {"name": s["name"], "reason": f"you asked for {spec.site}"}
                 for s in data["sites"]
@@ -720,7 +720,7 @@ class JobsManager(LoggingConfigurable):
                 if tracked.record is None:
                     self._forget(tracked)
                 if not exc.transient:
-                    raise JobsError(422, f"the job was not submitted: {exc.plain()}") from None
+                    raise Unprocessable(f"the job was not submitted: {exc.plain()}") from None
                 raise ClusterUnavailable(
                     f"the job was not submitted: {exc.plain()}; try again in a minute"
                 ) from None
@@ -755,8 +755,7 @@ class JobsManager(LoggingConfigurable):
                 continue
             listed = ", ".join(sorted(shared)) or "none"
             home_words = "your home volume ('pvc') or " if need.type == "pvc" else ""
-            raise JobsError(
-                403,
+            raise Forbidden(
                 f"a job may mount {home_words}a {what} the admins share "
                 f"(JobsManager.{option}: {listed}), not the {what} {need.name!r:.80}",
                 "volumes",
@@ -801,8 +800,7 @@ class JobsManager(LoggingConfigurable):
         tracked = self._visible(job_id, user, admin)
         async with tracked.lock:
             if State(tracked.view["state"]).terminal:
-                raise JobsError(
-                    409,
+                raise Conflict(
                     f"job {job_id} has already ended ({tracked.view['state']}); nothing to cancel",
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import BadRequest
+from ..errors import BadRequest
 
 PATH = Path(__file__).with_name("openapi.yaml")
 #: Query parameters any request may carry (authentication), besides the declared ones.

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from ..errors import Conflict
 from ..kube.client import Kube
 from ..kube.conditions import now_iso, parse_time
 from . import labels as L
-from .errors import JobsError
 from .manifests import RECORD_KEYS
 from .model import State
 
@@ -153,8 +153,7 @@ class JobsRetention(LoggingConfigurable):
     async def collected(self, tracked: Tracked) -> None:
         """The owner's server saved the job's executed notebook: its log may go sooner."""
         if self.ended_at(tracked) is None:
-            raise JobsError(
-                409,
+            raise Conflict(
                 f"job {tracked.job_id} has not ended yet; its notebook can be collected once "
                 "it has",
             )
@@ -191,8 +190,7 @@ class JobsRetention(LoggingConfigurable):
         compacted = parse_time(tracked.annotations.get(L.COMPACTED))
         if not script or compacted is None:
             return
-        raise JobsError(
-            409,
+        raise Conflict(
             f"the copy of {script.get('path') or 'the file'} this job ran was removed "
             f"{self._since_end(tracked, compacted)}: {self._why(tracked)}; run the file "
             "again as a new job",

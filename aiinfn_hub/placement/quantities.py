@@ -28,9 +28,9 @@ def _quantity(value: object, field: str, form: str) -> Decimal:
     try:
         quantity = parse_quantity(value)
     except QuantityError:
-        raise RequestError(field, f"expected {form}, got {value!r}") from None
+        raise RequestError(f"expected {form}, got {value!r}", field) from None
     if quantity <= 0:
-        raise RequestError(field, f"must be more than zero, got {value!r}")
+        raise RequestError(f"must be more than zero, got {value!r}", field)
     return quantity
 
 
@@ -60,9 +60,9 @@ def parse_duration(value: object, field: str = "walltime") -> int:
         elif text and _DURATION_PART_RE.sub("", text) == "":
             seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART_RE.findall(text))
     if seconds is None:
-        raise RequestError(field, f"expected {WALLTIME_FORM}, got {value!r}")
+        raise RequestError(f"expected {WALLTIME_FORM}, got {value!r}", field)
     if seconds <= 0:
-        raise RequestError(field, f"must be more than zero, got {value!r}")
+        raise RequestError(f"must be more than zero, got {value!r}", field)
     return seconds
 
 
