@@ -176,8 +176,10 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
             raise BadRequest(
                 'command must be a non-empty list of words, e.g. ["python", "x.py"]', "command"
             )
+        program = command[0].rsplit("/", 1)[-1]
     else:
         script = _parse_script(script_data, max_staged_bytes)
+        program = script.filename
     resources = data.get("resources") or {}
     if not isinstance(resources, Mapping):
         raise BadRequest(
@@ -205,9 +207,7 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
             where = exc.field
         raise BadRequest(f"{where}: {exc.message}", where) from None
     _check_volume_names(request)
-    name = _text(data, "name") or default_name(
-        script.filename if script else command[0].rsplit("/", 1)[-1]
-    )
+    name = _text(data, "name") or default_name(program)
     if not NAME_RE.match(name):
         raise BadRequest(
             "name must be 1 to 63 letters, digits, spaces, '.', '_' or '-', "

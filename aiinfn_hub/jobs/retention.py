@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Float
@@ -57,9 +57,9 @@ def duration(seconds: float) -> str:
     return f"{days:.0f} day" + ("" if round(days) == 1 else "s")
 
 
-def staged_keys(record: dict[str, Any]) -> list[str]:
+def staged_keys(record: Mapping[str, Any] | None) -> list[str]:
     """The record's data keys that hold staged files (everything but its own request and plan)."""
-    return sorted(set(record.get("data") or {}) - RECORD_KEYS)
+    return sorted(set((record or {}).get("data") or {}) - RECORD_KEYS)
 
 
 class JobsRetention(LoggingConfigurable):

@@ -149,7 +149,11 @@ class Placer:
 
     @staticmethod
     def _reason(
-        key: str, site: Site, row: tuple[Site, ...], choices: list[Choice], ruled_out: list
+        key: str,
+        site: Site,
+        row: tuple[Site, ...],
+        choices: list[Choice],
+        ruled_out: list[Exclusion],
     ) -> str:
         label = ROW_LABELS[key]
         if choices:
