@@ -86,6 +86,7 @@ screenshots: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	cd $(LABEXT) && $(JLPM) lint:check
 
 format: install

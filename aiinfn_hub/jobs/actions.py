@@ -7,8 +7,6 @@ job an admin submitted as a rerun records that too; ``GET /jobs/{id}`` shows the
 the job's reason already says "cancelled by you".
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -42,7 +40,8 @@ def entry(action: Action, by: str, time: str, job: str | None = None) -> dict[st
 
 def recorded(annotations: Mapping[str, str]) -> list[dict[str, Any]]:
     """The actions recorded in a record's annotations, oldest first."""
-    return json.loads(annotations.get(L.ACTIONS) or "[]")
+    found: list[dict[str, Any]] = json.loads(annotations.get(L.ACTIONS) or "[]")
+    return found
 
 
 def annotations(actions: Sequence[Mapping[str, Any]]) -> dict[str, str]:

@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from tornado import web
 from traitlets import Bool, Float, Integer, TraitError, Type, Unicode, default
@@ -97,7 +97,7 @@ class JobsService(Application):
         "namespace": "JobsManager.namespace",
     }
 
-    def _service_url(self):
+    def _service_url(self) -> ParseResult | None:
         url = os.environ.get("JUPYTERHUB_SERVICE_URL")
         return urlparse(url) if url else None
 

@@ -23,6 +23,9 @@ from tornado.httputil import url_concat
 from traitlets import Dict, Set, Unicode
 from traitlets.config import LoggingConfigurable
 
+#: A tornado route: path pattern, handler class and, if any, its initialize() arguments.
+Handler = tuple[str, type[Any]] | tuple[str, type[Any], dict[str, Any]]
+
 #: JupyterHub's scope for reading the hub's own metrics; it lets a token read ours too.
 METRICS_SCOPE = "read:metrics"
 
@@ -67,7 +70,7 @@ class Authenticator(LoggingConfigurable):
         """Where to send a browser that is not logged in (None: answer 401)."""
         return None
 
-    def setup(self, app_settings: dict[str, Any]) -> list:
+    def setup(self, app_settings: dict[str, Any]) -> list[Handler]:
         """Extra tornado settings and handlers this authenticator needs."""
         return []
 
@@ -92,7 +95,7 @@ class TokenAuthenticator(Authenticator):
         return self.caller(name)
 
 
-class OAuthCallbackHandler(HubOAuthCallbackHandler):
+class OAuthCallbackHandler(HubOAuthCallbackHandler):  # type: ignore[misc]  # jupyterhub is untyped
     """JupyterHub's OAuth callback, bound to our ``HubOAuth`` (which holds the OAuth states)
     rather than to a process-wide default instance."""
 
@@ -145,7 +148,7 @@ class HubAuthenticator(Authenticator):
         state = self.hub_auth.set_state_cookie(handler, next_url=handler.request.uri)
         return url_concat(self.hub_auth.login_url, {"state": state})
 
-    def setup(self, app_settings: dict[str, Any]) -> list:
+    def setup(self, app_settings: dict[str, Any]) -> list[Handler]:
         if self.cookie_secret_file:
             with open(self.cookie_secret_file, "rb") as f:
                 secret = f.read().strip()

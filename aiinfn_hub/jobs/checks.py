@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..errors import Forbidden
 from .claims import HomeClaim
-from .errors import JobsError
 from .images import ImagePolicy
 from .model import JobSpec
 
@@ -50,8 +50,7 @@ class RequestChecks:
                 continue
             listed = ", ".join(sorted(shared)) or "none"
             home_words = "your home volume ('pvc') or " if need.type == "pvc" else ""
-            raise JobsError(
-                403,
+            raise Forbidden(
                 f"a job may mount {home_words}a {what} the admins share "
                 f"(JobsManager.{option}: {listed}), not the {what} {need.name!r:.80}",
                 "volumes",

@@ -28,8 +28,8 @@ from kubespawner import KubeSpawner
 from traitlets import Enum, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from ..errors import ClusterUnavailable, Unprocessable
 from ..kube.client import Kube, KubeError
-from .errors import ClusterUnavailable, JobsError
 from .labels import HOME_CLAIM
 from .model import JobSpec
 
@@ -84,7 +84,8 @@ class _DefaultServer(SimpleNamespace):
     server (no server name) in ``namespace``."""
 
     def _namespace_default(self) -> str:
-        return self.namespace
+        found: str = self.namespace
+        return found
 
 
 class HomeClaim(LoggingConfigurable):
@@ -109,11 +110,13 @@ class HomeClaim(LoggingConfigurable):
 
     @default("pvc_name_template")
     def _template_default(self) -> str:
-        return _spawner_default("pvc_name_template", self.config)
+        found: str = _spawner_default("pvc_name_template", self.config)
+        return found
 
     @default("slug_scheme")
     def _scheme_default(self) -> str:
-        return _spawner_default("slug_scheme", self.config)
+        found: str = _spawner_default("slug_scheme", self.config)
+        return found
 
     @validate("pvc_name_template")
     def _check_template(self, proposal: Any) -> str:
@@ -132,7 +135,8 @@ class HomeClaim(LoggingConfigurable):
                 f"HomeClaim follows) uses {{{unknowable[0]}}}, which only the hub knows: the "
                 "jobs service cannot find users' home claims; use a template without it"
             )
-        return template
+        found: str = template
+        return found
 
     def check(self) -> None:
         """At start-up: a template the service can render, and no value set for the service
@@ -157,7 +161,8 @@ class HomeClaim(LoggingConfigurable):
             slug_scheme=self.slug_scheme,
             namespace=self.namespace,
         )
-        return KubeSpawner._expand_user_properties(server, self.pvc_name_template)
+        found: str = KubeSpawner._expand_user_properties(server, self.pvc_name_template)
+        return found
 
     def recorded(self, annotations: Mapping[str, str], owner: str) -> str:
         """A job's home claim: as found when it was submitted, else as named now."""
@@ -182,16 +187,15 @@ class HomeClaim(LoggingConfigurable):
             if _is_default_home(claim, user)
         )
         if len(mine) == 1:
-            return mine[0]
+            found: str = mine[0]
+            return found
         if mine:
-            raise JobsError(
-                422,
+            raise Unprocessable(
                 f"you have several home volumes ({', '.join(mine)}) and none is named as the "
                 "hub names it now; ask the admins which one your server uses",
                 "volumes",
             )
-        raise JobsError(
-            422,
+        raise Unprocessable(
             "you have no home volume yet: start your notebook server once (it creates the "
             "volume), then submit the job again",
             "volumes",
@@ -220,8 +224,7 @@ class HomeClaim(LoggingConfigurable):
             except KubeError as exc:
                 if exc.status != 404:
                     raise
-                raise JobsError(
-                    422,
+                raise Unprocessable(
                     f"the shared volume {need.name!r} does not exist in the cluster; ask the "
                     "admins to create it",
                     "volumes",

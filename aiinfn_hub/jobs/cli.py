@@ -125,10 +125,10 @@ def follow(
             print(f"-- {summary(job)}", file=out, flush=True)
             last_state = state
         if array:
-            shown = bar(progress)
-            if shown != last_bar:
-                print(f"-- {shown}", file=out, flush=True)
-                last_bar = shown
+            line = bar(progress)
+            if line != last_bar:
+                print(f"-- {line}", file=out, flush=True)
+                last_bar = line
         else:
             out.write(cursor.read())
             out.flush()
@@ -144,7 +144,7 @@ def follow(
         time.sleep(interval)
 
 
-def _state(job: dict[str, Any]) -> tuple:
+def _state(job: dict[str, Any]) -> tuple[Any, ...]:
     return job["state"], job.get("site"), len(job.get("attempts") or [])
 
 

@@ -49,7 +49,12 @@ class Connection:
     """Where the API is and how to authenticate; ``kind`` is 'extension' or 'service'."""
 
     def __init__(
-        self, url: str, token: str = "", kind: str = "extension", root: str = "", timeout=60.0
+        self,
+        url: str,
+        token: str = "",
+        kind: str = "extension",
+        root: str = "",
+        timeout: float = 60.0,
     ) -> None:
         self.url = url.rstrip("/") + "/"
         self.token = token
@@ -129,7 +134,8 @@ class Connection:
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("error"), str):
-            return data["error"]
+            found: str = data["error"]
+            return found
         if exc.code == 404 and self.kind == "extension":
             return (
                 f"the Jupyter server at {self.url.removesuffix(EXTENSION_PATH)} has no aiinfn-hub "
@@ -207,7 +213,7 @@ def connect(url: str, token: str = "", kind: str | None = None, root: str = "") 
 
 
 def build_request(
-    target: str | os.PathLike | None = None,
+    target: str | os.PathLike[str] | None = None,
     *,
     command: builtins.list[str] | None = None,
     name: str | None = None,
@@ -240,6 +246,7 @@ def build_request(
             raise JobsClientError(400, "args, parameters and from_home go with a file")
         body["command"] = [str(word) for word in command]
     else:
+        assert target is not None  # one of the two, checked above
         path = Path(target)
         if conn.kind == "extension":
             body["path"] = _relative_to_root(path, conn.root)
@@ -296,7 +303,7 @@ def _relative_to_root(path: Path, root: str) -> str:
         ) from None
 
 
-def submit(target: str | os.PathLike | None = None, **options: Any) -> dict[str, Any]:
+def submit(target: str | os.PathLike[str] | None = None, **options: Any) -> dict[str, Any]:
     """Submit a notebook, script or ``command=[...]`` as a background job; returns the job.
 
     Options: ``gpus``, ``gpu_model``, ``cpu``, ``memory``, ``walltime``, ``completions``,
@@ -304,21 +311,26 @@ def submit(target: str | os.PathLike | None = None, **options: Any) -> dict[str,
     (scripts), ``parameters`` (notebooks), ``from_home`` (local sites: run the file in
     place from the home volume), ``client_request_id`` (safe retries)."""
     conn = options.pop("conn", None) or connection()
-    return conn.request("POST", "jobs", build_request(target, conn=conn, **options))
+    found: dict[str, Any] = conn.request(
+        "POST", "jobs", build_request(target, conn=conn, **options)
+    )
+    return found
 
 
-def plan(target: str | os.PathLike | None = None, **options: Any) -> dict[str, Any]:
+def plan(target: str | os.PathLike[str] | None = None, **options: Any) -> dict[str, Any]:
     """Where a job would run and why; nothing is submitted."""
     conn = options.pop("conn", None) or connection()
     body = build_request(target, conn=conn, **options)
     if "script" in body:
         body["script"]["content"] = ""
-    return conn.request("POST", "plan", body)
+    found: dict[str, Any] = conn.request("POST", "plan", body)
+    return found
 
 
 def get(job_id: str) -> dict[str, Any]:
     """The job: state, site, plan and attempt history."""
-    return connection().request("GET", job_path(job_id))
+    found: dict[str, Any] = connection().request("GET", job_path(job_id))
+    return found
 
 
 def list(
@@ -338,18 +350,21 @@ def list(
 
 def cancel(job_id: str) -> dict[str, Any]:
     """Cancel the job; returns it."""
-    return connection().request("DELETE", job_path(job_id))
+    found: dict[str, Any] = connection().request("DELETE", job_path(job_id))
+    return found
 
 
 def rerun(job_id: str, site: str | None = None) -> dict[str, Any]:
     """Submit the job again as a new job, optionally at ``site``; returns the new job."""
     body = {"site": site} if site else {}
-    return connection().request("POST", job_path(job_id, "/rerun"), body)
+    found: dict[str, Any] = connection().request("POST", job_path(job_id, "/rerun"), body)
+    return found
 
 
 def sites() -> builtins.list[dict[str, Any]]:
     """The sites: health, free and total capacity, queue depth."""
-    return connection().request("GET", "sites")["sites"]
+    found: builtins.list[dict[str, Any]] = connection().request("GET", "sites")["sites"]
+    return found
 
 
 def log_slice(job_id: str, offset: int = 0, completion_index: int | None = None) -> dict[str, Any]:
@@ -362,7 +377,8 @@ def log_slice(job_id: str, offset: int = 0, completion_index: int | None = None)
         from ..runner import readable
 
         data["data"], data["next_offset"] = readable(data.get("data") or "", offset, data["eof"])
-    return data
+    found: dict[str, Any] = data
+    return found
 
 
 class LogCursor:

@@ -24,13 +24,13 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from ..errors import AIInfnError
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
 from ..placement import NextSite, Site, stored_order
 from ..placement.plan import next_site as plan_next_site
 from . import labels as L
 from . import slim
-from .errors import JobsError
 from .manifests import PodSettings, build_attempt
 from .model import Outcome, State, completions_of, parse_spec
 from .parts import Parts
@@ -60,7 +60,7 @@ class Controller(Parts):
         self._dirty: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self._busy: set[str] = set()  # being reconciled
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._initial: set[str] = set()
         self._recovered = asyncio.Event()
 
@@ -164,7 +164,7 @@ class Controller(Parts):
                 log.warning("job %s: %s", job_id, exc)
             else:
                 await self._refused(tracked, exc.plain())
-        except JobsError as exc:  # the stored request does not parse under today's sites
+        except AIInfnError as exc:  # the stored request does not parse under today's sites
             await self._refused(tracked, f"its request is no longer accepted: {exc.message}")
         except Exception:
             log.exception("job %s: reconcile failed", job_id)
@@ -187,9 +187,10 @@ class Controller(Parts):
 
     def parse_record(self, tracked: Tracked) -> None:
         """Parse the record's request and plan, once per version of the record."""
-        version = tracked.record["metadata"].get("resourceVersion")
+        record = tracked.stored
+        version = record["metadata"].get("resourceVersion")
         if tracked.parsed_version != version:
-            data = tracked.record.get("data") or {}
+            data = record.get("data") or {}
             tracked.spec = json.loads(data.get("spec.json") or "{}")  # kept while it runs
             tracked.plan = slim.shared(data.get("plan.json") or "{}")  # read-only, shared
             tracked.parsed_version = version
@@ -232,10 +233,11 @@ class Controller(Parts):
             )
             await self.retention.step(tracked)
             return
-        job = tracked.attempts.get(expected)
-        if job is None:
+        current = tracked.attempts.get(expected)
+        if current is None:
             await self._next_attempt(tracked, expected, history)
             return
+        job = current
         site = self._site(job["metadata"]["labels"].get(L.SITE))
         if site is None:
             await self.records.finish(
@@ -370,7 +372,7 @@ class Controller(Parts):
             plan=tracked.plan,
             history=history,
             namespace=self.kube.namespace,
-            record_uid=tracked.record["metadata"].get("uid"),
+            record_uid=tracked.stored["metadata"].get("uid"),
             settings=self.settings,
             home_claim=self.home.recorded(tracked.annotations, tracked.owner),
         )

@@ -36,7 +36,7 @@ class Subscriber:
     ``None``."""
 
     owner: str | None
-    queue: asyncio.Queue = field(repr=False)
+    queue: asyncio.Queue[dict[str, Any] | None] = field(repr=False)
     ended: bool = False
 
     def end(self) -> None:
@@ -91,7 +91,9 @@ class JobEvents(LoggingConfigurable):
         sub.end()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, owner: str | None) -> AsyncIterator[asyncio.Queue]:
+    async def subscribe(
+        self, owner: str | None
+    ) -> AsyncIterator[asyncio.Queue[dict[str, Any] | None]]:
         """A queue of job events for ``owner`` (``None``: every user, for admins); ``None``
         in the queue ends it."""
         # room for the limit, the reconnect event and the end: the queue itself is bounded too

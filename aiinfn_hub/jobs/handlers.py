@@ -13,15 +13,18 @@ import contextlib
 import json
 import logging
 import math
+from types import TracebackType
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tornado import web
-from tornado.iostream import StreamClosedError
+from tornado.http1connection import HTTP1Connection
+from tornado.iostream import IOStream, StreamClosedError
 
+from ..errors import AIInfnError, BadRequest, Forbidden, NotFound, Starting, Unauthorized
 from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
-from .errors import BadRequest, JobsError, Starting
+from .auth import Caller, Handler
 from .manager import JobsManager
 
 log = logging.getLogger(__name__)
@@ -58,11 +61,20 @@ class APIHandler(web.RequestHandler):
 
     #: The OpenAPI path this handler serves, for query-string validation.
     openapi_path = ""
-    caller = None
+    #: Who is asking (set by prepare(), which refuses anyone it cannot name).
+    caller: Caller | None = None
+
+    @property
+    def who(self) -> Caller:
+        """The authenticated caller, in a handler method (after :meth:`prepare`)."""
+        if self.caller is None:  # prepare() has answered 401 already
+            raise Unauthorized("authentication required")
+        return self.caller
 
     @property
     def manager(self) -> JobsManager:
-        return self.settings["jobs_manager"]
+        found: JobsManager = self.settings["jobs_manager"]
+        return found
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -80,8 +92,7 @@ class APIHandler(web.RequestHandler):
             if url:
                 self.redirect(url)
                 return
-        raise JobsError(
-            401,
+        raise Unauthorized(
             "authentication required: send your JupyterHub API token as "
             "'Authorization: token <token>' (or log in to the hub in this browser)",
         )
@@ -93,7 +104,8 @@ class APIHandler(web.RequestHandler):
 
     def query(self) -> dict[str, Any]:
         """The query string, checked against this operation's OpenAPI parameters."""
-        return openapi.query(self.openapi_path, self.request.method, self.request.query_arguments)
+        method = self.request.method or "GET"
+        return openapi.query(self.openapi_path, method, self.request.query_arguments)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -121,7 +133,7 @@ class APIHandler(web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, JobsError):
+        if isinstance(exc, AIInfnError):
             body = exc.to_dict()
             self.set_status(exc.status)
         elif status_code == 405:
@@ -145,8 +157,13 @@ class APIHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, Starting) or (isinstance(value, JobsError) and value.status < 500):
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(value, Starting) or (isinstance(value, AIInfnError) and value.status < 500):
             return
         super().log_exception(typ, value, tb)
 
@@ -157,16 +174,16 @@ class JobsHandler(APIHandler):
     async def get(self) -> None:
         args = self.query()
         user = args["user"]
-        if user and not self.caller.admin and user != self.caller.name:
-            raise JobsError(403, "only admins can list another user's jobs; leave out 'user'")
+        if user and not self.who.admin and user != self.who.name:
+            raise Forbidden("only admins can list another user's jobs; leave out 'user'")
         site = args["site"]
         if site and site not in self.manager.placer.sites:
             sites = ", ".join(self.manager.placer.sites)
             raise BadRequest(f"unknown site {site!r:.60}; sites are {sites}", "site")
         self.finish(
             self.manager.list_json(
-                self.caller.name,
-                self.caller.admin,
+                self.who.name,
+                self.who.admin,
                 owner=user,
                 state=args["state"],
                 site=site,
@@ -178,7 +195,7 @@ class JobsHandler(APIHandler):
     async def post(self) -> None:
         self.query()
         body = self.body("JobRequest")
-        view, new = await self.manager.submit(self.caller.name, body)
+        view, new = await self.manager.submit(self.who.name, body)
         self.write_json(view, 201 if new else 200)
 
 
@@ -187,11 +204,11 @@ class JobHandler(APIHandler):
 
     async def get(self, job_id: str) -> None:
         self.query()
-        self.write_json(self.manager.get(self.caller.name, self.caller.admin, job_id))
+        self.write_json(self.manager.get(self.who.name, self.who.admin, job_id))
 
     async def delete(self, job_id: str) -> None:
         self.query()
-        self.write_json(await self.manager.cancel(self.caller.name, self.caller.admin, job_id))
+        self.write_json(await self.manager.cancel(self.who.name, self.who.admin, job_id))
 
 
 class LogHandler(APIHandler):
@@ -201,8 +218,8 @@ class LogHandler(APIHandler):
         args = self.query()
         self.write_json(
             await self.manager.logs(
-                self.caller.name,
-                self.caller.admin,
+                self.who.name,
+                self.who.admin,
                 job_id,
                 offset=args["offset"],
                 completion_index=args["completion_index"],
@@ -217,7 +234,7 @@ class CollectedHandler(APIHandler):
 
     async def post(self, job_id: str) -> None:
         self.query()
-        self.write_json(await self.manager.collected(self.caller.name, self.caller.admin, job_id))
+        self.write_json(await self.manager.collected(self.who.name, self.who.admin, job_id))
 
 
 class RerunHandler(APIHandler):
@@ -226,9 +243,7 @@ class RerunHandler(APIHandler):
     async def post(self, job_id: str) -> None:
         self.query()
         body = self.body("RerunRequest", required=False)
-        view = await self.manager.rerun(
-            self.caller.name, self.caller.admin, job_id, body.get("site")
-        )
+        view = await self.manager.rerun(self.who.name, self.who.admin, job_id, body.get("site"))
         self.write_json(view, 201)
 
 
@@ -237,7 +252,7 @@ class PlanHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        self.write_json(self.manager.plan(self.body("JobRequest"), self.caller.name))
+        self.write_json(self.manager.plan(self.body("JobRequest"), self.who.name))
 
 
 class SitesHandler(APIHandler):
@@ -258,9 +273,7 @@ class WhoamiHandler(APIHandler):
             "max_staged_bytes": manager.max_staged_bytes,
             "home_mount_path": manager.home_mount_path,
         }
-        self.write_json(
-            {"name": self.caller.name, "admin": self.caller.admin, "settings": settings}
-        )
+        self.write_json({"name": self.who.name, "admin": self.who.admin, "settings": settings})
 
 
 class OpenAPIHandler(APIHandler):
@@ -276,9 +289,8 @@ class MetricsHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
-        if not self.caller.metrics:
-            raise JobsError(
-                403,
+        if not self.who.metrics:
+            raise Forbidden(
                 "the service's metrics count every user's jobs, so only admins may read them "
                 "(or a token with JupyterHub's read:metrics scope, such as a Prometheus "
                 "server's); your own jobs are at GET /jobs",
@@ -296,7 +308,7 @@ class EventsHandler(APIHandler):
     openapi_path = "/events"
     heartbeat = 15.0
     write_timeout = 60.0
-    _queue: asyncio.Queue | None = None
+    _queue: asyncio.Queue[dict[str, Any] | None] | None = None
 
     def on_connection_close(self) -> None:
         if self._queue is not None:
@@ -307,7 +319,7 @@ class EventsHandler(APIHandler):
         self.query()
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("X-Accel-Buffering", "no")
-        owner = None if self.caller.admin else self.caller.name
+        owner = None if self.who.admin else self.who.name
         async with self.manager.subscribe(owner) as queue:
             self._queue = queue
             try:
@@ -317,25 +329,32 @@ class EventsHandler(APIHandler):
                     try:
                         event = await asyncio.wait_for(queue.get(), self.heartbeat)
                     except asyncio.TimeoutError:
-                        event = ""
-                    if event is None:
-                        break
-                    self.write(f"data: {json.dumps(event)}\n\n" if event else ": keep-alive\n\n")
+                        self.write(": keep-alive\n\n")
+                    else:
+                        if event is None:
+                            break
+                        self.write(f"data: {json.dumps(event)}\n\n")
                     await asyncio.wait_for(self.flush(), self.write_timeout)
             except StreamClosedError:
                 return
             except asyncio.TimeoutError:
                 log.warning(
                     "closed the event stream of %s: it read nothing for %g s",
-                    self.caller.name,
+                    self.who.name,
                     self.write_timeout,
                 )
-                self.request.connection.stream.close()
+                self._stream().close()
                 return
             finally:
                 self._queue = None
-        if not self.request.connection.stream.closed():
+        if not self._stream().closed():
             self.finish()
+
+    def _stream(self) -> IOStream:
+        """The connection's stream (the service speaks HTTP/1.1)."""
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)
+        return connection.stream
 
 
 class ProbeHandler(APIHandler):
@@ -381,12 +400,12 @@ class ReadyzHandler(ProbeHandler):
 
 class NotFoundHandler(APIHandler):
     async def get(self, *args: Any) -> None:
-        raise JobsError(404, f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
+        raise NotFound(f"no such endpoint {self.request.path:.100}; see GET /openapi.json")
 
     post = delete = put = patch = head = options = get
 
 
-def routes(prefix: str) -> list:
+def routes(prefix: str) -> list[Handler]:
     """URL patterns under ``prefix`` (e.g. ``/services/aiinfn-jobs/``)."""
     from .servicepage import ServicePageHandler  # it builds on this module's APIHandler
 

@@ -20,7 +20,7 @@ from typing import Any
 from traitlets import List, Unicode, default
 from traitlets.config import Config, LoggingConfigurable
 
-from .errors import JobsError
+from ..errors import Forbidden
 
 #: An allow-list entry with this prefix is a regular expression the whole image must match.
 REGEX = "re:"
@@ -120,8 +120,7 @@ class ImagePolicy(LoggingConfigurable):
         if image is None or self.allows(image):
             return
         allowed = ", ".join(_shown(entry) for entry in self.entries)
-        raise JobsError(
-            403,
+        raise Forbidden(
             f"jobs on this hub may not use the image {image!r:.200}; use one of: {allowed} "
             "(the images of the hub's profiles), or leave the image out to use the default; "
             "ask your hub admins to allow another",

@@ -69,7 +69,8 @@ def quota_reason(reason: str, message: str) -> str:
         return max(known, key=order.index).value
     if reason == QuotaReason.INADMISSIBLE:
         stopped = _STOPPED.match(message.strip())
-        return (QuotaReason.SUSPENDED if stopped else QuotaReason.MISCONFIGURED).value
+        words: str = (QuotaReason.SUSPENDED if stopped else QuotaReason.MISCONFIGURED).value
+        return words
     return reason
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..errors import BadRequest, ClusterUnavailable
 from ..kube.client import Kube, KubeError
 from . import labels as L
-from .errors import BadRequest, ClusterUnavailable
 from .model import State, completions_of
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..errors import BadRequest, TooLarge
 from ..placement import JobRequest, Placer, RequestError
 from ..placement.sites import VOLUME_TYPES
-from .errors import BadRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -176,8 +176,10 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
             raise BadRequest(
                 'command must be a non-empty list of words, e.g. ["python", "x.py"]', "command"
             )
+        program = command[0].rsplit("/", 1)[-1]
     else:
         script = _parse_script(script_data, max_staged_bytes)
+        program = script.filename
     resources = data.get("resources") or {}
     if not isinstance(resources, Mapping):
         raise BadRequest(
@@ -205,9 +207,7 @@ def parse_spec(data: Any, placer: Placer, max_staged_bytes: int) -> JobSpec:
             where = exc.field
         raise BadRequest(f"{where}: {exc.message}", where) from None
     _check_volume_names(request)
-    name = _text(data, "name") or default_name(
-        script.filename if script else command[0].rsplit("/", 1)[-1]
-    )
+    name = _text(data, "name") or default_name(program)
     if not NAME_RE.match(name):
         raise BadRequest(
             "name must be 1 to 63 letters, digits, spaces, '.', '_' or '-', "
@@ -286,7 +286,12 @@ def _parse_script(data: Any, max_staged_bytes: int) -> Script:
         raise BadRequest("script.content must be the file's text", "script.content")
     size = len(content.encode())
     if size > max_staged_bytes:
-        raise JobsTooLarge(size, max_staged_bytes)
+        raise TooLarge(
+            f"the file is {size:,} bytes, over the {max_staged_bytes:,}-byte limit for files "
+            "shipped with a job; keep large data in your home volume and run the job locally "
+            "(local_only), or read it from storage inside the job",
+            "script.content",
+        )
     args = data.get("args") or []
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise BadRequest("script.args must be a list of text arguments", "script.args")
@@ -294,16 +299,3 @@ def _parse_script(data: Any, max_staged_bytes: int) -> Script:
     if not isinstance(parameters, Mapping):
         raise BadRequest("script.parameters must be an object of name: value", "script.parameters")
     return Script(path, kind, content, tuple(args), dict(parameters))
-
-
-class JobsTooLarge(BadRequest):
-    """A staged file over the limit: 413, with the limit and what to do instead."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(
-            f"the file is {size:,} bytes, over the {limit:,}-byte limit for files shipped "
-            "with a job; keep large data in your home volume and run the job locally "
-            "(local_only), or read it from storage inside the job",
-            "script.content",
-        )
-        self.status = 413

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import BadRequest
+from ..errors import BadRequest
 
 PATH = Path(__file__).with_name("openapi.yaml")
 #: Query parameters any request may carry (authentication), besides the declared ones.
@@ -37,7 +37,8 @@ _TYPE_WORDS = {
 
 @functools.cache
 def document() -> dict[str, Any]:
-    return yaml.safe_load(PATH.read_text())
+    found: dict[str, Any] = yaml.safe_load(PATH.read_text())
+    return found
 
 
 def _to_json_schema(node: Any) -> Any:
@@ -78,10 +79,13 @@ def _explain(error: jsonschema.ValidationError, name: str) -> tuple[str, str | N
     """Words for one schema violation, and the field at fault (dotted path)."""
     field = ".".join(str(part) for part in error.absolute_path) or None
     where = field or "the body"
-    value = error.validator_value
+    # the schemas of openapi.yaml are objects; jsonschema's types also allow booleans
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    instance: Any = error.instance
+    value: Any = error.validator_value
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties") or {}))
-        known = ", ".join(sorted(error.schema.get("properties") or {}))
+        extra = sorted(set(instance) - set(schema.get("properties") or {}))
+        known = ", ".join(sorted(schema.get("properties") or {}))
         bad = extra[0] if extra else "?"
         return (
             f"unknown field {bad!r}{' in ' + field if field else ''}; known fields: {known} "
@@ -93,24 +97,24 @@ def _explain(error: jsonschema.ValidationError, name: str) -> tuple[str, str | N
         return f"{where} needs the field {missing!r}", f"{field}.{missing}" if field else missing
     if error.validator in ("type", "oneOf", "anyOf"):
         return (
-            f"{where} must be {_expected(error.schema)}, got {error.instance!r:.80}",
+            f"{where} must be {_expected(schema)}, got {instance!r:.80}",
             field,
         )
     if error.validator == "enum":
         options = ", ".join(str(v) for v in value if v is not None)
-        return f"{where} must be one of {options}, got {error.instance!r:.80}", field
+        return f"{where} must be one of {options}, got {instance!r:.80}", field
     if error.validator in ("minimum", "maximum"):
-        low, high = error.schema.get("minimum"), error.schema.get("maximum")
+        low, high = schema.get("minimum"), schema.get("maximum")
         if low is not None and high is not None:
-            return f"{where} must be from {low} to {high}, got {error.instance!r}", field
+            return f"{where} must be from {low} to {high}, got {instance!r}", field
         side = "at least" if error.validator == "minimum" else "at most"
-        return f"{where} must be {side} {value}, got {error.instance!r}", field
+        return f"{where} must be {side} {value}, got {instance!r}", field
     if error.validator in ("minLength", "maxLength", "minItems", "maxItems"):
         unit = "characters" if "Length" in error.validator else "items"
         side = "at least" if error.validator.startswith("min") else "at most"
         return f"{where} must have {side} {value} {unit}", field
     if error.validator == "pattern":
-        return f"{where} must match {value}, got {error.instance!r:.80}", field
+        return f"{where} must match {value}, got {instance!r:.80}", field
     return f"{where}: {error.message:.200}", field
 
 

@@ -15,13 +15,13 @@ import logging
 import uuid
 from typing import Any
 
+from ..errors import ClusterUnavailable, Conflict, NotFound, Unprocessable
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
 from ..placement import NoSiteError
 from . import actions as A
 from . import labels as L
 from .controller import Controller
-from .errors import ClusterUnavailable, JobsError, NotFound
 from .logreader import read_log
 from .manifests import build_record
 from .model import JobSpec, State, parse_spec
@@ -63,7 +63,7 @@ class JobOperations(Parts):
         try:
             plan = self.placer.plan(spec.request, self.status.health)
         except NoSiteError as exc:
-            raise JobsError(422, str(exc), f"resources.{exc.requirement}") from None
+            raise Unprocessable(str(exc), f"resources.{exc.requirement}") from None
         data = plan.to_dict()
         if spec.site:
             kept = [s for s in data["sites"] if s["name"] == spec.site]
@@ -72,7 +72,7 @@ class JobOperations(Parts):
                     (r["reason"] for r in data["ruled_out"] if r["name"] == spec.site),
                     "not in the plan",
                 )
-                raise JobsError(422, f"this job cannot run at {spec.site}: {why}", "site")
+                raise Unprocessable(f"this job cannot run at {spec.site}: {why}", "site")
             data["ruled_out"] += [
                 {"name": s["name"], "reason": f"you asked for {spec.site}"}
                 for s in data["sites"]
@@ -118,7 +118,7 @@ class JobOperations(Parts):
                 if tracked.record is None:
                     self.index.forget(tracked)
                 if not exc.transient:
-                    raise JobsError(422, f"the job was not submitted: {exc.plain()}") from None
+                    raise Unprocessable(f"the job was not submitted: {exc.plain()}") from None
                 raise ClusterUnavailable(
                     f"the job was not submitted: {exc.plain()}; try again in a minute"
                 ) from None
@@ -133,7 +133,7 @@ class JobOperations(Parts):
                 site = first.site if first else None
                 self.publisher.publish(tracked, state=State.QUEUED, reason="", site=site)
         self.controller.mark(job_id)  # the controller creates the first attempt
-        return tracked.view, is_new
+        return tracked.shown, is_new
 
     def list_json(
         self,
@@ -169,17 +169,17 @@ class JobOperations(Parts):
 
     def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
         """The job's view, if ``user`` may see it."""
-        return self._visible(job_id, user, admin).view
+        return self._visible(job_id, user, admin).shown
 
     async def cancel(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
         """End a job that has not ended (409 if it has); an admin's cancel of another user's
         job is recorded in it."""
         tracked = self._visible(job_id, user, admin)
         async with tracked.lock:
-            if State(tracked.view["state"]).terminal:
-                raise JobsError(
-                    409,
-                    f"job {job_id} has already ended ({tracked.view['state']}); nothing to cancel",
+            state = tracked.shown["state"]
+            if State(state).terminal:
+                raise Conflict(
+                    f"job {job_id} has already ended ({state}); nothing to cancel",
                 )
             job = tracked.attempts.get(max(tracked.attempts)) if tracked.attempts else None
             who = "you" if tracked.owner == user else f"admin {user}"
@@ -190,7 +190,7 @@ class JobOperations(Parts):
                 )
             except KubeError as exc:
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
-        return tracked.view
+        return tracked.shown
 
     async def collected(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
         """The owner's server saved the job's executed notebook (see retention.py)."""
@@ -198,7 +198,7 @@ class JobOperations(Parts):
         async with tracked.lock:
             await self.retention.collected(tracked)
         self.controller.mark(job_id)
-        return tracked.view
+        return tracked.shown
 
     async def rerun(
         self, user: str, admin: bool, job_id: str, site: str | None = None
@@ -239,5 +239,5 @@ class JobOperations(Parts):
         if gone := self.retention.log_removed(tracked):
             return {**gone, "next_offset": max(offset, 0)}
         return await read_log(
-            self.kube, tracked.spec, tracked.view, tracked.pods.values(), offset, completion_index
+            self.kube, tracked.spec, tracked.shown, tracked.pods.values(), offset, completion_index
         )

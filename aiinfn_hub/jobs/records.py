@@ -76,7 +76,7 @@ def spec_data(tracked: Tracked) -> dict[str, Any]:
     script = data.get("script")
     if script:
         key = staged_key(script["path"].rsplit("/", 1)[-1])
-        content = (tracked.record.get("data") or {}).get(key, "")
+        content = (tracked.stored.get("data") or {}).get(key, "")
         data["script"] = {**script, "content": content}
     resources = {k: v for k, v in (data.pop("resources", None) or {}).items() if v is not None}
     data["resources"] = resources

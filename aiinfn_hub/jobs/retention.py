@@ -24,16 +24,16 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from ..errors import Conflict
 from ..kube.client import Kube
 from ..kube.conditions import now_iso, parse_time
 from . import labels as L
-from .errors import JobsError
 from .manifests import RECORD_KEYS
 from .model import State
 
@@ -57,9 +57,9 @@ def duration(seconds: float) -> str:
     return f"{days:.0f} day" + ("" if round(days) == 1 else "s")
 
 
-def staged_keys(record: dict[str, Any]) -> list[str]:
+def staged_keys(record: Mapping[str, Any] | None) -> list[str]:
     """The record's data keys that hold staged files (everything but its own request and plan)."""
-    return sorted(set(record.get("data") or {}) - RECORD_KEYS)
+    return sorted(set((record or {}).get("data") or {}) - RECORD_KEYS)
 
 
 class JobsRetention(LoggingConfigurable):
@@ -153,8 +153,7 @@ class JobsRetention(LoggingConfigurable):
     async def collected(self, tracked: Tracked) -> None:
         """The owner's server saved the job's executed notebook: its log may go sooner."""
         if self.ended_at(tracked) is None:
-            raise JobsError(
-                409,
+            raise Conflict(
                 f"job {tracked.job_id} has not ended yet; its notebook can be collected once "
                 "it has",
             )
@@ -191,8 +190,7 @@ class JobsRetention(LoggingConfigurable):
         compacted = parse_time(tracked.annotations.get(L.COMPACTED))
         if not script or compacted is None:
             return
-        raise JobsError(
-            409,
+        raise Conflict(
             f"the copy of {script.get('path') or 'the file'} this job ran was removed "
             f"{self._since_end(tracked, compacted)}: {self._why(tracked)}; run the file "
             "again as a new job",

@@ -138,18 +138,18 @@ class ServicePageHandler(APIHandler):
                     "service": "aiinfn-jobs",
                     "openapi": f"{prefix}/openapi.json",
                     "jobs": f"{prefix}/jobs",
-                    "lab": lab_url(self.caller.name),
+                    "lab": lab_url(self.who.name),
                 }
             )
             return
         listed = json.loads(
-            self.manager.list_json(self.caller.name, False, owner=None, limit=SHOWN_JOBS)
+            self.manager.list_json(self.who.name, False, owner=None, limit=SHOWN_JOBS)
         )
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
         self.finish(
             render_page(
-                user=self.caller.name,
+                user=self.who.name,
                 jobs=listed["jobs"],
                 total=listed["total"],
                 document=openapi.document(),

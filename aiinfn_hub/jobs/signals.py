@@ -13,10 +13,11 @@ from enum import Enum
 from typing import Any
 
 from ..kube.conditions import condition, is_true, parse_time
+from ..kueuenames import DEACTIVATED
 from ..placement import Site, SiteHealth
 from ..placement.quantities import format_duration
 from .claims import missing_claim
-from .kueuewords import DEACTIVATED, eviction_reason, quota_reason
+from .kueuewords import eviction_reason, quota_reason
 from .model import State
 from .triggers import FallbackPolicy, Triggers
 
@@ -56,7 +57,7 @@ def kueue_raw(workload: Mapping[str, Any] | None) -> dict[str, Any]:
 def remote_job_id(pods: Sequence[Mapping[str, Any]]) -> str | None:
     """interLink's ``JobID`` annotation: the Slurm or HTCondor id of the remote job."""
     for pod in pods:
-        found = ((pod.get("metadata") or {}).get("annotations") or {}).get("JobID")
+        found: str | None = ((pod.get("metadata") or {}).get("annotations") or {}).get("JobID")
         if found:
             return found
     return None
@@ -66,7 +67,8 @@ def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for status in (pod.get("status") or {}).get("containerStatuses") or ():
         state = (status.get("state") or {}).get("terminated")
         if state:
-            return state
+            found: Mapping[str, Any] | None = state
+            return found
     return None
 
 

@@ -29,7 +29,7 @@ from .model import State
 from .packed import Packed, pack, unpack
 
 
-def signature(view: dict[str, Any]) -> tuple:
+def signature(view: dict[str, Any]) -> tuple[Any, ...]:
     """What of a view, when it changes, is worth an event to the job's owner."""
     return (
         view["state"],
@@ -129,7 +129,7 @@ class Tracked:
         self.state: str | None = None  # the view's state and site, for listings
         self.site: str | None = None
         self.viewed_version: str | None = None  # the record version the view was built from
-        self._signature: tuple | None = None
+        self._signature: tuple[Any, ...] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self._lock: JobLock | None = None
         self.parsed_version: str | None = None
@@ -206,7 +206,8 @@ class Tracked:
     def spec(self) -> dict[str, Any]:
         """The request as recorded (read-only)."""
         if self.resting:
-            return self.view["spec"]
+            found: dict[str, Any] = self._resting_view()["spec"]
+            return found
         return {} if self._spec is None else self._spec
 
     @spec.setter
@@ -217,7 +218,8 @@ class Tracked:
     def history(self) -> list[dict[str, Any]]:
         """The recorded attempts, parsed once per version of the record (read-only)."""
         if isinstance(self._record, Stub):  # an ended job's view shows exactly its attempts
-            return self.view["attempts"]
+            found: list[dict[str, Any]] = self._resting_view()["attempts"]
+            return found
         text = self.annotations.get(L.ATTEMPTS) or "[]"
         if self.parsed_history is None or self.parsed_history[0] is not text:
             self.parsed_history = (text, json.loads(text))
@@ -229,7 +231,7 @@ class Tracked:
     def view(self) -> dict[str, Any] | None:
         """What users see of the job (a resting job's: parsed again at each call)."""
         if self.resting:
-            return json.loads(self.view_json())
+            return self._resting_view()
         return self._view
 
     @view.setter
@@ -238,6 +240,27 @@ class Tracked:
         self.encoded = None
         self.state, self.site = value["state"], value["site"]
         self.viewed_version = self.parsed_version
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The view of a job users can reach: one is built before its submission answers."""
+        view = self.view
+        if view is None:
+            raise LookupError(f"job {self.job_id} has no view yet")
+        return view
+
+    @property
+    def stored(self) -> dict[str, Any]:
+        """The record of a job being reconciled (the controller skips one without)."""
+        record = self.record
+        if record is None:
+            raise LookupError(f"job {self.job_id} has no record")
+        return record
+
+    def _resting_view(self) -> dict[str, Any]:
+        """A resting job's view, parsed again from its packed form."""
+        found: dict[str, Any] = json.loads(self.view_json())
+        return found
 
     @property
     def visible(self) -> bool:
@@ -252,14 +275,14 @@ class Tracked:
         return encoded if isinstance(encoded, str) else unpack(encoded)
 
     @property
-    def signature(self) -> tuple | None:
+    def signature(self) -> tuple[Any, ...] | None:
         """The :func:`signature` of the view last published."""
         if self.resting:
-            return signature(self.view)
+            return signature(self._resting_view())
         return self._signature
 
     @signature.setter
-    def signature(self, value: tuple | None) -> None:
+    def signature(self, value: tuple[Any, ...] | None) -> None:
         self._signature = value
 
     # ------------------------------------------------------------------ resting and waking
@@ -274,8 +297,12 @@ class Tracked:
             return False
         if self._lock is not None and self._lock.users:  # someone is changing it
             return False
-        stub = record if isinstance(record, Stub) else None  # woken, not changed since
-        version = stub.version if stub else record["metadata"].get("resourceVersion")
+        if isinstance(record, Stub):  # woken, not changed since
+            stub: Stub | None = record
+            version = record.version
+        else:
+            stub = None
+            version = record["metadata"].get("resourceVersion")
         if self.viewed_version != version or self.parsed_version != version:
             return False
         shown, history = view["attempts"], self.history
@@ -286,7 +313,7 @@ class Tracked:
             or any(a is not b for a, b in zip(shown, history, strict=True))
         ):
             return False
-        stub = stub or Stub.of(record)
+        stub = record if isinstance(record, Stub) else Stub.of(record)
         if not isinstance(self.encoded, Packed):  # a view built since it last rested
             self.encoded = pack(view, stub.plan if view.get("plan") is self.plan else None)
         self._record = stub

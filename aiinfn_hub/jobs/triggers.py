@@ -116,7 +116,8 @@ class FallbackPolicy(Configurable):
                     f"FallbackPolicy.sites[{name!r}]: unknown keys {sorted(unknown)}; "
                     f"known keys: {sorted(_SITE_KEYS)}"
                 )
-        return proposal["value"]
+        found: dict[str, dict[str, Any]] = proposal["value"]
+        return found
 
     def for_site(self, site: Site) -> Triggers:
         """The triggers in force at ``site``."""

@@ -68,7 +68,8 @@ def current_attempt(
 def _failed_time(job: Mapping[str, Any]) -> str | None:
     for cond in (job.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "Failed":
-            return cond.get("lastTransitionTime")
+            found: str | None = cond.get("lastTransitionTime")
+            return found
     return None
 
 

@@ -49,7 +49,7 @@ class Reflector:
         kube: Kube,
         kind: str,
         list_fn: Callable[..., Awaitable[Any]],
-        args: tuple = (),
+        args: tuple[Any, ...] = (),
         label_selector: str | None = None,
         on_change: OnChange | None = None,
         watch_timeout: int = 300,
@@ -77,7 +77,7 @@ class Reflector:
         self.relists = 0
         #: The latest failure to list or watch (None: the last attempt succeeded).
         self.last_error: KubeError | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._response = None
 
     @staticmethod
@@ -105,7 +105,9 @@ class Reflector:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            (ended,) = await asyncio.gather(self._task, return_exceptions=True)
+            ended: BaseException | None = (
+                await asyncio.gather(self._task, return_exceptions=True)
+            )[0]
             if not isinstance(ended, asyncio.CancelledError):  # it had died before
                 log.error("the %s watch had stopped: %r", self.kind, ended, exc_info=ended)
             self._task = None
@@ -138,14 +140,16 @@ class Reflector:
                 self._store(key, obj)
                 if not known or before != self.versions[key]:
                     self.on_change(self.kind, "MODIFIED" if known else "ADDED", obj)
-            token = (data.get("metadata") or {}).get("continue")
+            metadata = data.get("metadata") or {}
+            token = metadata.get("continue")
             if not token:
+                listed_version: str = metadata.get("resourceVersion", "")
                 break
             following = {"_continue": token}
-            data = None  # the next page in its place
+            del data, metadata  # the next page in its place
         for key in [key for key in self.versions if key not in fresh]:
             self.on_change(self.kind, "DELETED", self._drop(key))
-        self.resource_version = (data.get("metadata") or {}).get("resourceVersion", "")
+        self.resource_version = listed_version
         self.relists += 1
         self.last_error = None
         self.synced.set()
@@ -220,7 +224,7 @@ class Reflector:
             response.release()
 
     def _handle(self, event: dict[str, Any]) -> bool:
-        kind = event.get("type")
+        kind: str = event.get("type", "")
         obj = self.transform(event.get("object") or {})
         if kind == "ERROR":
             if obj.get("code") == 410:
@@ -240,7 +244,7 @@ class Reflector:
         return False
 
 
-def when_synced(reflectors: list[Reflector], then: Callable[[], None]) -> asyncio.Task:
+def when_synced(reflectors: list[Reflector], then: Callable[[], None]) -> asyncio.Task[None]:
     """A task that calls ``then`` once each of ``reflectors`` holds its first list."""
 
     async def wait() -> None:

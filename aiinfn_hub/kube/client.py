@@ -139,7 +139,7 @@ class Kube:
             self.requests[label] += 1
             try:
                 response = await fn(*args, _preload_content=False, **kwargs)
-                body = await response.read()
+                body: bytes = await response.read()
                 status = response.status
                 response.release()
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -176,7 +176,7 @@ class Kube:
                 _preload_content=False,
                 _request_timeout=10,
             )
-            status = response.status
+            status: int = response.status
             response.release()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return False
@@ -235,7 +235,7 @@ class Kube:
             response = await self.core.read_namespaced_pod_log(
                 name, self.namespace, _preload_content=False
             )
-            body = await response.read()
+            body: bytes = await response.read()
             status = response.status
             response.release()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -259,7 +259,8 @@ class Kube:
     @property
     def host(self) -> str:
         """The API server's URL, for messages."""
-        return self.api_client.configuration.host
+        host: str = self.api_client.configuration.host
+        return host
 
     def _fn(self, kind: str, verb: str) -> Callable[..., Awaitable[Any]]:
         api = self.batch if kind == "job" else self.core
@@ -269,7 +270,8 @@ class Kube:
             "pod": "pod",
             "pvc": "persistent_volume_claim",
         }[kind]
-        return getattr(api, f"{verb}_namespaced_{plural}")
+        fn: Callable[..., Awaitable[Any]] = getattr(api, f"{verb}_namespaced_{plural}")
+        return fn
 
     @property
     def total_requests(self) -> int:

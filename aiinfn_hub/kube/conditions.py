@@ -30,7 +30,8 @@ def condition(obj: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any] | N
         return None
     for cond in (obj.get("status") or {}).get("conditions") or ():
         if cond.get("type") == kind:
-            return cond
+            found: Mapping[str, Any] = cond
+            return found
     return None
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..kube.conditions import is_true
+from ..kube.quantity import parse_quantity
 from .membership import site_nodes
 from .sites import INTERLINK_TAINT_KEY, GpuPool, Site
 
@@ -35,12 +36,9 @@ class Amount:
     total: float
 
 
-def cpu_cores(value: Any) -> float:
-    """Cores of a Kubernetes CPU quantity (``2``, ``0.5``, ``500m``); 0 when absent."""
-    if value in (None, ""):
-        return 0.0
-    text = str(value)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+def quantity_value(value: Any) -> float:
+    """A Kubernetes quantity (``2``, ``500m``, ``1e3``, ``4k``) as a number; 0 when absent."""
+    return 0.0 if value in (None, "") else float(parse_quantity(value))
 
 
 def _resource(container: Mapping[str, Any], name: str, first: str, then: str) -> Any:
@@ -61,8 +59,8 @@ def node_usage(pods: Iterable[Mapping[str, Any]]) -> dict[str, Usage]:
             continue
         usage = used.setdefault(node, Usage())
         for container in (pod.get("spec") or {}).get("containers") or ():
-            usage.gpus += float(_resource(container, GPU_RESOURCE, "limits", "requests") or 0)
-            usage.cpu += cpu_cores(_resource(container, "cpu", "requests", "limits"))
+            usage.gpus += quantity_value(_resource(container, GPU_RESOURCE, "limits", "requests"))
+            usage.cpu += quantity_value(_resource(container, "cpu", "requests", "limits"))
     return used
 
 
@@ -84,7 +82,7 @@ def _amount(nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage], resou
     free = total = 0.0
     for node in nodes:
         allocatable = ((node.get("status") or {}).get("allocatable") or {}).get(resource)
-        have = cpu_cores(allocatable) if resource == "cpu" else float(allocatable or 0)
+        have = quantity_value(allocatable)
         total += have
         if takes_new_pods(node):
             usage = used.get((node.get("metadata") or {}).get("name", ""), Usage())

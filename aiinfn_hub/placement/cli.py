@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from ..usage import UsageError
 from .errors import PlacementError, RequestError
@@ -34,7 +35,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-only", action="store_true", help="keep the job on local resources")
 
 
-def request_from_args(args: argparse.Namespace) -> dict:
+def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The request fields of parsed arguments, in :meth:`JobRequest.parse` form."""
     return {
         "gpus": args.gpus,
@@ -48,7 +49,7 @@ def request_from_args(args: argparse.Namespace) -> dict:
     }
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="show where a job would run and why",

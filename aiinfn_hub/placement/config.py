@@ -13,7 +13,7 @@ from traitlets.config import Configurable
 
 from .errors import ConfigError
 from .policy import DEFAULT_TABLE, Placer
-from .sites import default_catalogue, site_from_dict
+from .sites import Site, default_catalogue, site_from_dict
 
 
 class PlacementConfig(Configurable):
@@ -54,7 +54,7 @@ class PlacementConfig(Configurable):
         [leonardo, local].""",
     ).tag(config=True)
 
-    def catalogue(self) -> list:
+    def catalogue(self) -> list[Site]:
         """The configured sites, overrides applied."""
         sites = [site_from_dict(s) for s in self.sites] if self.sites else list(default_catalogue())
         sites += [site_from_dict(s) for s in self.extra_sites]

@@ -109,9 +109,9 @@ class Placer:
         """
         if request.gpu_model is not None and request.gpu_model not in self.gpu_models:
             raise RequestError(
-                "gpu_model",
                 f"unknown GPU model {request.gpu_model!r}; known models: "
                 + ", ".join(self.gpu_models),
+                "gpu_model",
             )
         requirements = detect(request, self._site_list)
         key = row_key(requirements.requires_gpu, requirements.offloadable)
@@ -149,7 +149,11 @@ class Placer:
 
     @staticmethod
     def _reason(
-        key: str, site: Site, row: tuple[Site, ...], choices: list[Choice], ruled_out: list
+        key: str,
+        site: Site,
+        row: tuple[Site, ...],
+        choices: list[Choice],
+        ruled_out: list[Exclusion],
     ) -> str:
         label = ROW_LABELS[key]
         if choices:
@@ -186,4 +190,4 @@ def _no_site(request: JobRequest, row: tuple[Site, ...], ruled_out: list[Exclusi
         message = f"no site is left to try: {details}"
     else:
         message = f"no site can satisfy {_FIELD_LABELS.get(field, field)}: {details}"
-    return NoSiteError(field, message, tuple(in_row))
+    return NoSiteError(message, field, tuple(in_row))

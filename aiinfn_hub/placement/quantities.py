@@ -1,29 +1,19 @@
 """Parsing and formatting of Kubernetes-style quantities and durations.
 
-Accepted forms are the ones users already know: CPU as ``2`` or ``500m``; memory as
-``8Gi``, ``512Mi``, ``4G`` or plain bytes; walltime as ``90s``, ``30m``, ``2h``, ``1d``,
+Accepted forms are the ones users already know: CPU and memory as Kubernetes quantities (CPU
+as ``2`` or ``500m``; memory as ``8Gi``, ``512Mi``, ``4G`` or plain bytes), read by the one
+parser of :mod:`aiinfn_hub.kube.quantity`; walltime as ``90s``, ``30m``, ``2h``, ``1d``,
 ``1h30m`` or ``HH:MM:SS`` (Slurm's form). Errors are :class:`RequestError` naming the field.
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
+from ..kube.quantity import QuantityError, format_quantity, parse_quantity, whole_units
 from .errors import RequestError
 
-_MEMORY_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-}
-_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|k|M|G|T)?\s*$")
-_CPU_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)(m?)\s*$")
 _DURATION_PART_RE = re.compile(r"(\d+)([dhms])")
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _CLOCK_RE = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})$")
@@ -33,35 +23,26 @@ CPU_FORM = "a number of cores such as 2 or 0.5, or millicores such as 500m"
 WALLTIME_FORM = "a duration such as 90s, 30m, 2h, 1d, 1h30m or HH:MM:SS"
 
 
+def _quantity(value: object, field: str, form: str) -> Decimal:
+    """A positive Kubernetes quantity; raises :class:`RequestError` naming ``field``."""
+    try:
+        quantity = parse_quantity(value)
+    except QuantityError:
+        raise RequestError(f"expected {form}, got {value!r}", field) from None
+    if quantity <= 0:
+        raise RequestError(f"must be more than zero, got {value!r}", field)
+    return quantity
+
+
 def parse_memory(value: object, field: str = "memory") -> int:
-    """Bytes from ``8Gi``-style text or a number; raises :class:`RequestError`."""
-    if isinstance(value, bool):
-        raise RequestError(field, f"expected {MEMORY_FORM}, got {value!r}")
-    if isinstance(value, int | float):
-        number, unit = float(value), ""
-    elif isinstance(value, str) and (match := _MEMORY_RE.match(value)):
-        number, unit = float(match.group(1)), match.group(2) or ""
-    else:
-        raise RequestError(field, f"expected {MEMORY_FORM}, got {value!r}")
-    result = int(number * _MEMORY_UNITS[unit])
-    if result <= 0:
-        raise RequestError(field, f"must be more than zero, got {value!r}")
-    return result
+    """Bytes from ``8Gi``-style text or a number (a fraction of a byte rounds up, as in
+    Kubernetes); raises :class:`RequestError`."""
+    return whole_units(_quantity(value, field, MEMORY_FORM))
 
 
 def parse_cpu(value: object, field: str = "cpu") -> float:
     """Cores from ``2``, ``0.5`` or ``500m``; raises :class:`RequestError`."""
-    if isinstance(value, bool):
-        raise RequestError(field, f"expected {CPU_FORM}, got {value!r}")
-    if isinstance(value, int | float):
-        cores = float(value)
-    elif isinstance(value, str) and (match := _CPU_RE.match(value)):
-        cores = float(match.group(1)) / (1000 if match.group(2) else 1)
-    else:
-        raise RequestError(field, f"expected {CPU_FORM}, got {value!r}")
-    if cores <= 0:
-        raise RequestError(field, f"must be more than zero, got {value!r}")
-    return cores
+    return float(_quantity(value, field, CPU_FORM))
 
 
 def parse_duration(value: object, field: str = "walltime") -> int:
@@ -79,19 +60,15 @@ def parse_duration(value: object, field: str = "walltime") -> int:
         elif text and _DURATION_PART_RE.sub("", text) == "":
             seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART_RE.findall(text))
     if seconds is None:
-        raise RequestError(field, f"expected {WALLTIME_FORM}, got {value!r}")
+        raise RequestError(f"expected {WALLTIME_FORM}, got {value!r}", field)
     if seconds <= 0:
-        raise RequestError(field, f"must be more than zero, got {value!r}")
+        raise RequestError(f"must be more than zero, got {value!r}", field)
     return seconds
 
 
 def format_memory(size: int) -> str:
     """The shortest exact binary form: ``8Gi``, ``512Mi``, else bytes."""
-    for unit in ("Ti", "Gi", "Mi", "Ki"):
-        factor = _MEMORY_UNITS[unit]
-        if size % factor == 0:
-            return f"{size // factor}{unit}"
-    return str(size)
+    return format_quantity(Decimal(size), "memory")
 
 
 def format_duration(seconds: int) -> str:
@@ -106,4 +83,4 @@ def format_duration(seconds: int) -> str:
 
 def format_cpu(cores: float) -> str:
     """``2`` or ``500m``."""
-    return str(int(cores)) if cores == int(cores) else f"{round(cores * 1000)}m"
+    return format_quantity(Decimal(str(cores)), "cpu")

@@ -51,12 +51,12 @@ class VolumeNeed:
         elif isinstance(value, str):
             kind, _, name = value.partition(":")
         else:
-            raise RequestError(field, f"each volume must be {VOLUME_FORM}, got {value!r}")
+            raise RequestError(f"each volume must be {VOLUME_FORM}, got {value!r}", field)
         canonical = _VOLUME_ALIASES.get(str(kind).strip().lower())
         if canonical is None:
-            raise RequestError(field, f"unknown volume type {kind!r}; expected {VOLUME_FORM}")
+            raise RequestError(f"unknown volume type {kind!r}; expected {VOLUME_FORM}", field)
         if not isinstance(name, str):
-            raise RequestError(field, f"a volume name must be text, got {name!r}")
+            raise RequestError(f"a volume name must be text, got {name!r}", field)
         return cls(canonical, name.strip())
 
 
@@ -91,11 +91,11 @@ class JobRequest:
         ``gpu_models`` are the known models; a model is matched case-insensitively.
         """
         if not isinstance(data, Mapping):
-            raise RequestError("request", "expected an object with fields " + ", ".join(cls.FIELDS))
+            raise RequestError("expected an object with fields " + ", ".join(cls.FIELDS), "request")
         unknown = sorted(set(data) - set(cls.FIELDS))
         if unknown:
             raise RequestError(
-                unknown[0], "unknown field; known fields are " + ", ".join(cls.FIELDS)
+                "unknown field; known fields are " + ", ".join(cls.FIELDS), unknown[0]
             )
         kwargs: dict[str, Any] = {}
         if data.get("cpu") is not None:
@@ -108,27 +108,27 @@ class JobRequest:
         if isinstance(gpus, str) and gpus.strip().isdigit():
             gpus = int(gpus)
         if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-            raise RequestError("gpus", f"expected a whole number of GPUs, 0 or more, got {gpus!r}")
+            raise RequestError(f"expected a whole number of GPUs, 0 or more, got {gpus!r}", "gpus")
         kwargs["gpus"] = gpus
         model = data.get("gpu_model")
         if model not in (None, ""):
             kwargs["gpu_model"] = canonical_gpu_model(model, gpu_models)
             if gpus == 0:
                 raise RequestError(
-                    "gpu_model",
                     f"a GPU model ({model}) was given but gpus is 0: "
                     "set gpus to 1 or more, or leave the model out",
+                    "gpu_model",
                 )
         if data.get("walltime") not in (None, ""):
             kwargs["walltime"] = parse_duration(data["walltime"])
         volumes = data.get("volumes") or ()
         if isinstance(volumes, str | Mapping) or not isinstance(volumes, Sequence):
-            raise RequestError("volumes", f"expected a list, each item {VOLUME_FORM}")
+            raise RequestError(f"expected a list, each item {VOLUME_FORM}", "volumes")
         kwargs["volumes"] = tuple(VolumeNeed.parse(v) for v in volumes)
         for flag in ("needs_inbound_network", "local_only"):
             value = data.get(flag, False)
             if not isinstance(value, bool):
-                raise RequestError(flag, f"expected true or false, got {value!r}")
+                raise RequestError(f"expected true or false, got {value!r}", flag)
             kwargs[flag] = value
         return cls(**kwargs)
 
@@ -149,7 +149,7 @@ class JobRequest:
 def canonical_gpu_model(model: object, known: Iterable[str] | None) -> str:
     """The catalogue's spelling of ``model``; raises :class:`RequestError` if unknown."""
     if not isinstance(model, str) or not model.strip():
-        raise RequestError("gpu_model", f"expected a GPU model name, got {model!r}")
+        raise RequestError(f"expected a GPU model name, got {model!r}", "gpu_model")
     if known is None:
         return model.strip()
     known = list(known)
@@ -158,7 +158,7 @@ def canonical_gpu_model(model: object, known: Iterable[str] | None) -> str:
         if _model_key(candidate) == wanted:
             return candidate
     raise RequestError(
-        "gpu_model", f"unknown GPU model {model!r}; known models: {', '.join(known)}"
+        f"unknown GPU model {model!r}; known models: {', '.join(known)}", "gpu_model"
     )
 
 

@@ -7,13 +7,19 @@ annotations) is carried as data for the backend; nothing here talks to Kubernete
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import ConfigError, RequestError
 from .quantities import format_duration, format_memory, parse_cpu, parse_duration, parse_memory
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 
 
 class SiteKind(str, Enum):
@@ -280,7 +286,7 @@ _SITE_KEYS = {
 }
 
 
-def _config_value(site: str, key: str, parse, value):
+def _config_value(site: str, key: str, parse: Callable[[object, str], T], value: object) -> T:
     try:
         return parse(value, key)
     except RequestError as exc:
@@ -329,11 +335,15 @@ def site_from_dict(data: Mapping[str, Any], base: Site | None = None) -> Site:
             raise ConfigError(f"site {name!r}: gpus: {exc}") from None
     walltime = data.get("max_walltime", caps.max_walltime if caps else None)
     capabilities = Capabilities(
-        cpu=_config_value(name, "cpu", parse_cpu, data["cpu"]) if "cpu" in data else caps.cpu,
+        cpu=(
+            caps.cpu
+            if caps and "cpu" not in data
+            else _config_value(name, "cpu", parse_cpu, data["cpu"])
+        ),
         memory=(
-            _config_value(name, "memory", parse_memory, data["memory"])
-            if "memory" in data
-            else caps.memory
+            caps.memory
+            if caps and "memory" not in data
+            else _config_value(name, "memory", parse_memory, data["memory"])
         ),
         max_walltime=(
             _config_value(name, "max_walltime", parse_duration, walltime) if walltime else None
@@ -387,7 +397,7 @@ def _wiring(
     return wiring
 
 
-def _merge(base, cls, overrides: Mapping[str, Any] | None):
+def _merge(base: D | None, cls: type[D], overrides: Mapping[str, Any] | None) -> D:
     if base is None:
         return cls(**(overrides or {}))
     return dataclasses.replace(base, **(overrides or {}))

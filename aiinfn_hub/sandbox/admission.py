@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..kube.quantity import parse_quantity
 from .errors import invalid
 from .objects import Obj
-from .quantity import parse_quantity
 from .registry import ResourceType
 
 Cause = tuple[str, str, str]  # field, reason, message

@@ -1,63 +1,15 @@
-"""Kubernetes resource quantities ("500m", "64Gi", "2") and a pod's effective requests."""
+"""A pod's effective requests and resource arithmetic, over Kubernetes quantities ("500m",
+"64Gi", "2") parsed by the shared parser (:mod:`aiinfn_hub.kube.quantity`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-_SUFFIXES = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+from ..kube.quantity import parse_quantity
 
 Resources = dict[str, Decimal]
-
-
-def parse_quantity(value: Any) -> Decimal:
-    """A quantity as a Decimal in base units (cores, bytes, devices); ValueError if malformed."""
-    if isinstance(value, bool):
-        raise ValueError(f"quantities must match the regular expression: {value!r}")
-    if isinstance(value, int | float | Decimal):
-        return Decimal(str(value))
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise ValueError(f"quantities must match the regular expression: {value!r}")
-    try:
-        number = Decimal(match.group(1))
-    except InvalidOperation as exc:
-        raise ValueError(f"quantities must match the regular expression: {value!r}") from exc
-    return number * _SUFFIXES[match.group(2)]
-
-
-def format_quantity(value: Decimal, resource: str = "") -> str:
-    """A canonical string: whole numbers plain, CPU fractions in millicores, memory binary."""
-    if value == value.to_integral_value():
-        number = int(value)
-        if resource == "memory" or resource.endswith("storage"):
-            for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-                unit = int(_SUFFIXES[suffix])
-                if number and number % unit == 0:
-                    return f"{number // unit}{suffix}"
-        return str(number)
-    millis = (value * 1000).to_integral_value()
-    return f"{int(millis)}m"
 
 
 def parse_resources(mapping: Mapping[str, Any] | None) -> Resources:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..kube.quantity import parse_quantity
 from . import errors
-from .quantity import parse_quantity
 from .registry import ResourceType
 
 # A shape: one of the names below, ("map", shape) for an object of shaped values, [shape] for

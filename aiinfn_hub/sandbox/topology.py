@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from ..kube.quantity import format_quantity, parse_quantity
 from .admission import _LABEL, _SUBDOMAIN
 from .objects import Obj, set_condition, timestamp
-from .quantity import Resources, add, format_quantity, parse_quantity
+from .quantity import Resources, add
 
 SITE_LABEL = "aiinfn.infn.it/site"
 GPU = "nvidia.com/gpu"

@@ -10,7 +10,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Enum, Float, List, Unicode, default
 
-from ..jobs.errors import ClusterUnavailable, JobsError
+from ..errors import AIInfnError, ClusterUnavailable
 from .backends import Backend, ServiceBackend
 from .events import SCHEMA, SCHEMA_ID, job_event
 from .handlers import routes
@@ -139,7 +139,7 @@ class AiinfnHubExtension(ExtensionApp):
         """Start at server start-up, so events flow before the first request."""
         try:
             await self.ensure_backend()
-        except JobsError as exc:
+        except AIInfnError as exc:
             self.log.error("aiinfn-hub: %s", exc.message)
 
     async def ensure_backend(self) -> Backend:
@@ -150,7 +150,7 @@ class AiinfnHubExtension(ExtensionApp):
             self._starting = asyncio.ensure_future(self._start_backend())
         try:
             return await asyncio.shield(self._starting)
-        except JobsError:
+        except AIInfnError:
             raise
         except Exception as exc:
             self.log.exception("aiinfn-hub: the jobs backend did not start")
@@ -161,13 +161,12 @@ class AiinfnHubExtension(ExtensionApp):
 
     async def service_settings(self) -> dict[str, Any]:
         """The jobs service's own settings (largest staged file, home mount path), read once
-        from its ``/whoami``: the service is their one source. JobsError if it cannot say."""
+        from its ``/whoami``: the service is their one source. AIInfnError if it cannot say."""
         if self._settings is None:
             backend = await self.ensure_backend()
             self.remember_caller(*await backend.call("GET", "whoami"))
         if self._settings is None:
-            raise JobsError(
-                503,
+            raise ClusterUnavailable(
                 "the jobs service did not answer who you are, so files cannot be sent with "
                 "jobs yet; try again in a moment, or ask your hub admin if it persists",
             )
@@ -196,8 +195,7 @@ class AiinfnHubExtension(ExtensionApp):
     async def _start_backend(self) -> Backend:
         if self.resolved_mode() == "hub":
             if not self.jobs_url or not self.hub_token:
-                raise JobsError(
-                    503,
+                raise ClusterUnavailable(
                     "hub mode needs the jobs service's URL and the user's token "
                     "($AIINFN_JOBS_URL and $JUPYTERHUB_API_TOKEN, or "
                     "c.AiinfnHubExtension.jobs_url and hub_token); ask your hub admin",

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ..jobs.errors import ClusterUnavailable, JobsError
+from ..errors import AIInfnError, BadGateway, ClusterUnavailable, error_for_status
 
 log = logging.getLogger(__name__)
 OnEvent = Callable[[dict[str, Any]], None]
@@ -32,7 +32,7 @@ class Backend:
     async def call(
         self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
-        """``(status, JSON body)`` of an operation; :class:`JobsError` if it cannot be asked."""
+        """``(status, JSON body)`` of an operation; :class:`AIInfnError` if it cannot be asked."""
         raise NotImplementedError
 
     async def follow(self, on_event: OnEvent) -> None:
@@ -56,7 +56,7 @@ class ServiceBackend(Backend):
     def _who(self) -> str:
         return "ask your hub admin" if self.mode == "hub" else "restart your Jupyter server"
 
-    def _unreachable(self, detail: Any) -> JobsError:
+    def _unreachable(self, detail: Any) -> AIInfnError:
         return ClusterUnavailable(
             f"the jobs service at {self.url} cannot be reached ({detail}); try again in a "
             f"minute, and if it persists {self._who()}"
@@ -97,8 +97,7 @@ class ServiceBackend(Backend):
                 return 403, self._refused()
             data = _json(exc.response.body, exc.code)
             if not isinstance(data, dict) or not isinstance(data.get("error"), str):
-                raise JobsError(
-                    502,
+                raise BadGateway(
                     f"the jobs service answered {exc.code} without saying why; try again, and "
                     f"if it persists {self._who()}",
                 ) from None
@@ -118,7 +117,7 @@ class ServiceBackend(Backend):
                 try:
                     async with session.get(f"{self.url}/events", headers=self._headers()) as r:
                         if r.status != 200:
-                            raise JobsError(r.status, (await r.text())[:200])
+                            raise error_for_status(r.status, (await r.text())[:200])
                         self.connected.set()
                         delay = 0.5
                         buffer = b""
@@ -127,7 +126,7 @@ class ServiceBackend(Backend):
                             events, buffer = sse_data(buffer)
                             for event in events:
                                 _deliver(on_event, event)
-                except (aiohttp.ClientError, asyncio.TimeoutError, JobsError, OSError) as exc:
+                except (aiohttp.ClientError, asyncio.TimeoutError, AIInfnError, OSError) as exc:
                     log.info("jobs event stream dropped (%s); reconnecting in %.1fs", exc, delay)
                 self.connected.clear()
                 await asyncio.sleep(delay)
@@ -149,8 +148,8 @@ def _json(body: bytes | None, status: int) -> Any:
     try:
         return json.loads(body or b"null")
     except ValueError:
-        raise JobsError(
-            502, f"the jobs service answered {status} with something other than JSON"
+        raise BadGateway(
+            f"the jobs service answered {status} with something other than JSON"
         ) from None
 
 

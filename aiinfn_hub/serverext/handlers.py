@@ -48,8 +48,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from ..errors import AIInfnError, BadRequest, NotFound
 from ..jobs.client import job_path
-from ..jobs.errors import BadRequest, JobsError
 from ..runner import readable
 from .returns import targets
 from .staging import build_request
@@ -81,7 +81,7 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_header("Content-Type", "application/json")
-        if isinstance(exc, JobsError):
+        if isinstance(exc, AIInfnError):
             self.set_status(exc.status)
             body = exc.to_dict()
         elif isinstance(exc, web.HTTPError) and status_code == 405:
@@ -105,7 +105,7 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(body))
 
     def log_exception(self, typ, value, tb) -> None:
-        if not isinstance(value, JobsError):
+        if not isinstance(value, AIInfnError):
             super().log_exception(typ, value, tb)
 
     @classmethod
@@ -261,7 +261,7 @@ class WhoamiHandler(BaseHandler):
         does not answer, the user is taken for no admin, and the log says why."""
         try:
             status, caller = await self.call("GET", "whoami")
-        except JobsError as exc:
+        except AIInfnError as exc:
             status, caller = exc.status, exc.message
         self.ext.remember_caller(status, caller)
         if status == 200 and isinstance(caller, dict):
@@ -282,8 +282,7 @@ class UnknownHandler(BaseHandler):
 
     def unknown(self) -> None:
         routes = "jobs, jobs/ID, jobs/ID/log, jobs/ID/rerun, plan, sites, whoami"
-        raise JobsError(
-            404,
+        raise NotFound(
             f"no such endpoint {self.request.path!r:.100}; the routes under {PREFIX} are {routes}",
         )
 

@@ -20,7 +20,7 @@ from typing import Any
 import nbformat
 from jupyter_core.utils import ensure_async
 
-from ..jobs.errors import JobsError
+from ..errors import AIInfnError, error_for_status
 from ..jobs.model import completions_of
 from ..kube.conditions import parse_time
 from ..runner import SOURCE_ENV, decode_block
@@ -109,7 +109,7 @@ class NotebookReturns:
                 self.on_saved(job, target)
             if not missing:
                 await self._collected(job["id"])
-        except (JobsError, ValueError, OSError) as exc:
+        except (AIInfnError, ValueError, OSError) as exc:
             self.done.discard(job["id"])
             log.warning("job %s: executed notebook not saved: %s", job["id"], exc)
         except Exception:
@@ -122,7 +122,7 @@ class NotebookReturns:
         told, nothing is lost: it removes the log at the end of its window instead."""
         try:
             status, data = await self.backend.call("POST", f"jobs/{job_id}/collected")
-        except JobsError as exc:
+        except AIInfnError as exc:
             status, data = exc.status, exc.to_dict()
         if status != 200:
             log.info("job %s: the service was not told the notebook is saved: %s", job_id,
@@ -135,7 +135,7 @@ class NotebookReturns:
                 "GET", f"jobs/{job_id}/log", None, {"offset": 0, "completion_index": index}
             )
             if status != 200:
-                raise JobsError(status, (data or {}).get("error", "the log is unavailable"))
+                raise error_for_status(status, (data or {}).get("error", "the log is unavailable"))
             found = decode_block(data.get("data") or "")
             if found is not None:
                 return found[1]

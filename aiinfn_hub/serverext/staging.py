@@ -20,7 +20,7 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from tornado.web import HTTPError
 
-from ..jobs.errors import BadRequest, JobsError
+from ..errors import BadRequest, Forbidden, NotFound, TooLarge, error_for_status
 from ..jobs.manifests import WORK_DIR
 from ..jobs.model import SCRIPT_KINDS, default_name
 from ..runner import SOURCE_ENV, notebook_command
@@ -36,8 +36,7 @@ def check_path(path: Any) -> str:
     text = path.strip().replace("\\", "/")
     clean = posixpath.normpath(text)
     if text.startswith("/") or clean == ".." or clean.startswith("../"):
-        raise JobsError(
-            403,
+        raise Forbidden(
             f"{path!r} is outside your files; give a path relative to the folder JupyterLab "
             "shows, e.g. 'analysis/train.ipynb'",
             "path",
@@ -65,8 +64,8 @@ async def _model(contents_manager: Any, path: str, content: bool) -> dict[str, A
         model = await ensure_async(contents_manager.get(path, content=content))
     except HTTPError as exc:
         if exc.status_code == 404:
-            raise JobsError(404, f"there is no file {path!r} in your files", "path") from None
-        raise JobsError(
+            raise NotFound(f"there is no file {path!r} in your files", "path") from None
+        raise error_for_status(
             exc.status_code if 400 <= exc.status_code < 500 else 502,
             f"cannot read {path!r}: {exc.log_message or exc.reason}",
             "path",
@@ -100,8 +99,7 @@ async def read_for_job(contents_manager: Any, path: str, limit: int) -> str:
     size = len(text.encode())
     if size > limit:
         what = " without its outputs" if model["type"] == "notebook" else ""
-        raise JobsError(
-            413,
+        raise TooLarge(
             f"{path} is {size:,} bytes{what}, over the {limit:,}-byte limit for files shipped "
             "with a job. Keep large data in "
             "separate files and load it from the job, or run the job on local resources "

@@ -18,6 +18,7 @@ from kubespawner import KubeSpawner
 from traitlets import TraitError
 from traitlets.config import Config
 
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import claims
 from aiinfn_hub.jobs.claims import (
     SPAWNER_ENV,
@@ -25,7 +26,6 @@ from aiinfn_hub.jobs.claims import (
     home_claim_manifest,
     missing_claim,
 )
-from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.kube.client import KubeError
 from aiinfn_hub.placement import Placer
@@ -242,7 +242,7 @@ async def test_a_claim_kept_from_an_earlier_template_is_found_by_its_annotation(
 
 async def test_no_home_claim_yet_is_a_422_in_words():
     kube = FakeKube(claim("claim-anna-bianchi---6db1737c--lab", "Anna_Bianchi", server="lab"))
-    with pytest.raises(JobsError) as caught:
+    with pytest.raises(AIInfnError) as caught:
         await home().find(kube, "Anna_Bianchi")
     assert caught.value.status == 422
     assert caught.value.message.startswith(
@@ -252,7 +252,7 @@ async def test_no_home_claim_yet_is_a_422_in_words():
 
 async def test_several_home_claims_and_none_as_named_now_is_a_422_naming_them():
     kube = FakeKube(claim("a-home", "mario.rossi"), claim("b-home", "mario.rossi"))
-    with pytest.raises(JobsError, match=r"several home volumes \(a-home, b-home\)") as caught:
+    with pytest.raises(AIInfnError, match=r"several home volumes \(a-home, b-home\)") as caught:
         await home().find(kube, "mario.rossi")
     assert caught.value.status == 422
 
@@ -261,7 +261,7 @@ async def test_a_shared_claim_that_does_not_exist_is_a_422():
     placer = Placer()
     spec = parse_spec({"command": ["true"], "volumes": ["pvc", "pvc:datasets"]}, placer, 100)
     kube = FakeKube(claim("claim-carol", "carol"))
-    with pytest.raises(JobsError, match="the shared volume 'datasets' does not exist") as caught:
+    with pytest.raises(AIInfnError, match="the shared volume 'datasets' does not exist") as caught:
         await home().resolve(kube, "carol", spec)
     assert caught.value.status == 422
     kube.claims["datasets"] = {"metadata": {"name": "datasets"}}
@@ -276,7 +276,7 @@ async def test_kubernetes_failing_to_answer_is_a_503_in_words():
             raise KubeError(0, "Unreachable", "connection refused")
 
     spec = parse_spec({"command": ["true"], "volumes": ["pvc"]}, Placer(), 100)
-    with pytest.raises(JobsError) as caught:
+    with pytest.raises(AIInfnError) as caught:
         await home().resolve(Failing(), "carol", spec)
     assert caught.value.status == 503
     assert caught.value.message == (

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
@@ -168,7 +168,7 @@ async def test_cancel(manager):
         "cancelled by you",
     )
     assert last["ended"] and last["ended"] == kept["ended"]
-    with pytest.raises(JobsError) as info:
+    with pytest.raises(AIInfnError) as info:
         await manager.cancel("alice", False, view["id"])
     assert info.value.status == 409
 
@@ -316,7 +316,7 @@ async def test_a_job_mounts_its_owners_home_or_a_shared_claim_only(sandbox):
             view, new = await manager.submit("alice", {"command": ["true"], "volumes": [volume]})
             assert new and view["site"] == "local"
         for claim in ("claim-bob", "hub-db-dir"):
-            with pytest.raises(JobsError) as info:
+            with pytest.raises(AIInfnError) as info:
                 await manager.submit("alice", {"command": ["true"], "volumes": [f"pvc:{claim}"]})
             assert (info.value.status, info.value.field) == (403, "volumes")
             assert info.value.message == (
@@ -356,7 +356,7 @@ async def test_a_job_reads_shared_configmaps_and_secrets_and_writes_scratch(sand
             ("secret:hub-secret", "(JobsManager.shared_secrets: job-token), not the Secret"),
             ("configmap:hub-config", "(JobsManager.shared_configmaps: greetings), not the"),
         ):
-            with pytest.raises(JobsError) as info:
+            with pytest.raises(AIInfnError) as info:
                 await manager.submit("alice", {"command": ["true"], "volumes": [volume]})
             assert (info.value.status, info.value.field) == (403, "volumes")
             assert words in info.value.message

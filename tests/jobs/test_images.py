@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from traitlets.config import Config
 
-from aiinfn_hub.jobs.errors import JobsError
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs.images import ImagePolicy, profile_images
 
 from .conftest import TOKENS, fast_config, serve, start_manager, stop_manager, wait_for
@@ -96,7 +96,7 @@ def test_admins_list_images_and_patterns_instead():
         assert policy.allows(image), image
     for image in ("ghcr.io/other/lab:1", "python:3.14"):
         assert not policy.allows(image), image
-    with pytest.raises(JobsError) as refused:
+    with pytest.raises(AIInfnError) as refused:
         policy.check("ghcr.io/other/lab:1")
     assert refused.value.status == 403 and refused.value.field == "image"
     message = refused.value.message

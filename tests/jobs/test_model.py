@@ -2,7 +2,7 @@
 
 import pytest
 
-from aiinfn_hub.jobs.errors import BadRequest
+from aiinfn_hub.errors import BadRequest, TooLarge
 from aiinfn_hub.jobs.model import parse_spec
 from aiinfn_hub.placement import Placer
 
@@ -88,7 +88,7 @@ def test_bad_requests(data, field, text):
 
 
 def test_file_too_large_is_413_with_the_limit_and_what_to_do():
-    with pytest.raises(BadRequest) as info:
+    with pytest.raises(TooLarge) as info:
         parse({"script": {"path": "big.py", "content": "x" * 2000}}, limit=1000)
     assert info.value.status == 413
     assert "1,000-byte limit" in info.value.message

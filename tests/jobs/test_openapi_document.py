@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from aiinfn_hub.errors import BadRequest
 from aiinfn_hub.jobs import openapi
-from aiinfn_hub.jobs.errors import BadRequest
 
 
 def _null_keys(node: Any, where: str = "") -> list[str]:

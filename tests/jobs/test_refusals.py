@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.kube.client import KubeError
 from aiinfn_hub.placement import Placer
@@ -55,7 +55,7 @@ class RefusingKube:
 async def test_a_refused_record_is_a_422_in_words_not_try_again():
     invalid = KubeError(422, "Invalid", 'ConfigMap "aiinfn-x" is invalid: data: Too long')
     manager = JobsManager(RefusingKube({"configmap": invalid}))
-    with pytest.raises(JobsError) as info:
+    with pytest.raises(AIInfnError) as info:
         await manager.submit("alice", {"command": ["true"]})
     assert info.value.status == 422
     assert info.value.message == (

@@ -15,8 +15,8 @@ from typing import Any
 from kubernetes_asyncio import client
 from traitlets.config import Config
 
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import labels as L
-from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.retention import DAY, HOUR, duration
 from aiinfn_hub.kube.client import kube_client
 from aiinfn_hub.sandbox.testing import wait_until
@@ -102,7 +102,7 @@ async def test_an_ended_job_is_compacted_after_its_logs_window(sandbox):
         try:
             await manager.rerun(OWNER, False, job["id"])
             raise AssertionError("a script job whose file is gone was rerun")
-        except JobsError as exc:
+        except AIInfnError as exc:
             assert exc.status == 409
             assert "the copy of analysis/step one.py this job ran was removed" in exc.message
             assert exc.message.endswith("run the file again as a new job")
@@ -132,14 +132,14 @@ async def test_a_collected_notebook_lets_the_log_go_sooner(sandbox):
         try:
             await manager.collected(OWNER, False, running["id"])
             raise AssertionError("a running job was marked collected")
-        except JobsError as exc:
+        except AIInfnError as exc:
             assert exc.status == 409 and "has not ended yet" in exc.message
         job = await ended(manager, SCRIPT)
         tracked = manager.jobs[job["id"]]
         try:
             await manager.collected("someone.else", False, job["id"])
             raise AssertionError("another user marked the job collected")
-        except JobsError as exc:
+        except AIInfnError as exc:
             assert exc.status == 404
         view = await manager.collected(OWNER, False, job["id"])
         assert view["id"] == job["id"]
@@ -181,7 +181,7 @@ async def test_the_history_window_deletes_the_record(sandbox):
         try:
             manager.get("UPPER_case.user", False, job["id"])
             raise AssertionError("a deleted job is still served")
-        except JobsError as exc:
+        except AIInfnError as exc:
             assert exc.status == 404
         left = await wait_until(lambda: _gone(sandbox, job["id"]), 60, 0.2, "every object")
         assert left["record"] == ["(none)"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import CoreV1Api
 
-from aiinfn_hub.jobs.errors import JobsError
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.sandbox import Sandbox
 from aiinfn_hub.sandbox.testing import kube_client, wait_until
@@ -128,7 +128,7 @@ async def test_health_and_capacity_follow_nodes_that_join_and_leave(tmp_path):
                 "(no node is labelled aiinfn.infn.it/site=local)"
             )
             assert gone["capacity"]["gpus"] == {"total": 0, "free": 0}
-            with pytest.raises(JobsError) as refused:
+            with pytest.raises(AIInfnError) as refused:
                 await manager.submit("alice", GPU_JOB)
             assert refused.value.status == 422
             assert str(refused.value) == (

@@ -21,13 +21,19 @@ from aiinfn_hub.placement.quantities import (
         ("4G", 4 * 10**9),
         ("1.5Gi", 3 * 2**29),
         (1024, 1024),
+        ("1e9", 10**9),
+        ("2Ti", 2 * 2**40),
+        (" 64Mi ", 64 * 2**20),
+        ("1500m", 2),  # a fraction of a byte rounds up, as Kubernetes does
     ],
 )
 def test_memory_forms(text, expected):
     assert parse_memory(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["12XB", "", "Gi", "-1Gi", "0", True, None, [1]])
+@pytest.mark.parametrize(
+    "bad", ["12XB", "", "Gi", "-1Gi", "0", "8gi", "1e", True, None, [1], float("nan")]
+)
 def test_memory_errors_name_field_and_form(bad):
     with pytest.raises(RequestError) as info:
         parse_memory(bad)
@@ -36,7 +42,8 @@ def test_memory_errors_name_field_and_form(bad):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("2", 2.0), ("500m", 0.5), (4, 4.0), ("0.25", 0.25)]
+    ("text", "expected"),
+    [("2", 2.0), ("500m", 0.5), (4, 4.0), ("0.25", 0.25), ("1e1", 10.0), ("2k", 2000.0)],
 )
 def test_cpu_forms(text, expected):
     assert parse_cpu(text) == expected

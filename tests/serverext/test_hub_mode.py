@@ -16,8 +16,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
+from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs.claims import home_claim_manifest
-from aiinfn_hub.jobs.errors import JobsError
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
@@ -248,7 +248,7 @@ async def test_a_service_error_without_words_is_a_502_in_words():
     server.add_sockets(sockets)
     try:
         backend = ServiceBackend(f"http://127.0.0.1:{sockets[0].getsockname()[1]}/", "t")
-        with pytest.raises(JobsError) as caught:
+        with pytest.raises(AIInfnError) as caught:
             await backend.call("GET", "jobs")
     finally:
         server.stop()

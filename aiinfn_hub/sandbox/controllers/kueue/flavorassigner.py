@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ....kube.quantity import format_quantity, parse_quantity
 from ....kueuenames import QuotaReason
 from ...objects import Obj
-from ...quantity import Resources, format_quantity, parse_quantity
+from ...quantity import Resources
 from ...selectors import expression, untolerated_taint
 from .words import exceeds_max_quota
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ....kube.quantity import format_quantity, parse_quantity
 from ...objects import Obj, condition_true, set_condition
-from ...quantity import format_quantity, parse_quantity
 from ...registry import ResourceType
 from .workload import KueueApi, missing_flavors, reserved
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from ....kube.quantity import format_quantity
 from ....kueuenames import QuotaReason
 from ...objects import (
     Obj,
@@ -26,7 +27,7 @@ from ...objects import (
     parse_time,
     set_condition,
 )
-from ...quantity import format_quantity, pod_requests
+from ...quantity import pod_requests
 from ...topology import KueueSettings
 from .flavorassigner import Outcome, Usage, assign
 from .queuestatus import write_queue_statuses

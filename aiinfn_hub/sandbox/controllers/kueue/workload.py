@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
+from ....kube.quantity import parse_quantity
 from ...api import Api
 from ...objects import Obj
-from ...quantity import parse_quantity
 from ...registry import KUEUE
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
