@@ -54,7 +54,7 @@ async def read_log(
             "next_offset": offset,
             "eof": terminal,
             "pod": None,
-            "message": "the job has not started yet" if not terminal else "no log was kept",
+            "message": _no_log_yet(State(view["state"])),
         }
     pod = started[-1]
     try:
@@ -77,3 +77,14 @@ async def read_log(
         "eof": terminal,
         "pod": pod["metadata"]["name"],
     }
+
+
+def _no_log_yet(state: State) -> str:
+    """Why a job whose pod has not started has no log, in the words of its state: a job
+    already running (its pod still starting, or the remote site not yet sending output) is
+    waiting for output, not "not started"."""
+    if state.terminal:
+        return "no log was kept"
+    if state is State.RUNNING:
+        return "the job is running; waiting for its output"
+    return "the job has not started yet"

@@ -92,13 +92,35 @@ def _amount(nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage], resou
 
 def site_capacity(
     site: Site, nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage]
-) -> dict[str, dict[str, float]]:
-    """The site's GPUs and CPUs, free and in total, as ``/sites`` shows them."""
+) -> dict[str, Any]:
+    """The site's GPUs (all devices, MIG slices included) and CPUs, free and in total, each
+    GPU model's, and the most one job can get there, as ``/sites`` shows them."""
+    nodes = list(nodes)
     mine = site_nodes(site.wiring, nodes)
     gpus, cpu = _amount(mine, used, GPU_RESOURCE), _amount(mine, used, "cpu")
+    caps = site.capabilities
     return {
         "gpus": {"total": int(gpus.total), "free": int(gpus.free)},
         "cpu": {"total": round(cpu.total, 1), "free": round(cpu.free, 1)},
+        "models": [_model_capacity(site, model, nodes, used) for model in caps.gpu_models],
+        "per_job": {"cpu": caps.cpu, "memory": caps.memory, "walltime": caps.max_walltime},
+    }
+
+
+def _model_capacity(
+    site: Site, model: str, nodes: list[Mapping[str, Any]], used: Mapping[str, Usage]
+) -> dict[str, Any]:
+    """One GPU model at a site: free and total (each product's nodes counted once), the most
+    one job gets, and whether they are MIG slices."""
+    pools = [p for p in site.capabilities.gpus if p.model == model]
+    products = {(p.product or p.model): p for p in pools}
+    amounts = [pool_gpus(site, pool, nodes, used) for pool in products.values()]
+    return {
+        "model": model,
+        "free": int(sum(a.free for a in amounts)),
+        "total": int(sum(a.total for a in amounts)),
+        "per_job": max(p.per_node for p in pools),
+        "mig": any(p.is_mig for p in pools),
     }
 
 

@@ -7,6 +7,7 @@ annotations) is carried as data for the backend; nothing here talks to Kubernete
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -42,6 +43,7 @@ INTERLINK_TAINT_KEY = "virtual-node.interlink/no-schedule"
 INTERLINK_TOLERATION = {"key": INTERLINK_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 SITE_LABEL = "aiinfn.infn.it/site"
+_MIG = re.compile(r"(^|-)MIG-", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,12 @@ class GpuPool:
     @property
     def total(self) -> int:
         return self.per_node * self.nodes
+
+    @property
+    def is_mig(self) -> bool:
+        """Whether these are MIG slices of a GPU, not whole GPUs: NVIDIA's GPU feature
+        discovery writes ``<product>-MIG-<profile>`` as the product of MIG devices."""
+        return bool(_MIG.search(self.product or self.model))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 /**
  * Pure formatting of jobs, attempts and sites for people: labels, times, progress.
  */
+import type { ILogState } from './logtail';
 import {
   AttemptOutcome,
   IAttempt,
@@ -242,4 +243,57 @@ export function jobAriaLabel(job: IJob, now: number): string {
     job.fallback ?? ''
   ];
   return parts.filter(Boolean).join(', ');
+}
+
+const VERDICT =
+  /^(requires a GPU|no GPU|not offloadable|offloadable)\s*(:\s*|$)/i;
+
+/**
+ * Why the plan decided what it did, without the verdict it repeats (the label shows it):
+ * `offloadable: needs no shared volume` -> `needs no shared volume`.
+ */
+export function detectedDetail(reason: string | undefined): string {
+  return (reason ?? '').replace(VERDICT, '').trim();
+}
+
+/**
+ * A site's GPUs for the overview: whole GPUs and MIG slices counted apart, e.g.
+ * `["10 of 10 GPUs free", "7 of 7 MIG slices free"]`.
+ */
+export function gpuCapacity(site: ISite): string[] {
+  const { gpus, models } = site.capacity;
+  const slices = (models ?? []).filter(m => m.mig);
+  if (!slices.length) {
+    return [capacityText(gpus.free, gpus.total, 'GPUs')];
+  }
+  const sliceFree = slices.reduce((sum, m) => sum + m.free, 0);
+  const sliceTotal = slices.reduce((sum, m) => sum + m.total, 0);
+  const wholeTotal = Math.max(0, gpus.total - sliceTotal);
+  const wholeFree = Math.max(0, gpus.free - sliceFree);
+  const parts = wholeTotal ? [capacityText(wholeFree, wholeTotal, 'GPUs')] : [];
+  parts.push(capacityText(sliceFree, sliceTotal, 'MIG slices'));
+  return parts;
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) {
+    return '';
+  }
+  const capital = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** The line under a job's log: where the log stands, in the words of the job's state. */
+export function logNote(state: JobState, log: ILogState): string {
+  if (log.eof) {
+    return sentence(log.message) || 'End of log.';
+  }
+  if (log.text) {
+    return 'Following the log.';
+  }
+  if (state === 'running') {
+    return 'Running; waiting for its output.';
+  }
+  return sentence(log.message) || 'Waiting for output.';
 }

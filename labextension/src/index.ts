@@ -13,13 +13,16 @@ import {
   showErrorMessage,
   Dialog
 } from '@jupyterlab/apputils';
-import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { FileDialog, IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 
 import { errorMessage, IJob, JobsClient } from './api';
 import { LaunchBody, LaunchDialog } from './components/launchdialog';
 import { IPanelActions, JobsPanel } from './components/panel';
+import { showFirstRunHint } from './hint';
 import { jobsIcon } from './icons';
 import { formDefaults, notebookHints, scriptKind } from './launch';
 import { LiveUpdates, refreshAll } from './live';
@@ -34,7 +37,16 @@ export namespace CommandIDs {
   export const run = 'aiinfn-hub:run-as-job';
   export const runFile = 'aiinfn-hub:run-file-as-job';
   export const openJob = 'aiinfn-hub:open-job';
+  export const newJob = 'aiinfn-hub:new-job';
 }
+
+/** The tooltip of the panel's sidebar tab. */
+export const PANEL_CAPTION =
+  'Background jobs: where your jobs run, their fallbacks and logs';
+
+/** The tooltip of "Run as background job" (notebook toolbar, file browser, palette). */
+export const RUN_CAPTION =
+  'Run as background job: it keeps running when you close JupyterLab, at the site that fits it best';
 
 interface ISettings {
   pollInterval: number;
@@ -65,7 +77,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     INotebookTracker,
     IDefaultFileBrowser,
-    ISettingRegistry
+    ISettingRegistry,
+    ILauncher,
+    IStateDB
   ],
   activate: async (
     app: JupyterFrontEnd,
@@ -73,7 +87,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null,
     fileBrowser: IDefaultFileBrowser | null,
-    registry: ISettingRegistry | null
+    registry: ISettingRegistry | null,
+    launcher: ILauncher | null,
+    stateDB: IStateDB | null
   ) => {
     const { commands, shell, serviceManager } = app;
     const client = new JobsClient(serviceManager.serverSettings);
@@ -174,6 +190,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     const panel = new JobsPanel(model, actions, tails);
+    panel.title.caption = PANEL_CAPTION;
     shownPanel = panel;
     panel.onShown(() => {
       if (live.running) {
@@ -234,14 +251,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
         return;
       }
-      const gpuModels = [
-        ...new Set(model.sites.flatMap(s => s.gpu_models ?? []))
-      ];
       const body = new LaunchBody(
         client,
         path,
         formDefaults(model.whoami?.defaults, hints),
-        gpuModels
+        model.sites
       );
       const dialog = new LaunchDialog(body);
       const result = await dialog.launch();
@@ -286,8 +300,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CommandIDs.run, {
       label: args =>
         args.isPalette ? 'Run as Background Job' : 'Run as background job',
-      caption:
-        'Run this notebook or script as a background job on the best site',
+      caption: RUN_CAPTION,
       icon: jobsIcon,
       isEnabled: () =>
         !!currentPath() || selectedFiles().some(p => scriptKind(p)),
@@ -305,7 +318,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.runFile, {
       label: 'Run as background job',
-      caption: 'Run the selected notebook or script as a background job',
+      caption: RUN_CAPTION,
       icon: jobsIcon,
       isVisible: () => {
         const files = selectedFiles();
@@ -319,6 +332,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    commands.addCommand(CommandIDs.newJob, {
+      label: args =>
+        args.isLauncher ? 'Background Job' : 'New Background Job',
+      caption:
+        'Choose a notebook, Python or shell script to run as a background job',
+      icon: jobsIcon,
+      execute: async args => {
+        if (!fileBrowser) {
+          return;
+        }
+        const result = await FileDialog.getOpenFiles({
+          manager: fileBrowser.model.manager,
+          title: 'Run as background job',
+          label:
+            'Choose a notebook (.ipynb), Python script (.py) or shell script (.sh).',
+          defaultPath: typeof args.cwd === 'string' ? args.cwd : undefined,
+          filter: item =>
+            item.type === 'directory' || scriptKind(item.path) ? {} : null
+        });
+        const file = result.button.accept
+          ? (result.value ?? []).find(item => scriptKind(item.path))
+          : undefined;
+        if (file) {
+          await launch(file.path);
+        }
+      }
+    });
+    launcher?.add({
+      command: CommandIDs.newJob,
+      args: { isLauncher: true },
+      category: 'Other',
+      rank: 10
+    });
+
     if (palette) {
       const category = 'Background Jobs';
       palette.addItem({
@@ -327,13 +374,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
         args: { isPalette: true }
       });
       palette.addItem({ command: CommandIDs.open, category });
+      palette.addItem({ command: CommandIDs.newJob, category });
     }
 
     notebooks?.currentChanged.connect(() =>
       commands.notifyCommandChanged(CommandIDs.run)
     );
 
-    void app.restored.then(() => live.start());
+    void app.restored.then(() => {
+      live.start();
+      void showFirstRunHint(stateDB, {
+        tab: () =>
+          document.querySelector<HTMLElement>(
+            `.jp-SideBar [data-id="${panel.id}"]`
+          ),
+        open: () => shell.activateById(panel.id),
+        onShown: callback => panel.onShown(callback)
+      });
+    });
     console.log('aiinfn-hub: background jobs panel is active');
   }
 };

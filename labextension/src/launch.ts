@@ -131,6 +131,11 @@ export function buildRequest(
 export class Latest<T> {
   private _sequence = 0;
 
+  /** Drop the answer of the call in flight, if any (its question no longer stands). */
+  invalidate(): void {
+    this._sequence += 1;
+  }
+
   /** `{value}` or `{error}` of the call, or `null` when a later call has started since. */
   async run(call: () => Promise<T>): Promise<ILatestResult<T> | null> {
     const sequence = ++this._sequence;

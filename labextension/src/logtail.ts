@@ -68,7 +68,7 @@ export function applySlice(
       offset: slice.next_offset ?? state.offset,
       eof: !!slice.eof,
       pod: pod ?? state.pod,
-      message: slice.data ? '' : (slice.message ?? state.message),
+      message: slice.data ? '' : (slice.message ?? ''),
       truncated
     },
     restart: false

@@ -438,6 +438,17 @@ export interface components {
             capacity: {
                 gpus: components["schemas"]["FreeTotal"];
                 cpu: components["schemas"]["FreeTotal"];
+                /** @description each GPU model of the site (gpus counts them all, MIG slices included) */
+                models?: components["schemas"]["GpuModelCapacity"][];
+                /** @description the most one job can get at this site */
+                per_job?: {
+                    /** @description CPUs */
+                    cpu?: number;
+                    /** @description bytes */
+                    memory?: number;
+                    /** @description seconds; null: no limit */
+                    walltime?: number | null;
+                };
             };
             queue: {
                 /** @description Kueue workloads waiting for admission */
@@ -446,6 +457,16 @@ export interface components {
                 reasons: string[];
             };
             gpu_models?: string[];
+        };
+        GpuModelCapacity: {
+            /** @description the name jobs ask for (gpu_model), e.g. A100 */
+            model: string;
+            free: number;
+            total: number;
+            /** @description the most of them one job can get */
+            per_job: number;
+            /** @description MIG slices of a GPU, not whole GPUs */
+            mig: boolean;
         };
         FreeTotal: {
             free: number;

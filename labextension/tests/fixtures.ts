@@ -3,7 +3,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IJob, JobsClient } from '../src/api';
+import { IJob, ISite, JobsClient } from '../src/api';
 
 let counter = 0;
 
@@ -103,4 +103,61 @@ export async function waitFor<T>(
     }
     await new Promise(resolve => setTimeout(resolve, 5));
   }
+}
+
+const GI = 2 ** 30;
+
+type Capacity = ISite['capacity'];
+
+function site(
+  name: string,
+  display_name: string,
+  kind: ISite['kind'],
+  capacity: Capacity
+): ISite {
+  return {
+    name,
+    display_name,
+    kind,
+    health: { usable: true, state: 'ok' },
+    capacity,
+    queue: { pending: 0, reasons: [] },
+    gpu_models: (capacity.models ?? []).map(m => m.model)
+  };
+}
+
+function gpu(model: string, free: number, total: number, per_job: number) {
+  return { model, free, total, per_job, mig: model.includes('-MIG-') };
+}
+
+/**
+ * The sites as GET /sites shows the default catalogue: CINECA Leonardo (4 A100 per job),
+ * CNAF Tier-1 (no GPUs, the most CPUs), Local resources (several models, MIG slices).
+ */
+export function makeSites(): ISite[] {
+  return [
+    site('leonardo', 'CINECA Leonardo', 'offload', {
+      gpus: { free: 30, total: 32 },
+      cpu: { free: 1000, total: 1024 },
+      models: [gpu('A100', 30, 32, 4)],
+      per_job: { cpu: 32, memory: 480 * GI, walltime: 86400 }
+    }),
+    site('tier1', 'CNAF Tier-1', 'offload', {
+      gpus: { free: 0, total: 0 },
+      cpu: { free: 2048, total: 2048 },
+      models: [],
+      per_job: { cpu: 64, memory: 256 * GI, walltime: 3 * 86400 }
+    }),
+    site('local', 'Local resources', 'local', {
+      gpus: { free: 15, total: 17 },
+      cpu: { free: 200, total: 208 },
+      models: [
+        gpu('T4', 2, 2, 2),
+        gpu('RTX5000', 4, 4, 4),
+        gpu('A100', 4, 4, 4),
+        gpu('A100-MIG-1g.10gb', 5, 7, 7)
+      ],
+      per_job: { cpu: 16, memory: 64 * GI, walltime: 7 * 86400 }
+    })
+  ];
 }

@@ -1,9 +1,12 @@
 import {
   capacityText,
+  detectedDetail,
   formatClock,
   formatDuration,
+  gpuCapacity,
   jobAriaLabel,
   kueueText,
+  logNote,
   outcomeLabel,
   podText,
   progressFraction,
@@ -14,7 +17,8 @@ import {
   summaryLine,
   timeSummary
 } from '../src/format';
-import { makeJob } from './fixtures';
+import { EMPTY_LOG } from '../src/logtail';
+import { makeJob, makeSites } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T10:05:30Z');
 
@@ -196,5 +200,70 @@ describe('raw pod failure', () => {
     expect(podText({ reason: 'Error: 404' })).toBe('Error: 404');
     expect(podText(null)).toBe('');
     expect(podText({ name: 'p-1' })).toBe('');
+  });
+});
+
+describe('what the plan detected, said once', () => {
+  it.each([
+    [
+      'offloadable: needs no shared volume and no inbound network',
+      'needs no shared volume and no inbound network'
+    ],
+    ['not offloadable: reads your home volume', 'reads your home volume'],
+    ['requires a GPU: asks for 1 GPU', 'asks for 1 GPU'],
+    ['no GPU: asks for CPUs only', 'asks for CPUs only'],
+    ['offloadable', ''],
+    [undefined, ''],
+    ['asks for the site you named', 'asks for the site you named']
+  ])('%j -> %j', (reason, detail) => {
+    expect(detectedDetail(reason)).toBe(detail);
+  });
+});
+
+describe('the site overview counts MIG slices apart from whole GPUs', () => {
+  it('splits a site with MIG slices', () => {
+    const local = makeSites()[2];
+    expect(gpuCapacity(local)).toEqual([
+      '10 of 10 GPUs free',
+      '5 of 7 MIG slices free'
+    ]);
+  });
+
+  it('leaves a site without them as it was', () => {
+    const [leonardo, tier1] = makeSites();
+    expect(gpuCapacity(leonardo)).toEqual(['30 of 32 GPUs free']);
+    expect(gpuCapacity(tier1)).toEqual(['no GPUs']);
+  });
+
+  it('shows only MIG slices when a site has nothing else', () => {
+    const site = makeSites()[2];
+    site.capacity.gpus = { free: 5, total: 7 };
+    site.capacity.models = site.capacity.models!.filter(m => m.mig);
+    expect(gpuCapacity(site)).toEqual(['5 of 7 MIG slices free']);
+  });
+});
+
+describe('the note under the log', () => {
+  const log = { ...EMPTY_LOG };
+
+  it('says a running job without output is running and waiting for it', () => {
+    expect(
+      logNote('running', { ...log, message: 'the job has not started yet' })
+    ).toBe('Running; waiting for its output.');
+    expect(logNote('running', log)).toBe('Running; waiting for its output.');
+  });
+
+  it("gives the server's words before the job runs, and at the end", () => {
+    expect(
+      logNote('queued', { ...log, message: 'the job has not started yet' })
+    ).toBe('The job has not started yet.');
+    expect(logNote('admitted', log)).toBe('Waiting for output.');
+    expect(logNote('succeeded', { ...log, eof: true })).toBe('End of log.');
+    expect(
+      logNote('failed', { ...log, eof: true, message: 'no log was kept' })
+    ).toBe('No log was kept.');
+    expect(logNote('running', { ...log, text: 'epoch 1\n' })).toBe(
+      'Following the log.'
+    );
   });
 });

@@ -40,6 +40,22 @@ describe('applySlice', () => {
     expect(state.message).toBe('the job has not started yet');
   });
 
+  it('drops the message once the server no longer gives it (the pod started)', () => {
+    const waiting = applySlice(EMPTY_LOG, {
+      data: '',
+      next_offset: 0,
+      eof: false,
+      message: 'the job has not started yet'
+    }).state;
+    const { state } = applySlice(waiting, {
+      data: '',
+      next_offset: 0,
+      eof: false,
+      pod: 'p1'
+    });
+    expect(state.message).toBe('');
+  });
+
   it('restarts from zero when a new attempt has a new pod', () => {
     const before = { ...EMPTY_LOG, text: 'old\n', offset: 4, pod: 'tier1-pod' };
     const { state, restart } = applySlice(before, {

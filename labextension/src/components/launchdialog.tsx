@@ -1,102 +1,73 @@
 /**
  * The "Run as background job" dialog: what was detected, where it would run (the server's
- * placement preview, refreshed as the form changes) and the resources to ask for.
+ * placement preview, refreshed as the form changes) and the resources to ask for, each
+ * field checked as the user types against what the sites can give one job.
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { UUID } from '@lumino/coreutils';
+import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { errorMessage, IJob, IPlan, JobsClient } from '../api';
+import { errorMessage, IJob, IPlan, ISite, JobsClient } from '../api';
 import { buildRequest, ILaunchForm, Latest, scriptKind } from '../launch';
-import { PlanView } from './panel';
+import { FormErrors, isValid, validateForm } from '../validate';
+import {
+  Check,
+  CHECKS,
+  Field,
+  FIELDS,
+  GpuModelField,
+  TextField
+} from './launchfields';
+import { PlanView } from './plan';
 
 const PREVIEW_DELAY = 300;
 
-/** The text fields of the form, in order. */
-const FIELDS: Pick<IFieldProps, 'label' | 'name' | 'hint' | 'list'>[] = [
-  { label: 'CPUs', name: 'cpu', hint: 'e.g. 2 or 500m' },
-  { label: 'Memory', name: 'memory', hint: 'e.g. 8Gi' },
-  { label: 'GPUs', name: 'gpus' },
-  {
-    label: 'GPU model',
-    name: 'gpuModel',
-    hint: 'empty: any',
-    list: 'aiinfn-launch-gpu-models'
-  },
-  {
-    label: 'Time limit',
-    name: 'walltime',
-    hint: "e.g. 2h, 1d; empty: the site's limit"
-  },
-  {
-    label: 'Array size',
-    name: 'completions',
-    hint: 'runs of the same file, each with its own index'
-  }
-];
-
-/** The check boxes of the form. */
-const CHECKS: { label: string; name: 'localOnly' | 'homeVolume' }[] = [
-  { label: 'Keep it on local resources', name: 'localOnly' },
-  {
-    label: 'Read it in place from my home volume (keeps it local)',
-    name: 'homeVolume'
-  }
-];
-
-interface IFieldProps {
-  label: string;
-  name: keyof ILaunchForm;
-  form: ILaunchForm;
-  hint?: string;
-  onChange: (form: ILaunchForm) => void;
-  list?: string;
-}
-
-function Field(props: IFieldProps): JSX.Element {
-  const id = `aiinfn-launch-${props.name}`;
-  return (
-    <div className="aiinfn-Field">
-      <label htmlFor={id}>{props.label}</label>
-      <input
-        id={id}
-        name={props.name}
-        className="jp-mod-styled"
-        value={props.form[props.name] as string}
-        list={props.list}
-        aria-describedby={props.hint ? `${id}-hint` : undefined}
-        onChange={e =>
-          props.onChange({ ...props.form, [props.name]: e.target.value })
-        }
-      />
-      {props.hint && (
-        <span id={`${id}-hint`} className="aiinfn-Field-hint">
-          {props.hint}
-        </span>
-      )}
-    </div>
-  );
-}
-
-function Check(props: {
-  label: string;
-  name: 'localOnly' | 'homeVolume';
-  form: ILaunchForm;
-  onChange: (form: ILaunchForm) => void;
+/** The placement preview: the current plan, or the last valid one greyed out and why. */
+function Preview(props: {
+  plan: IPlan | null;
+  stale: string;
+  error: string;
+  previewing: boolean;
 }): JSX.Element {
-  const id = `aiinfn-launch-${props.name}`;
+  const { plan, stale, error } = props;
   return (
-    <div className="aiinfn-Check">
-      <input
-        id={id}
-        type="checkbox"
-        checked={props.form[props.name]}
-        onChange={e =>
-          props.onChange({ ...props.form, [props.name]: e.target.checked })
-        }
-      />
-      <label htmlFor={id}>{props.label}</label>
+    <div
+      className="aiinfn-Launch-preview"
+      aria-live="polite"
+      aria-busy={props.previewing}
+    >
+      {error && (
+        <div className="aiinfn-Error" role="alert">
+          {error}
+        </div>
+      )}
+      {stale && <p className="aiinfn-Note aiinfn-Launch-stale">{stale}</p>}
+      {plan ? (
+        <div
+          className={
+            stale || error
+              ? 'aiinfn-Launch-plan aiinfn-mod-stale'
+              : 'aiinfn-Launch-plan'
+          }
+          aria-disabled={stale || error ? true : undefined}
+        >
+          <PlanView
+            plan={plan}
+            heading={
+              stale || error
+                ? 'Where it would have run (last valid form)'
+                : 'Where it would run'
+            }
+          />
+        </div>
+      ) : (
+        !stale &&
+        !error && (
+          <p className="aiinfn-Note">Asking the server where it would run…</p>
+        )
+      )}
     </div>
   );
 }
@@ -104,34 +75,72 @@ function Check(props: {
 /** The dialog body; it previews placement as the form changes and submits the job. */
 export class LaunchBody extends ReactWidget {
   private _form: ILaunchForm;
+  private _errors: FormErrors;
+  private _sites: ISite[];
   private _plan: IPlan | null = null;
   private _planError = '';
   private _submitError = '';
   private _previewing = false;
   private _timer = 0;
   private _latest = new Latest<IPlan>();
+  private _validity = new Signal<this, boolean>(this);
   private readonly _requestId = UUID.uuid4();
 
   constructor(
     private readonly _client: JobsClient,
     readonly path: string,
     form: ILaunchForm,
-    private readonly _gpuModels: string[]
+    sites: ISite[]
   ) {
     super();
     this._form = form;
+    this._sites = sites;
+    this._errors = validateForm(form, sites);
     this.addClass('aiinfn-Launch');
-    this.schedulePreview(0);
+    if (this.valid) {
+      this.schedulePreview(0);
+    }
+    void this._loadSites();
   }
 
   get form(): ILaunchForm {
     return this._form;
   }
 
+  /** What is wrong with each field that is wrong. */
+  get errors(): FormErrors {
+    return this._errors;
+  }
+
+  /** Whether the form can be submitted (nothing is marked wrong). */
+  get valid(): boolean {
+    return isValid(this._errors);
+  }
+
+  /** Emitted with `valid` each time the form changes. */
+  get validityChanged(): ISignal<this, boolean> {
+    return this._validity;
+  }
+
   /** Ask the server where the job would run, after the user pauses typing. */
   schedulePreview(delay = PREVIEW_DELAY): void {
     window.clearTimeout(this._timer);
     this._timer = window.setTimeout(() => void this._preview(), delay);
+  }
+
+  /** The sites' models, free counts and limits afresh (the panel's may be old or absent). */
+  private async _loadSites(): Promise<void> {
+    try {
+      const sites = await this._client.sites();
+      if (this.isDisposed) {
+        return;
+      }
+      this._sites = sites;
+      this._check();
+      this.update();
+    } catch {
+      // The preview says what the server answers; the limits stay those already known.
+    }
   }
 
   private async _preview(): Promise<void> {
@@ -145,7 +154,6 @@ export class LaunchBody extends ReactWidget {
     }
     this._previewing = false;
     if (result.error !== undefined) {
-      this._plan = null;
       this._planError = errorMessage(result.error);
     } else {
       this._plan = result.value ?? null;
@@ -156,6 +164,9 @@ export class LaunchBody extends ReactWidget {
 
   /** Submit; the error, in the server's words, stays in the dialog when it fails. */
   async submit(): Promise<IJob | null> {
+    if (!this.valid) {
+      return null;
+    }
     this._submitError = '';
     this.update();
     try {
@@ -176,15 +187,43 @@ export class LaunchBody extends ReactWidget {
     super.dispose();
   }
 
-  private _onChange = (form: ILaunchForm): void => {
-    this._form = form;
+  /** Check the form again; preview it when valid, else keep the last plan as it was. */
+  private _check(): void {
+    const before = this.valid;
+    this._errors = validateForm(this._form, this._sites);
+    if (this.valid) {
+      this.schedulePreview();
+    } else {
+      window.clearTimeout(this._timer);
+      this._latest.invalidate();
+      this._previewing = false;
+    }
+    if (before !== this.valid || !this.valid) {
+      this._validity.emit(this.valid);
+    }
+  }
+
+  /** Apply one field's change to the form as it is now (not as the last render saw it). */
+  private _onChange = (change: Partial<ILaunchForm>): void => {
+    this._form = { ...this._form, ...change };
+    this._submitError = '';
+    this._check();
     this.update();
-    this.schedulePreview();
   };
 
   protected render(): JSX.Element {
     const form = this._form;
+    const errors = this._errors;
     const kind = scriptKind(this.path) ?? 'file';
+    const field = (name: TextField) => (
+      <Field
+        key={name}
+        {...FIELDS.find(f => f.name === name)!}
+        form={form}
+        error={errors[name]}
+        onChange={this._onChange}
+      />
+    );
     return (
       <div className="aiinfn-Launch-body">
         <p className="aiinfn-Launch-file">
@@ -193,19 +232,17 @@ export class LaunchBody extends ReactWidget {
         </p>
         <fieldset className="aiinfn-Launch-resources">
           <legend>Resources to ask for</legend>
-          {FIELDS.map(field => (
-            <Field
-              key={field.name}
-              {...field}
-              form={form}
-              onChange={this._onChange}
-            />
-          ))}
-          <datalist id="aiinfn-launch-gpu-models">
-            {this._gpuModels.map(model => (
-              <option key={model} value={model} />
-            ))}
-          </datalist>
+          {field('cpu')}
+          {field('memory')}
+          {field('gpus')}
+          <GpuModelField
+            form={form}
+            sites={this._sites}
+            error={errors.gpuModel}
+            onChange={this._onChange}
+          />
+          {field('walltime')}
+          {field('completions')}
           {CHECKS.map(check => (
             <Check
               key={check.name}
@@ -215,21 +252,14 @@ export class LaunchBody extends ReactWidget {
             />
           ))}
         </fieldset>
-        <div
-          className="aiinfn-Launch-preview"
-          aria-live="polite"
-          aria-busy={this._previewing}
-        >
-          {this._planError ? (
-            <div className="aiinfn-Error" role="alert">
-              {this._planError}
-            </div>
-          ) : this._plan ? (
-            <PlanView plan={this._plan} heading="Where it would run" />
-          ) : (
-            <p className="aiinfn-Note">Asking the server where it would run…</p>
-          )}
-        </div>
+        <Preview
+          plan={this._plan}
+          stale={
+            this.valid ? '' : 'Fix the marked fields to see where it would run.'
+          }
+          error={this.valid ? this._planError : ''}
+          previewing={this._previewing}
+        />
         {this._submitError && (
           <div className="aiinfn-Error aiinfn-Launch-error" role="alert">
             {this._submitError}
@@ -240,7 +270,10 @@ export class LaunchBody extends ReactWidget {
   }
 }
 
-/** A dialog that stays open when submitting fails, showing the server's error. */
+/**
+ * A dialog that stays open when submitting fails, showing the server's error, and whose
+ * Submit is disabled while a field is wrong.
+ */
 export class LaunchDialog extends Dialog<void> {
   private _submitting = false;
   submitted: IJob | null = null;
@@ -259,24 +292,48 @@ export class LaunchDialog extends Dialog<void> {
       focusNodeSelector: 'input'
     });
     this.addClass('aiinfn-LaunchDialog');
+    _launchBody.validityChanged.connect(this._enable, this);
+    this._enable();
+  }
+
+  private get _buttonList(): HTMLButtonElement[] {
+    return [
+      ...this.node.querySelectorAll<HTMLButtonElement>('.jp-Dialog-button')
+    ];
+  }
+
+  /** Submit only when nothing is wrong and nothing is being submitted. */
+  private _enable(): void {
+    const buttons = this._buttonList;
+    buttons.forEach((button, index) => {
+      const accept = index === buttons.length - 1;
+      button.disabled = this._submitting || (accept && !this._launchBody.valid);
+    });
+  }
+
+  /** JupyterLab's own check of the inputs (on each input event) must not enable Submit. */
+  handleEvent(event: Event): void {
+    super.handleEvent(event);
+    if (event.type === 'input') {
+      this._enable();
+    }
   }
 
   resolve(index?: number): void {
-    const buttons =
-      this.node.querySelectorAll<HTMLButtonElement>('.jp-Dialog-button');
+    const buttons = this._buttonList;
     const accept = index === undefined || index === buttons.length - 1;
     if (!accept) {
       super.resolve(index);
       return;
     }
-    if (this._submitting) {
+    if (this._submitting || !this._launchBody.valid) {
       return;
     }
     this._submitting = true;
-    buttons.forEach(button => (button.disabled = true));
+    this._enable();
     void this._launchBody.submit().then(job => {
       this._submitting = false;
-      buttons.forEach(button => (button.disabled = false));
+      this._enable();
       if (job) {
         this.submitted = job;
         super.resolve(index);

@@ -6,27 +6,22 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { IAttempt, IJob, IPlan, ISite } from '../api';
+import { IJob } from '../api';
 import {
-  capacityText,
   formatClock,
   isTerminal,
   jobAriaLabel,
-  kueueText,
-  outcomeLabel,
-  podText,
-  progressFraction,
-  progressText,
-  queueText,
-  siteBadge,
   siteName,
-  stateLabel,
   summaryLine,
   timeSummary
 } from '../format';
-import { LogTail, LogTails } from '../logtail';
+import { LogTails } from '../logtail';
 import { concernsViewer, JobsModel } from '../model';
 import { jobsIcon } from '../icons';
+import { Timeline, LogView } from './attempts';
+import { ProgressBar, SiteBadge, StateTag } from './badges';
+import { PlanView } from './plan';
+import { SiteOverview } from './sites';
 
 /** What the panel's buttons do; implemented by the plugin, which owns the I/O. */
 export interface IPanelActions {
@@ -53,56 +48,6 @@ function useNow(active: boolean): number {
     return () => window.clearInterval(timer);
   }, [active]);
   return now;
-}
-
-function SiteBadge(props: {
-  site?: string | null;
-  display?: string | null;
-}): JSX.Element {
-  const badge = siteBadge(props.site, props.display);
-  return (
-    <span
-      className={`aiinfn-SiteBadge aiinfn-SiteBadge-${badge.modifier}`}
-      title={props.display ?? badge.label}
-    >
-      {badge.label}
-    </span>
-  );
-}
-
-function StateTag(props: { state: IJob['state'] }): JSX.Element {
-  return (
-    <span className={`aiinfn-State aiinfn-State-${props.state}`}>
-      {stateLabel(props.state)}
-    </span>
-  );
-}
-
-function ProgressBar(props: { job: IJob }): JSX.Element | null {
-  const fraction = progressFraction(props.job.progress);
-  if (fraction === null) {
-    return null;
-  }
-  const text = progressText(props.job.progress);
-  return (
-    <div className="aiinfn-Progress">
-      <div
-        className="aiinfn-ProgressBar"
-        role="progressbar"
-        aria-label={`Array progress of ${props.job.name}`}
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={Math.round(fraction * 100)}
-        aria-valuetext={text}
-      >
-        <div
-          className="aiinfn-ProgressBar-fill"
-          style={{ width: `${Math.round(fraction * 100)}%` }}
-        />
-      </div>
-      <span className="aiinfn-Progress-text">{text}</span>
-    </div>
-  );
 }
 
 function JobRow(props: {
@@ -146,229 +91,6 @@ function JobRow(props: {
         )}
       </button>
     </li>
-  );
-}
-
-function SiteOverview(props: { sites: ISite[] }): JSX.Element {
-  return (
-    <details className="aiinfn-Sites" open>
-      <summary>Sites</summary>
-      {props.sites.length === 0 ? (
-        <p className="aiinfn-Empty">No site information yet.</p>
-      ) : (
-        <ul
-          className="aiinfn-SiteList"
-          aria-label="Sites: health, capacity and queue"
-        >
-          {props.sites.map(site => (
-            <li key={site.name} className="aiinfn-Site" data-site={site.name}>
-              <div className="aiinfn-Site-head">
-                <span className="aiinfn-Site-name">{siteName(site)}</span>
-                <span
-                  className={
-                    site.health.usable
-                      ? 'aiinfn-Site-health aiinfn-Health-ok'
-                      : 'aiinfn-Site-health aiinfn-Health-bad'
-                  }
-                >
-                  {site.health.usable ? 'OK' : site.health.state}
-                </span>
-              </div>
-              <div className="aiinfn-Site-capacity">
-                {capacityText(
-                  site.capacity.gpus.free,
-                  site.capacity.gpus.total,
-                  'GPUs'
-                )}
-                {' \u00b7 '}
-                {capacityText(
-                  site.capacity.cpu.free,
-                  site.capacity.cpu.total,
-                  'CPUs'
-                )}
-              </div>
-              <div
-                className="aiinfn-Site-queue"
-                title={site.queue.reasons.join('\n')}
-              >
-                {queueText(site.queue.pending)}
-              </div>
-            </li>
-          ))}
-        </ul>
-      )}
-    </details>
-  );
-}
-
-export function PlanView(props: {
-  plan: IPlan;
-  heading?: string;
-}): JSX.Element {
-  const { plan } = props;
-  return (
-    <section className="aiinfn-Plan" aria-label={props.heading ?? 'Plan'}>
-      <h3>{props.heading ?? 'Plan'}</h3>
-      <ul className="aiinfn-Detected">
-        <li data-detected="gpu">
-          <strong>GPU: {plan.requires_gpu ? 'yes' : 'no'}</strong>
-          {plan.reasons?.requires_gpu ? ` (${plan.reasons.requires_gpu})` : ''}
-        </li>
-        <li data-detected="offloadable">
-          <strong>Offloadable: {plan.offloadable ? 'yes' : 'no'}</strong>
-          {plan.reasons?.offloadable ? ` (${plan.reasons.offloadable})` : ''}
-        </li>
-      </ul>
-      <ol className="aiinfn-PlanSites">
-        {plan.sites.map(site => (
-          <li key={site.name} data-site={site.name}>
-            <SiteBadge site={site.name} display={site.display_name} />{' '}
-            {site.reason}
-          </li>
-        ))}
-      </ol>
-      {plan.ruled_out.length > 0 && (
-        <ul className="aiinfn-RuledOut" aria-label="Sites ruled out">
-          {plan.ruled_out.map(site => (
-            <li key={site.name} data-site={site.name}>
-              <span className="aiinfn-RuledOut-name">
-                Not {siteBadge(site.name, site.display_name).label}
-              </span>
-              : {site.reason}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}
-
-function Timeline(props: { attempts: IAttempt[]; now: number }): JSX.Element {
-  if (!props.attempts.length) {
-    return (
-      <section className="aiinfn-Timeline" aria-label="Attempts">
-        <h3>Attempts</h3>
-        <p className="aiinfn-Empty">No attempt has started yet.</p>
-      </section>
-    );
-  }
-  return (
-    <section className="aiinfn-Timeline" aria-label="Attempts">
-      <h3>Attempts</h3>
-      <ol className="aiinfn-Attempts">
-        {props.attempts.map(attempt => {
-          const raw = kueueText(attempt.kueue);
-          const pod = podText(attempt.pod);
-          return (
-            <li
-              key={attempt.number}
-              className={`aiinfn-Attempt aiinfn-Attempt-${attempt.outcome ?? 'active'}`}
-              data-site={attempt.site}
-              data-outcome={attempt.outcome ?? 'active'}
-            >
-              <div className="aiinfn-Attempt-head">
-                <span className="aiinfn-Attempt-number">#{attempt.number}</span>
-                <SiteBadge site={attempt.site} display={attempt.site_display} />
-                <span className="aiinfn-Attempt-outcome">
-                  {outcomeLabel(attempt)}
-                </span>
-              </div>
-              <div className="aiinfn-Attempt-times">
-                {formatClock(attempt.started, props.now)} to{' '}
-                {attempt.ended ? formatClock(attempt.ended, props.now) : 'now'}
-              </div>
-              <div className="aiinfn-Attempt-reason">{attempt.reason}</div>
-              {(raw || pod || attempt.remote_job_id) && (
-                <details className="aiinfn-Attempt-raw">
-                  <summary>Kueue and site details</summary>
-                  {raw && <code data-raw="kueue">Kueue: {raw}</code>}
-                  {pod && <code data-raw="pod">{pod}</code>}
-                  {attempt.remote_job_id && (
-                    <div>Remote job: {attempt.remote_job_id}</div>
-                  )}
-                </details>
-              )}
-            </li>
-          );
-        })}
-      </ol>
-    </section>
-  );
-}
-
-function LogView(props: { job: IJob; tails: LogTails }): JSX.Element {
-  const completions = props.job.progress?.completions ?? 1;
-  const [index, setIndex] = React.useState<number | null>(null);
-  const tail: LogTail = props.tails.get(props.job.id, index);
-  const pre = React.useRef<HTMLPreElement>(null);
-  React.useEffect(() => {
-    tail.setWatching(true);
-    return () => tail.setWatching(false);
-  }, [tail]);
-  return (
-    <section className="aiinfn-Log" aria-label="Log">
-      <div className="aiinfn-Log-head">
-        <h3>Log</h3>
-        {completions > 1 && (
-          <label>
-            Completion index{' '}
-            <select
-              value={index === null ? '' : String(index)}
-              onChange={e =>
-                setIndex(e.target.value === '' ? null : Number(e.target.value))
-              }
-            >
-              <option value="">latest</option>
-              {Array.from({ length: completions }, (_, i) => (
-                <option key={i} value={String(i)}>
-                  {i}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
-      </div>
-      <UseSignal signal={tail.changed}>
-        {() => {
-          const state = tail.state;
-          window.requestAnimationFrame(() => {
-            if (pre.current) {
-              pre.current.scrollTop = pre.current.scrollHeight;
-            }
-          });
-          return (
-            <>
-              {tail.error && (
-                <div className="aiinfn-Error" role="alert">
-                  {tail.error}
-                </div>
-              )}
-              {state.truncated && (
-                <div className="aiinfn-Note">Older lines are not shown.</div>
-              )}
-              <pre
-                ref={pre}
-                className="aiinfn-LogText"
-                role="log"
-                aria-live="polite"
-                tabIndex={0}
-                aria-label={`Log of ${props.job.name}`}
-              >
-                {state.text}
-              </pre>
-              <div className="aiinfn-Note">
-                {state.message ||
-                  (state.eof
-                    ? 'End of log.'
-                    : state.text
-                      ? 'Following the log.'
-                      : 'Waiting for output.')}
-              </div>
-            </>
-          );
-        }}
-      </UseSignal>
-    </section>
   );
 }
 

@@ -8,6 +8,15 @@ import * as path from 'path';
 import { IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { APIRequestContext, expect, Locator } from '@playwright/test';
 
+/**
+ * Test options for a JupyterLab whose state says the first-run hint was shown already (the
+ * workspace is not reset on opening, which would forget it).
+ */
+export const HINT_SEEN = {
+  mockState: { 'aiinfn-hub:first-run-hint': { shown: 'before this test' } },
+  resetWorkspace: false
+};
+
 /** A notebook whose one code cell is `source`. */
 export function notebook(source: string): string {
   return JSON.stringify({

@@ -5,6 +5,7 @@ import { expect, galata, test } from '@jupyterlab/galata';
 
 import {
   api,
+  HINT_SEEN,
   cancelInDetail,
   jobRow,
   notebook,
@@ -25,6 +26,7 @@ const CPU_NOTEBOOK = notebook(
 const LONG_SCRIPT = 'echo "started the long job"\nsleep 600\n';
 
 test.describe('background jobs', () => {
+  test.use(HINT_SEEN);
   test('a GPU notebook submitted from the file browser runs on CINECA Leonardo', async ({
     page,
     tmpPath
@@ -41,11 +43,12 @@ test.describe('background jobs', () => {
       'GPU: no'
     );
     await dialog.getByLabel('GPUs').fill('1');
-    await expect(dialog.locator('[data-detected="gpu"]')).toContainText(
-      'GPU: yes (requires a GPU: asks for 1 GPU)'
+    await expect(dialog.locator('[data-detected="gpu"]')).toHaveText(
+      'GPU: yes (asks for 1 GPU)'
     );
-    await expect(dialog.locator('[data-detected="offloadable"]')).toContainText(
-      'Offloadable: yes'
+    // The label says the verdict once; the reason follows it without repeating it.
+    await expect(dialog.locator('[data-detected="offloadable"]')).toHaveText(
+      'Offloadable: yes (needs no shared volume and no inbound network)'
     );
     const preview = dialog.locator('.aiinfn-PlanSites li');
     await expect(preview.first()).toHaveAttribute('data-site', 'leonardo');
@@ -269,12 +272,17 @@ test.describe('background jobs', () => {
     );
     const dialog = await runFromFileBrowser(page, 'bad.py');
     await expect(dialog).toContainText('Run the python');
-    await dialog.getByLabel('CPUs').fill('lots');
+    // Each field is within what some site gives one job, but no site gives all of it.
+    await dialog.getByLabel('CPUs').fill('20');
+    await dialog.getByLabel('GPUs').fill('1');
+    await dialog.getByLabel('Time limit').fill('2d');
     const expected = await api(request, 'POST', 'plan', {
       path: `${tmpPath}/bad.py`,
-      resources: { cpu: 'lots', memory: '2Gi', gpus: 0 }
+      resources: { cpu: '20', memory: '2Gi', gpus: 1 },
+      walltime: '2d'
     });
-    expect(expected.status).toBe(400);
+    expect(expected.status).toBe(422);
+    await expect(dialog.locator('.aiinfn-mod-invalid')).toHaveCount(0);
     await expect(
       dialog.locator('.aiinfn-Launch-preview [role="alert"]')
     ).toHaveText(expected.data.error);
@@ -296,7 +304,8 @@ test.describe('live updates and the site overview', () => {
     mockSettings: {
       ...galata.DEFAULT_SETTINGS,
       'aiinfn-hub:plugin': { pollInterval: 3600, notify: true }
-    }
+    },
+    ...HINT_SEEN
   });
 
   test('a job submitted elsewhere appears and progresses from the event stream', async ({
