@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from kubespawner import KubeSpawner
@@ -38,6 +39,7 @@ from ..placement import (
     Site,
     row_key,
 )
+from ..placement.quantities import format_memory
 from .clusterview import ClusterView, GpuCount
 from .kuberequests import activity, instrument
 from .profiles import (
@@ -46,7 +48,9 @@ from .profiles import (
     OptionsError,
     ProfileSettings,
     Resources,
+    Where,
     build_profiles,
+    chosen_where,
     validate_options,
 )
 from .progress import describe_event, describe_pod
@@ -129,6 +133,14 @@ class AIInfnSpawner(KubeSpawner):
         empty scratch folders, and say so on the progress page. False: a server that mounts a
         claim is never offloaded.""",
     ).tag(config=True)
+    copy_back_max_bytes = Integer(
+        2**30,
+        help="""Before an Automatic server at a remote site stops (stopped by its user, culled,
+        or near the site's walltime), copy the files created or changed in its scratch home
+        back into the user's home volume, up to this many bytes in all; a report of what was
+        copied and what was not is written there too. 0: no copy-back, and the Automatic
+        profile keeps servers local unless the user chooses remote sites on the form.""",
+    ).tag(config=True)
     session_start_timeouts = Dict(
         value_trait=Float(),
         default_value={"leonardo": 300.0, "tier1": 300.0},
@@ -171,6 +183,11 @@ class AIInfnSpawner(KubeSpawner):
     @default("options_form")
     def _options_form_default(self):
         return self._render_profiles_form
+
+    @default("additional_profile_form_template_paths")
+    def _form_templates_default(self) -> list[str]:
+        # our form.html (choices as buttons, folded details, the remote-site note)
+        return [str(Path(__file__).with_name("templates"))]
 
     @default("apply_user_options")
     def _apply_user_options_default(self):
@@ -246,6 +263,8 @@ class AIInfnSpawner(KubeSpawner):
                 self.automatic_cpu, self.automatic_memory, "automatic"
             ),
             automatic_where=self._automatic_where(),
+            remote_note=self._remote_note(),
+            remote_by_default=self.copy_back_max_bytes > 0,
             default_profile=self.default_profile,
             extra_profiles=tuple(extra),
         )
@@ -256,6 +275,35 @@ class AIInfnSpawner(KubeSpawner):
 
         suffix = "-offloadable" if self.interactive_offload else ""
         return f"GPU servers: {row('gpu' + suffix)}; CPU servers: {row('cpu' + suffix)}"
+
+    def _remote_note(self) -> str:
+        """What the form says, before Start, about an Automatic server at a remote site; empty
+        when none can run there (remote sites off, or a claim keeps it local)."""
+        remote = [s.display_name for s in self.placer.sites.values() if s.is_offload]
+        claims = claim_volumes(self._sorted_dict_values(self.volumes))
+        if (
+            not self.interactive_offload
+            or not remote
+            or (claims and not self.offload_scratch_claims)
+        ):
+            return ""
+        note = f"At a remote site ({', '.join(remote)}) "
+        if claims:
+            note += (
+                "your home folder cannot be mounted: the server gets an empty scratch home, "
+                "deleted when it stops."
+            )
+        else:
+            note += "the server's files are deleted when it stops."
+        if self.copy_back_max_bytes > 0:
+            size = format_memory(self.copy_back_max_bytes)
+            note += (
+                f" Files you create or change there, up to {size} in all, are copied back "
+                "into your home folder when it stops."
+            )
+        else:
+            note += " Nothing is copied back: keep the server local to keep your files."
+        return note
 
     def profiles(self) -> list[dict[str, Any]]:
         """The profile list now: from the catalogue and the watch caches, no API request."""
@@ -291,6 +339,11 @@ class AIInfnSpawner(KubeSpawner):
                 raise error from None
         self.user_options = options
         return options
+
+    def keep_local(self, profile: dict[str, Any]) -> bool:
+        """Whether this start keeps an Automatic server at a local site (the user's ``where``,
+        else its default; always, when no remote site can run it)."""
+        return chosen_where(self.user_options or {}, profile) is Where.LOCAL
 
     def chosen_profile(self, profiles: list[dict[str, Any]]) -> dict[str, Any]:
         slug = self.check_user_options(self.user_options, profiles).get("profile")
@@ -370,7 +423,7 @@ class AIInfnSpawner(KubeSpawner):
             try:
                 profile = self.chosen_profile(self._start_profiles)
                 if profile["slug"] == AUTOMATIC:
-                    return await self._start_automatic()
+                    return await self._start_automatic(remote=not self.keep_local(profile))
                 self.site_name = (profile.get("gpu") or {}).get("site") or (
                     self.local_sites()[0].name
                 )
@@ -386,10 +439,13 @@ class AIInfnSpawner(KubeSpawner):
         volumes = self._sorted_dict_values(self.volumes)
         return SessionSpec(res.cpu, res.memory, gpus, claim_volumes(volumes))
 
-    async def _start_automatic(self) -> str:
+    async def _start_automatic(self, *, remote: bool) -> str:
+        """Start at the plan's first site, falling back along it; ``remote`` lets the plan use
+        remote sites (the hub allows it and the user did not keep the server local)."""
         await self.cluster.ready(self.cluster_ready_timeout)
         spec = self.session_spec()
-        request = spec.request(self.interactive_offload, self.offload_scratch_claims)
+        remote = remote and self.interactive_offload
+        request = spec.request(remote, self.offload_scratch_claims)
         try:
             plan = self.placer.plan(request, self.cluster.healths(self.placer.sites.values()))
         except PlacementError as exc:
@@ -399,6 +455,8 @@ class AIInfnSpawner(KubeSpawner):
             self._note(f"not at {exclusion.site.display_name}: it is {exclusion.reason}")
         if not self.interactive_offload and any(s.is_offload for s in self.placer.sites.values()):
             self._note("remote sites are off for interactive servers on this hub")
+        elif not remote:
+            self._note("kept at local resources, as you chose: your home folder is mounted")
         # the GPU model of the table's first choice (e.g. A100 at Leonardo), then the admin's
         row = row_key(plan.requirements.requires_gpu, plan.requirements.offloadable)
         first = self.placer.table[row][0].capabilities.gpu_pool(None) if spec.gpus else None

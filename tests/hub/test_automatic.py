@@ -71,6 +71,21 @@ async def test_a_gpu_server_lands_on_leonardo_while_it_is_healthy(hub: HubClient
     await hub.stop("alice")
 
 
+async def test_a_user_who_keeps_the_server_local_gets_a_local_gpu_node_and_their_home(
+    hub: HubClient,
+):
+    said = await hub.spawn_ready(
+        "mario.rossi@infn.it", {"profile": "automatic", "gpus": "1", "where": "local"}
+    )
+    assert "kept at local resources, as you chose: your home folder is mounted" in said
+    assert not any("scratch" in m for m in said), said
+    pod = hub.user_pod("mario.rossi@infn.it")
+    assert pod["spec"]["nodeName"].startswith("local-gpu-")
+    (home,) = [v for v in pod["spec"]["volumes"] if v["name"] == "home"]
+    assert "persistentVolumeClaim" in home
+    await hub.stop("mario.rossi@infn.it")
+
+
 async def test_a_cpu_server_follows_the_table_to_the_tier1(hub: HubClient):
     said = await spawn_automatic(hub, "bob", 0)
     assert any(m.startswith("starting your server at CNAF Tier-1: first choice") for m in said)
