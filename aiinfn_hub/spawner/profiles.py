@@ -219,8 +219,8 @@ def where_option(*, remote_by_default: bool) -> dict[str, Any]:
     """The Automatic profile's ``where`` option: local sites only, or remote ones too."""
     default = Where.ANYWHERE if remote_by_default else Where.LOCAL
     names = {
-        Where.LOCAL: "Local resources only (keeps my home folder)",
-        Where.ANYWHERE: "Remote sites too (scratch home there)",
+        Where.LOCAL: "Local only (home kept)",
+        Where.ANYWHERE: "Remote too (scratch home)",
     }
     return {
         "display_name": "Sites",

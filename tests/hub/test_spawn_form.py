@@ -135,8 +135,8 @@ async def test_with_remote_sites_the_form_warns_and_keeping_local_is_the_default
     assert "your home folder cannot be mounted" in note and "scratch home" in note
     assert "Nothing is copied back" in note
     assert form.choices("profile-option-automatic--where") == [
-        ("local", "Local resources only (keeps my home folder)", True),
-        ("any", "Remote sites too (scratch home there)", False),
+        ("local", "Local only (home kept)", True),
+        ("any", "Remote too (scratch home)", False),
     ]
 
 
