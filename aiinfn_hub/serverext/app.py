@@ -14,6 +14,7 @@ from ..jobs.errors import ClusterUnavailable, JobsError
 from .backends import Backend, ServiceBackend
 from .events import SCHEMA, SCHEMA_ID, job_event
 from .handlers import routes
+from .place import place_routes
 from .returns import NotebookReturns
 from .standalone import Standalone
 
@@ -120,7 +121,7 @@ class AiinfnHubExtension(ExtensionApp):
         self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend([*place_routes(), *routes()])
 
     def defaults(self) -> dict[str, Any]:
         """The resources of the user's profile, as the spawner put them in the environment."""

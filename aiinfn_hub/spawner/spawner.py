@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, 
 
 from .. import __version__
 from ..placement import (
+    Exclusion,
     GpuPool,
     NextSite,
     PlacementConfig,
@@ -40,6 +42,7 @@ from ..placement import (
     row_key,
 )
 from ..placement.quantities import format_memory
+from ..serverplace import FallBackStep, ServerPlace
 from .clusterview import ClusterView, GpuCount
 from .kuberequests import activity, instrument
 from .profiles import (
@@ -225,6 +228,11 @@ class AIInfnSpawner(KubeSpawner):
         self._noted = asyncio.Event()
         self._gpu: tuple[Site, GpuPool] | None = None
         self._session: tuple[Site, GpuPool | None] | None = None
+        self._skipped: list[Exclusion] = []
+        #: Where the server runs when its home is scratch there (the copy-back's to do), as
+        #: ServerPlace.to_env gives it; kept in the state, so a restarted hub still copies.
+        self.scratch_place: dict[str, Any] = {}
+        self._place: ServerPlace | None = None
         self._start_profiles: list[dict[str, Any]] | None = None
         self.cluster  # noqa: B018 - start the shared watches now, not on the first form
 
@@ -367,8 +375,29 @@ class AIInfnSpawner(KubeSpawner):
         if self.jobs_service_url:
             env["AIINFN_JOBS_URL"] = self.jobs_service_url
         if self.site_name:
-            env["AIINFN_SITE"] = self.site_name
+            self._place = self.server_place()
+            env.update(self._place.to_env())
         return env
+
+    def server_place(self) -> ServerPlace:
+        """Where this start puts the server: the site, the fallbacks so far, and whether its
+        home is scratch there (for the server's JupyterLab, and the copy-back)."""
+        site = self.placer.sites.get(self.site_name)
+        if site is None:
+            return ServerPlace(site=self.site_name, site_name=self.site_name)
+        scratch: tuple[str, ...] = ()
+        if site.is_offload and self.offload_scratch_claims:
+            scratch = claim_volumes(self._sorted_dict_values(self.volumes))
+        walltime = site.capabilities.max_walltime if site.is_offload else None
+        return ServerPlace(
+            site=site.name,
+            site_name=site.display_name,
+            remote=site.is_offload,
+            fell_back_from=tuple(FallBackStep(*step) for step in self._fallbacks()),
+            scratch_volumes=scratch,
+            copy_back_bytes=self.copy_back_max_bytes if scratch else 0,
+            ends_at=time.time() + walltime if walltime else None,
+        )
 
     async def get_pod_manifest(self) -> Any:
         pod = await super().get_pod_manifest()
@@ -418,6 +447,7 @@ class AIInfnSpawner(KubeSpawner):
     async def _start(self) -> str:
         with activity("start"):
             self._notes, self.attempts, self._gpu, self._session = [], [], None, None
+            self._skipped, self.scratch_place = [], {}
             # one profile list for the whole start (options check, overrides, placement)
             self._start_profiles = self.profiles()
             try:
@@ -450,7 +480,7 @@ class AIInfnSpawner(KubeSpawner):
             plan = self.placer.plan(request, self.cluster.healths(self.placer.sites.values()))
         except PlacementError as exc:
             raise web.HTTPError(503, f"no site can run your server now: {exc}") from None
-        skipped = [e for e in plan.ruled_out if e.field == "health"]
+        skipped = self._skipped = [e for e in plan.ruled_out if e.field == "health"]
         for exclusion in skipped:
             self._note(f"not at {exclusion.site.display_name}: it is {exclusion.reason}")
         if not self.interactive_offload and any(s.is_offload for s in self.placer.sites.values()):
@@ -495,7 +525,10 @@ class AIInfnSpawner(KubeSpawner):
                     self._note(f"{exc}; falling back to {chosen.site.display_name}")
                     continue
                 self.attempts.append({"site": site.name, "outcome": "running"})
-                self._note(self._outcome(site, skipped))
+                self._note(self._outcome(site))
+                place = self._place
+                if place is not None and place.scratch_home and place.copy_back_bytes:
+                    self.scratch_place = asdict(place)
                 return url
         finally:
             self.start_timeout = overall
@@ -506,13 +539,18 @@ class AIInfnSpawner(KubeSpawner):
         fallback order of servers and jobs (:func:`~aiinfn_hub.placement.plan.next_site`)."""
         return plan.next_site(tried, self.cluster.healths(self.placer.sites.values()))
 
-    def _outcome(self, site: Site, skipped: list) -> str:
-        earlier = [
-            f"{self.placer.sites[a['site']].display_name}: {a['outcome']}"
+    def _fallbacks(self) -> list[tuple[str, str]]:
+        """(site, why) of each site this start left or skipped, in order."""
+        sites = self.placer.sites
+        steps = [
+            (sites[a["site"]].display_name if a["site"] in sites else a["site"], a["outcome"])
             for a in self.attempts
             if a["outcome"] != "running"
         ]
-        earlier += [f"{e.site.display_name}: {e.reason}" for e in skipped]
+        return steps + [(e.site.display_name, e.reason) for e in self._skipped]
+
+    def _outcome(self, site: Site) -> str:
+        earlier = [f"{name}: {why}" for name, why in self._fallbacks()]
         if earlier:
             return f"your server runs at {site.display_name}; it fell back from " + "; ".join(
                 earlier
@@ -613,17 +651,21 @@ class AIInfnSpawner(KubeSpawner):
         if self.site_name:
             state["aiinfn_site"] = self.site_name
             state["aiinfn_attempts"] = list(self.attempts)
+        if self.scratch_place:
+            state["aiinfn_scratch_place"] = dict(self.scratch_place)
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.site_name = state.get("aiinfn_site", "")
         self.attempts = list(state.get("aiinfn_attempts", []))
+        self.scratch_place = dict(state.get("aiinfn_scratch_place") or {})
 
     def clear_state(self) -> None:
         super().clear_state()
         self.site_name = ""
         self.attempts = []
+        self.scratch_place = {}
 
 
 def _unprivilege(container: Any) -> bool:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from aiinfn_hub.serverplace import ServerPlace
+
 from .conftest import HubClient, running_hub
 
 
@@ -61,9 +63,19 @@ async def test_a_gpu_server_lands_on_leonardo_while_it_is_healthy(hub: HubClient
     assert "persistentVolumeClaim" not in home and home["emptyDir"] == {}
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
     assert env["AIINFN_SITE"] == "leonardo"
+    # what the server's JupyterLab shows for the whole session
+    place = ServerPlace.from_env(env)
+    assert (place.site_name, place.remote, place.scratch_volumes) == (
+        "CINECA Leonardo",
+        True,
+        ("home",),
+    )
+    assert place.copy_back_bytes == 2**30 and not place.fell_back_from
+    assert place.ends_at is not None
 
     state = (await hub.server("alice"))["state"]
     assert state["aiinfn_site"] == "leonardo"
+    assert state["aiinfn_scratch_place"]["scratch_volumes"] == ["home"]
     assert state["aiinfn_attempts"] == [{"site": "leonardo", "outcome": "running"}]
     async with hub.login("alice") as browser:
         lab = await browser.get("/user/alice/lab")
@@ -124,7 +136,13 @@ async def test_leonardo_down_falls_back_to_a_local_gpu_node_and_says_so(hub: Hub
     assert not any("interlink" in k for k in pod["metadata"].get("annotations") or {})
     (home,) = [v for v in pod["spec"]["volumes"] if v["name"] == "home"]
     assert home["persistentVolumeClaim"]["claimName"] == "claim-carol"
-    assert (await hub.server("carol"))["state"]["aiinfn_site"] == "local"
+    state = (await hub.server("carol"))["state"]
+    assert state["aiinfn_site"] == "local" and "aiinfn_scratch_place" not in state
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    place = ServerPlace.from_env(env)
+    assert place.summary() == "Local resources · fell back"
+    (step,) = place.fell_back_from
+    assert step.site_name == "CINECA Leonardo" and "Ping to InterLink API failed" in step.reason
     await hub.stop("carol")
 
 
