@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -12,6 +13,7 @@ from traitlets import Enum, Float, List, Unicode, default
 
 from ..jobs.errors import ClusterUnavailable, JobsError
 from .backends import Backend, ServiceBackend
+from .copyback import copy_back_routes
 from .events import SCHEMA, SCHEMA_ID, job_event
 from .handlers import routes
 from .place import place_routes
@@ -111,6 +113,8 @@ class AiinfnHubExtension(ExtensionApp):
         return self.standalone_user
 
     def initialize_settings(self) -> None:
+        #: Files modified since are this server's own (what a copy-back takes home).
+        self.started_at = time.time()
         self.serverapp.event_logger.register_event_schema(SCHEMA)
         self.backend: Backend | None = None
         self.standalone: Standalone | None = None
@@ -121,7 +125,7 @@ class AiinfnHubExtension(ExtensionApp):
         self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([*place_routes(), *routes()])
+        self.handlers.extend([*place_routes(), *copy_back_routes(), *routes()])
 
     def defaults(self) -> dict[str, Any]:
         """The resources of the user's profile, as the spawner put them in the environment."""

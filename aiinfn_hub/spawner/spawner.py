@@ -44,6 +44,7 @@ from ..placement import (
 from ..placement.quantities import format_memory
 from ..serverplace import FallBackStep, ServerPlace
 from .clusterview import ClusterView, GpuCount
+from .copyback_spawner import CopyBack
 from .kuberequests import activity, instrument
 from .profiles import (
     AUTOMATIC,
@@ -69,7 +70,7 @@ class FallBack(Exception):
     """A site did not start the server; the message says why."""
 
 
-class AIInfnSpawner(KubeSpawner):
+class AIInfnSpawner(CopyBack, KubeSpawner):
     """KubeSpawner with site-aware profiles, validated options and automatic fallback."""
 
     cpu_profiles = Dict(
@@ -135,14 +136,6 @@ class AIInfnSpawner(KubeSpawner):
         volumes backed by PersistentVolumeClaims (which interLink sites cannot mount) with
         empty scratch folders, and say so on the progress page. False: a server that mounts a
         claim is never offloaded.""",
-    ).tag(config=True)
-    copy_back_max_bytes = Integer(
-        2**30,
-        help="""Before an Automatic server at a remote site stops (stopped by its user, culled,
-        or near the site's walltime), copy the files created or changed in its scratch home
-        back into the user's home volume, up to this many bytes in all; a report of what was
-        copied and what was not is written there too. 0: no copy-back, and the Automatic
-        profile keeps servers local unless the user chooses remote sites on the form.""",
     ).tag(config=True)
     session_start_timeouts = Dict(
         value_trait=Float(),
@@ -229,10 +222,9 @@ class AIInfnSpawner(KubeSpawner):
         self._gpu: tuple[Site, GpuPool] | None = None
         self._session: tuple[Site, GpuPool | None] | None = None
         self._skipped: list[Exclusion] = []
-        #: Where the server runs when its home is scratch there (the copy-back's to do), as
-        #: ServerPlace.to_env gives it; kept in the state, so a restarted hub still copies.
-        self.scratch_place: dict[str, Any] = {}
         self._place: ServerPlace | None = None
+        self.scratch_place = {}
+        self.copy_back_summary = ""
         self._start_profiles: list[dict[str, Any]] | None = None
         self.cluster  # noqa: B018 - start the shared watches now, not on the first form
 
@@ -438,16 +430,24 @@ class AIInfnSpawner(KubeSpawner):
 
     async def poll(self) -> int | None:
         with activity("poll"):
+            if self.time_limit_near():
+                await self.stop(now=True)  # copies the files back first
+                return 0
             return await super().poll()
 
     async def stop(self, now: bool = False) -> None:
         with activity("stop"):
+            if self.scratch_place:
+                await self._copy_back()
             await super().stop(now=now)
 
     async def _start(self) -> str:
         with activity("start"):
             self._notes, self.attempts, self._gpu, self._session = [], [], None, None
             self._skipped, self.scratch_place = [], {}
+            if self.copy_back_summary:  # the last server's copy-back, said once
+                self._note(f"your last remote server: {self.copy_back_summary}")
+                self.copy_back_summary = ""
             # one profile list for the whole start (options check, overrides, placement)
             self._start_profiles = self.profiles()
             try:
@@ -653,6 +653,8 @@ class AIInfnSpawner(KubeSpawner):
             state["aiinfn_attempts"] = list(self.attempts)
         if self.scratch_place:
             state["aiinfn_scratch_place"] = dict(self.scratch_place)
+        if self.copy_back_summary:
+            state["aiinfn_copy_back"] = self.copy_back_summary
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -660,6 +662,7 @@ class AIInfnSpawner(KubeSpawner):
         self.site_name = state.get("aiinfn_site", "")
         self.attempts = list(state.get("aiinfn_attempts", []))
         self.scratch_place = dict(state.get("aiinfn_scratch_place") or {})
+        self.copy_back_summary = str(state.get("aiinfn_copy_back") or "")
 
     def clear_state(self) -> None:
         super().clear_state()
