@@ -27,6 +27,7 @@ from ..homecopy import TOKEN_ENV
 
 #: The label that tells the copy pod from the user's server.
 COMPONENT = "singleuser-copy-back"
+NETWORK_ACCESS_SINGLEUSER = "hub.jupyter.org/network-access-singleuser"
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,24 @@ def copy_pod(
     annotations = {
         k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith("hub.jupyter.org/")
     }
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k.startswith("hub.jupyter")}
+    labels = {
+        k: v
+        for k, v in (meta.get("labels") or {}).items()
+        if k in ("hub.jupyter.org/username", "hub.jupyter.org/servername", "release")
+    }
     volume = {**copy.home_volume, "name": "home"}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": name,
-            "labels": {**labels, "component": COMPONENT, "app": "jupyterhub"},
+            "labels": {
+                **labels,
+                "component": COMPONENT,
+                "app": "jupyterhub",
+                # z2jh's singleuser NetworkPolicy admits to servers the pods that carry this
+                NETWORK_ACCESS_SINGLEUSER: "true",
+            },
             "annotations": annotations,
         },
         "spec": {

@@ -169,7 +169,11 @@ def test_the_copy_pod_manifest():
         node_selector={"aiinfn.infn.it/site": "local"},
     )
     assert pod["metadata"]["name"] == "jupyter-mario-2erossi-40infn-2eit-copy-back"
-    assert pod["metadata"]["labels"]["component"] == "singleuser-copy-back"
+    labels = pod["metadata"]["labels"]
+    assert labels["component"] == "singleuser-copy-back"
+    # the chart's singleuser NetworkPolicy lets it reach the server
+    assert labels["hub.jupyter.org/network-access-singleuser"] == "true"
+    assert labels["hub.jupyter.org/username"] == "mario-2erossi"
     assert pod["metadata"]["annotations"] == {"hub.jupyter.org/username": "mario.rossi@infn.it"}
     spec = pod["spec"]
     assert spec["automountServiceAccountToken"] is False
