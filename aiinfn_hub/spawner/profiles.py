@@ -215,6 +215,27 @@ def automatic_profile(settings: ProfileSettings) -> dict[str, Any]:
     }
 
 
+def remote_note(remote_sites: list[str], *, scratch_home: bool, copy_back: int) -> str:
+    """What the form says before Start about a server at one of ``remote_sites`` (none: no
+    note); ``scratch_home``: its home claim is a scratch folder there, of which up to
+    ``copy_back`` bytes of changed files are copied back when it stops."""
+    if not remote_sites:
+        return ""
+    note = f"At a remote site ({', '.join(remote_sites)}) "
+    if not scratch_home:
+        return note + "the server's files are deleted when it stops."
+    note += (
+        "your home folder cannot be mounted: the server gets an empty scratch home, deleted "
+        "when it stops."
+    )
+    if copy_back > 0:
+        return note + (
+            f" Files you create or change there, up to {format_memory(copy_back)} in all, are "
+            "copied back into your home folder when it stops."
+        )
+    return note + " Nothing is copied back: keep the server local to keep your files."
+
+
 def where_option(*, remote_by_default: bool) -> dict[str, Any]:
     """The Automatic profile's ``where`` option: local sites only, or remote ones too."""
     default = Where.ANYWHERE if remote_by_default else Where.LOCAL

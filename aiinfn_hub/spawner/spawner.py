@@ -41,7 +41,6 @@ from ..placement import (
     Site,
     row_key,
 )
-from ..placement.quantities import format_memory
 from ..serverplace import FallBackStep, ServerPlace
 from .clusterview import ClusterView, GpuCount
 from .copyback_spawner import CopyBack
@@ -55,6 +54,7 @@ from .profiles import (
     Where,
     build_profiles,
     chosen_where,
+    remote_note,
     validate_options,
 )
 from .progress import describe_event, describe_pod
@@ -281,29 +281,9 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
         when none can run there (remote sites off, or a claim keeps it local)."""
         remote = [s.display_name for s in self.placer.sites.values() if s.is_offload]
         claims = claim_volumes(self._sorted_dict_values(self.volumes))
-        if (
-            not self.interactive_offload
-            or not remote
-            or (claims and not self.offload_scratch_claims)
-        ):
+        if not self.interactive_offload or (claims and not self.offload_scratch_claims):
             return ""
-        note = f"At a remote site ({', '.join(remote)}) "
-        if claims:
-            note += (
-                "your home folder cannot be mounted: the server gets an empty scratch home, "
-                "deleted when it stops."
-            )
-        else:
-            note += "the server's files are deleted when it stops."
-        if self.copy_back_max_bytes > 0:
-            size = format_memory(self.copy_back_max_bytes)
-            note += (
-                f" Files you create or change there, up to {size} in all, are copied back "
-                "into your home folder when it stops."
-            )
-        else:
-            note += " Nothing is copied back: keep the server local to keep your files."
-        return note
+        return remote_note(remote, scratch_home=bool(claims), copy_back=self.copy_back_max_bytes)
 
     def profiles(self) -> list[dict[str, Any]]:
         """The profile list now: from the catalogue and the watch caches, no API request."""

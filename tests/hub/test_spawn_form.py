@@ -14,7 +14,7 @@ from traitlets.config import Config
 
 from aiinfn_hub.spawner import AIInfnSpawner, ClusterView
 from aiinfn_hub.spawner.clusterview import display_model
-from aiinfn_hub.spawner.profiles import WHERE, Where, chosen_where
+from aiinfn_hub.spawner.profiles import WHERE, Where, chosen_where, remote_note
 
 HOME = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-{user_server}"}}]
 
@@ -177,3 +177,14 @@ async def test_the_form_preselects_the_last_choices(spawner):
     assert [v for v, _, on in form.choices("profile-option-automatic--gpus") if on] == ["2"]
     assert [v for v, _, on in form.choices("profile-option-automatic--where") if on] == ["local"]
     assert form.by_id["profile-item-automatic"]["checked"]
+
+
+def test_the_note_promises_a_copy_back_only_of_a_scratch_home():
+    sites = ["CINECA Leonardo"]
+    assert remote_note([], scratch_home=True, copy_back=1) == ""
+    bare = remote_note(sites, scratch_home=False, copy_back=2**30)
+    assert (
+        bare == "At a remote site (CINECA Leonardo) the server's files are deleted when it stops."
+    )
+    kept = remote_note(sites, scratch_home=True, copy_back=2**30)
+    assert kept.endswith("up to 1Gi in all, are copied back into your home folder when it stops.")
