@@ -14,7 +14,6 @@ from .copyback import (
     copy_pod,
     describe,
     folder_name,
-    home_of,
     pod_name,
     run_copy_back,
 )
@@ -66,13 +65,8 @@ class CopyBack(LoggingConfigurable):
         if not pod or (pod.get("status") or {}).get("phase") != "Running" or not self.server:
             self.log.warning("%s: the server is not running: nothing to copy back", self._log_name)
             return
-        home = home_of(
-            self._expand_all(self._sorted_dict_values(self.volumes)),
-            self._expand_all(self._sorted_dict_values(self.volume_mounts)),
-            place.get("scratch_volumes") or (),
-            self._expand_user_properties(self.notebook_dir or ""),
-        )
-        if home is None:
+        home = place.get("home")  # [the claim's pod volume, its mount path]
+        if not home:
             self.log.warning("%s: no home volume to copy back into", self._log_name)
             return
         copy = CopyBackPlan(

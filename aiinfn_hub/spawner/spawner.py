@@ -42,6 +42,7 @@ from ..placement import (
     row_key,
 )
 from ..serverplace import FallBackStep, ServerPlace
+from . import copyback
 from .clusterview import ClusterView, GpuCount
 from .copyback_spawner import CopyBack
 from .kuberequests import activity, instrument
@@ -223,6 +224,7 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
         self._session: tuple[Site, GpuPool | None] | None = None
         self._skipped: list[Exclusion] = []
         self._place: ServerPlace | None = None
+        self._home: tuple[Any, str] | None = None
         self.scratch_place = {}
         self.copy_back_summary = ""
         self._start_profiles: list[dict[str, Any]] | None = None
@@ -386,6 +388,15 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
                 )
         if self._session is not None:
             site, pool = self._session
+            # the home claim as the server would mount it, before it turns into scratch
+            self._home = copyback.home_of(
+                self.api.api_client.sanitize_for_serialization(spec.volumes or []),
+                self.api.api_client.sanitize_for_serialization(
+                    spec.containers[0].volume_mounts or []
+                ),
+                self._place.scratch_volumes if self._place else (),
+                self.notebook_dir or "",
+            )
             notes = place_pod(
                 pod,
                 site,
@@ -424,7 +435,7 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
     async def _start(self) -> str:
         with activity("start"):
             self._notes, self.attempts, self._gpu, self._session = [], [], None, None
-            self._skipped, self.scratch_place = [], {}
+            self._skipped, self.scratch_place, self._home = [], {}, None
             if self.copy_back_summary:  # the last server's copy-back, said once
                 self._note(f"your last remote server: {self.copy_back_summary}")
                 self.copy_back_summary = ""
@@ -507,8 +518,9 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
                 self.attempts.append({"site": site.name, "outcome": "running"})
                 self._note(self._outcome(site))
                 place = self._place
-                if place is not None and place.scratch_home and place.copy_back_bytes:
-                    self.scratch_place = asdict(place)
+                if place and place.scratch_home and place.copy_back_bytes and self._home:
+                    volume, mount = self._home
+                    self.scratch_place = asdict(place) | {"home": [dict(volume), mount]}
                 return url
         finally:
             self.start_timeout = overall
