@@ -29,6 +29,12 @@ SERVICE_DEFAULTS: dict[str, Any] = {
 }
 
 
+def extension_routes() -> list[tuple[str, type]]:
+    """Every route of the extension: the server's place and copy-back, then the jobs' (whose
+    last pattern answers any other path under the prefix)."""
+    return [*place_routes(), *copy_back_routes(), *routes()]
+
+
 class AiinfnHubExtension(ExtensionApp):
     """Background jobs from JupyterLab: forwards to the hub's jobs service, or hosts one."""
 
@@ -125,7 +131,7 @@ class AiinfnHubExtension(ExtensionApp):
         self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend([*place_routes(), *copy_back_routes(), *routes()])
+        self.handlers.extend(extension_routes())
 
     def defaults(self) -> dict[str, Any]:
         """The resources of the user's profile, as the spawner put them in the environment."""
