@@ -76,12 +76,16 @@ labextension: $(LABEXT_INSTALLED)
 test-js: install
 	cd $(LABEXT) && $(JLPM) jest
 
-test-ui: install
+test-ui: install chp
 	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python $(JLPM) test:ui
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python $(JLPM) test:hub
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python $(JLPM) test:place
 
 # Retake the README's screenshots (labextension/ui-tests/screenshots/) with the browser tests.
-screenshots: install
+screenshots: install chp
 	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python AIINFN_SCREENSHOTS_DIR=ui-tests/screenshots $(JLPM) test:ui
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python AIINFN_SCREENSHOTS_DIR=ui-tests/screenshots $(JLPM) test:hub
+	cd $(LABEXT) && CI=1 AIINFN_PYTHON=$(CURDIR)/$(BIN)/python AIINFN_SCREENSHOTS_DIR=ui-tests/screenshots $(JLPM) test:place
 
 lint: install
 	$(BIN)/ruff check .

@@ -73,7 +73,15 @@ SANDBOX_KEYS: dict[str, set[str]] = {
 SINGLEUSER_TRAITS: dict[str, str] = {"lifecycleHooks": "lifecycle_hooks"}
 #: Keys the caller sets for a scenario (e.g. a test of interactive offloading).
 SCENARIO_KEYS: dict[str, set[str]] = {
-    "AIInfnSpawner": {"interactive_offload", "offload_annotations", "session_start_timeouts"},
+    "AIInfnSpawner": {
+        "interactive_offload",
+        "offload_annotations",
+        "session_start_timeouts",
+        "copy_back_max_bytes",
+        "copy_back_timeout",
+        "copy_back_lead_seconds",
+        "poll_interval",
+    },
 }
 
 

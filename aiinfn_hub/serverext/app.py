@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import time
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -12,8 +13,10 @@ from traitlets import Enum, Float, List, Unicode, default
 
 from ..errors import AIInfnError, ClusterUnavailable
 from .backends import Backend, ServiceBackend
+from .copyback import copy_back_routes
 from .events import SCHEMA, SCHEMA_ID, job_event
 from .handlers import routes
+from .place import place_routes
 from .returns import NotebookReturns
 from .standalone import Standalone
 
@@ -24,6 +27,12 @@ SERVICE_DEFAULTS: dict[str, Any] = {
     "max_staged_bytes": 900 * 1024,
     "home_mount_path": "/home/jovyan",
 }
+
+
+def extension_routes() -> list[tuple[str, type]]:
+    """Every route of the extension: the server's place and copy-back, then the jobs' (whose
+    last pattern answers any other path under the prefix)."""
+    return [*place_routes(), *copy_back_routes(), *routes()]
 
 
 class AiinfnHubExtension(ExtensionApp):
@@ -110,6 +119,8 @@ class AiinfnHubExtension(ExtensionApp):
         return self.standalone_user
 
     def initialize_settings(self) -> None:
+        #: Files modified since are this server's own (what a copy-back takes home).
+        self.started_at = time.time()
         self.serverapp.event_logger.register_event_schema(SCHEMA)
         self.backend: Backend | None = None
         self.standalone: Standalone | None = None
@@ -120,7 +131,7 @@ class AiinfnHubExtension(ExtensionApp):
         self.log.info("aiinfn-hub jobs extension in %s mode", self.resolved_mode())
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend(extension_routes())
 
     def defaults(self) -> dict[str, Any]:
         """The resources of the user's profile, as the spawner put them in the environment."""

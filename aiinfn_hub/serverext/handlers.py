@@ -27,6 +27,10 @@ POST    ``plan``                         where a request would run, and why (not
                                          submitted; a ``path`` is not read)
 GET     ``sites``                        ``{sites: [...]}``: health, capacity, queue
 GET     ``whoami``                       ``{name, admin, mode, defaults, limits}``
+GET     ``server``                       where this server runs, fell back, scratch home
+                                         (:mod:`.place`)
+GET     ``copy-back``                    ``?max_bytes=``: a tar of the files changed since
+                                         the server started (:mod:`.copyback`)
 ======  ===============================  ==================================================
 
 Any other path under the prefix is a JSON 404 naming these routes; a method a route does not
@@ -281,7 +285,7 @@ class UnknownHandler(BaseHandler):
     """Any other path under the prefix: a JSON 404 that names the routes."""
 
     def unknown(self) -> None:
-        routes = "jobs, jobs/ID, jobs/ID/log, jobs/ID/rerun, plan, sites, whoami"
+        routes = "jobs, jobs/ID, jobs/ID/log, jobs/ID/rerun, plan, sites, whoami, server, copy-back"
         raise NotFound(
             f"no such endpoint {self.request.path!r:.100}; the routes under {PREFIX} are {routes}",
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,14 @@ class GpuCount:
     total: int
 
     def describe(self) -> str:
-        return f"{self.free} of {self.total} {self.model} free"
+        return f"{self.free} of {self.total} {display_model(self.model)} free"
+
+
+def display_model(model: str) -> str:
+    """A GPU model's catalogue id as people write it: ``RTX5000`` -> ``RTX 5000``,
+    ``A100-MIG-1g.10gb`` -> ``A100 MIG 1g.10gb`` (``A100`` and ``T4`` stay as they are)."""
+    words = model.replace("-", " ").replace("_", " ").split()
+    return " ".join(re.sub(r"^([A-Z]{2,})(\d)", r"\1 \2", w) for w in words)
 
 
 def count_gpus(

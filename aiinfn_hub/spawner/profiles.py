@@ -10,15 +10,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..placement import GpuPool, Site
 from ..placement.capacity import GPU_RESOURCE
 from ..placement.quantities import format_cpu, format_memory, parse_cpu, parse_memory
-from .clusterview import GpuCount
+from .clusterview import GpuCount, display_model
 
 AUTOMATIC = "automatic"
 GPUS = "gpus"
+#: The Automatic profile's option that keeps the server at a local site (its home kept).
+WHERE = "where"
+
+
+class Where(str, Enum):
+    """The Automatic profile's choice of sites."""
+
+    LOCAL = "local"  # local sites only: the home volume is mounted
+    ANYWHERE = "any"  # remote sites too, where the home is a scratch folder
 
 
 class OptionsError(ValueError):
@@ -70,6 +80,11 @@ class ProfileSettings:
     automatic: bool = True
     automatic_resources: Resources = Resources(4, 16 * 2**30)
     automatic_where: str = ""
+    #: What a remote server's home becomes, said before Start; empty: no remote site can run
+    #: an Automatic server on this hub, and the form offers no choice of sites.
+    remote_note: str = ""
+    #: Whether Automatic may go remote unless the user keeps it local (else: opt-in).
+    remote_by_default: bool = False
     default_profile: str = ""
     extra_profiles: tuple[Mapping[str, Any], ...] = field(default=())
 
@@ -145,12 +160,14 @@ def gpu_profile(
     availability = (
         f"{count.describe()} now" if count is not None else "GPU availability is being read"
     )
+    model = display_model(pool.model)
     selector = dict(site.wiring.node_selector)
     tolerations = [dict(t) for t in (*settings.base_tolerations, *settings.gpu_tolerations)]
     return {
         "slug": gpu_slug(pool.model),
-        "display_name": f"GPU: {pool.description or pool.model}",
-        "description": f"{availability}; up to {pool.per_node} per server, {res.describe()}",
+        "display_name": f"GPU: {pool.description or model}",
+        # the largest count the choices offer, not the node's: they must agree
+        "description": f"{availability}; up to {max(counts)} per server, {res.describe()}",
         "gpu": {"model": pool.model, "site": site.name}
         | ({"free": count.free, "total": count.total} if count else {}),
         "profile_options": {GPUS: gpu_count_option(counts)},
@@ -176,16 +193,76 @@ def gpu_profile(
 
 
 def automatic_profile(settings: ProfileSettings) -> dict[str, Any]:
-    """The profile where the placement engine chooses the site when the server starts."""
+    """The profile where the placement engine chooses the site when the server starts.
+
+    One short sentence, the sites in ``details`` (the form folds them); where a remote site
+    may run the server, ``remote_note`` says before Start what its home becomes, and the
+    ``where`` option lets the user keep the server local.
+    """
     res = settings.automatic_resources
     counts = [0, *(n for n in settings.gpu_counts if n > 0)]
+    options: dict[str, Any] = {GPUS: gpu_count_option(counts)}
+    if settings.remote_note:
+        options[WHERE] = where_option(remote_by_default=settings.remote_by_default)
     return {
         "slug": AUTOMATIC,
         "display_name": "Automatic: the hub chooses where",
-        "description": f"{res.describe()}; {settings.automatic_where}",
-        "profile_options": {GPUS: gpu_count_option(counts)},
+        "description": f"{res.describe()}, at the site the hub finds best when it starts.",
+        "details": settings.automatic_where,
+        "remote_note": settings.remote_note,
+        "profile_options": options,
         "kubespawner_override": res.override() | {"environment": res.environment()},
     }
+
+
+def remote_note(remote_sites: list[str], *, scratch_home: bool, copy_back: int) -> str:
+    """What the form says before Start about a server at one of ``remote_sites`` (none: no
+    note); ``scratch_home``: its home claim is a scratch folder there, of which up to
+    ``copy_back`` bytes of changed files are copied back when it stops."""
+    if not remote_sites:
+        return ""
+    note = f"At a remote site ({', '.join(remote_sites)}) "
+    if not scratch_home:
+        return note + "the server's files are deleted when it stops."
+    note += (
+        "your home folder cannot be mounted: the server gets an empty scratch home, deleted "
+        "when it stops."
+    )
+    if copy_back > 0:
+        return note + (
+            f" Files you create or change there, up to {format_memory(copy_back)} in all, are "
+            "copied back into your home folder when it stops."
+        )
+    return note + " Nothing is copied back: keep the server local to keep your files."
+
+
+def where_option(*, remote_by_default: bool) -> dict[str, Any]:
+    """The Automatic profile's ``where`` option: local sites only, or remote ones too."""
+    default = Where.ANYWHERE if remote_by_default else Where.LOCAL
+    names = {
+        Where.LOCAL: "Local only (home kept)",
+        Where.ANYWHERE: "Remote too (scratch home)",
+    }
+    return {
+        "display_name": "Sites",
+        "choices": {
+            w.value: {"display_name": names[w], "default": w is default, "kubespawner_override": {}}
+            for w in Where
+        },
+        "unlisted_choice": {"enabled": False},
+    }
+
+
+def chosen_where(options: Mapping[str, Any], profile: Mapping[str, Any]) -> Where:
+    """Where the user lets an Automatic server run: their choice, else the option's default;
+    local when the profile offers no choice (no remote site can run it)."""
+    option = (profile.get("profile_options") or {}).get(WHERE)
+    if option is None:
+        return Where.LOCAL
+    value = options.get(WHERE)
+    if value is None:
+        value = next(k for k, c in option["choices"].items() if c.get("default"))
+    return Where(value)
 
 
 # ---------------------------------------------------------------------------------- validation

@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from kubespawner import KubeSpawner
@@ -29,6 +31,7 @@ from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, 
 
 from .. import __version__
 from ..placement import (
+    Exclusion,
     GpuPool,
     NextSite,
     PlacementConfig,
@@ -38,7 +41,10 @@ from ..placement import (
     Site,
     row_key,
 )
+from ..serverplace import FallBackStep, ServerPlace
+from . import copyback
 from .clusterview import ClusterView, GpuCount
+from .copyback_spawner import CopyBack
 from .kuberequests import activity, instrument
 from .profiles import (
     AUTOMATIC,
@@ -46,7 +52,10 @@ from .profiles import (
     OptionsError,
     ProfileSettings,
     Resources,
+    Where,
     build_profiles,
+    chosen_where,
+    remote_note,
     validate_options,
 )
 from .progress import describe_event, describe_pod
@@ -62,7 +71,7 @@ class FallBack(Exception):
     """A site did not start the server; the message says why."""
 
 
-class AIInfnSpawner(KubeSpawner):
+class AIInfnSpawner(CopyBack, KubeSpawner):
     """KubeSpawner with site-aware profiles, validated options and automatic fallback."""
 
     cpu_profiles = Dict(
@@ -172,6 +181,11 @@ class AIInfnSpawner(KubeSpawner):
     def _options_form_default(self):
         return self._render_profiles_form
 
+    @default("additional_profile_form_template_paths")
+    def _form_templates_default(self) -> list[str]:
+        # our form.html (choices as buttons, folded details, the remote-site note)
+        return [str(Path(__file__).with_name("templates"))]
+
     @default("apply_user_options")
     def _apply_user_options_default(self):
         return AIInfnSpawner._apply_user_options_hook
@@ -208,6 +222,11 @@ class AIInfnSpawner(KubeSpawner):
         self._noted = asyncio.Event()
         self._gpu: tuple[Site, GpuPool] | None = None
         self._session: tuple[Site, GpuPool | None] | None = None
+        self._skipped: list[Exclusion] = []
+        self._place: ServerPlace | None = None
+        self._home: tuple[Any, str] | None = None
+        self.scratch_place = {}
+        self.copy_back_summary = ""
         self._start_profiles: list[dict[str, Any]] | None = None
         self.cluster  # noqa: B018 - start the shared watches now, not on the first form
 
@@ -246,6 +265,8 @@ class AIInfnSpawner(KubeSpawner):
                 self.automatic_cpu, self.automatic_memory, "automatic"
             ),
             automatic_where=self._automatic_where(),
+            remote_note=self._remote_note(),
+            remote_by_default=self.copy_back_max_bytes > 0,
             default_profile=self.default_profile,
             extra_profiles=tuple(extra),
         )
@@ -256,6 +277,15 @@ class AIInfnSpawner(KubeSpawner):
 
         suffix = "-offloadable" if self.interactive_offload else ""
         return f"GPU servers: {row('gpu' + suffix)}; CPU servers: {row('cpu' + suffix)}"
+
+    def _remote_note(self) -> str:
+        """What the form says, before Start, about an Automatic server at a remote site; empty
+        when none can run there (remote sites off, or a claim keeps it local)."""
+        remote = [s.display_name for s in self.placer.sites.values() if s.is_offload]
+        claims = claim_volumes(self._sorted_dict_values(self.volumes))
+        if not self.interactive_offload or (claims and not self.offload_scratch_claims):
+            return ""
+        return remote_note(remote, scratch_home=bool(claims), copy_back=self.copy_back_max_bytes)
 
     def profiles(self) -> list[dict[str, Any]]:
         """The profile list now: from the catalogue and the watch caches, no API request."""
@@ -292,6 +322,11 @@ class AIInfnSpawner(KubeSpawner):
         self.user_options = options
         return options
 
+    def keep_local(self, profile: dict[str, Any]) -> bool:
+        """Whether this start keeps an Automatic server at a local site (the user's ``where``,
+        else its default; always, when no remote site can run it)."""
+        return chosen_where(self.user_options or {}, profile) is Where.LOCAL
+
     def chosen_profile(self, profiles: list[dict[str, Any]]) -> dict[str, Any]:
         slug = self.check_user_options(self.user_options, profiles).get("profile")
         return self._get_profile(slug, profiles)
@@ -314,8 +349,29 @@ class AIInfnSpawner(KubeSpawner):
         if self.jobs_service_url:
             env["AIINFN_JOBS_URL"] = self.jobs_service_url
         if self.site_name:
-            env["AIINFN_SITE"] = self.site_name
+            self._place = self.server_place()
+            env.update(self._place.to_env())
         return env
+
+    def server_place(self) -> ServerPlace:
+        """Where this start puts the server: the site, the fallbacks so far, and whether its
+        home is scratch there (for the server's JupyterLab, and the copy-back)."""
+        site = self.placer.sites.get(self.site_name)
+        if site is None:
+            return ServerPlace(site=self.site_name, site_name=self.site_name)
+        scratch: tuple[str, ...] = ()
+        if site.is_offload and self.offload_scratch_claims:
+            scratch = claim_volumes(self._sorted_dict_values(self.volumes))
+        walltime = site.capabilities.max_walltime if site.is_offload else None
+        return ServerPlace(
+            site=site.name,
+            site_name=site.display_name,
+            remote=site.is_offload,
+            fell_back_from=tuple(FallBackStep(*step) for step in self._fallbacks()),
+            scratch_volumes=scratch,
+            copy_back_bytes=self.copy_back_max_bytes if scratch else 0,
+            ends_at=time.time() + walltime if walltime else None,
+        )
 
     async def get_pod_manifest(self) -> Any:
         pod = await super().get_pod_manifest()
@@ -332,6 +388,15 @@ class AIInfnSpawner(KubeSpawner):
                 )
         if self._session is not None:
             site, pool = self._session
+            # the home claim as the server would mount it, before it turns into scratch
+            self._home = copyback.home_of(
+                self.api.api_client.sanitize_for_serialization(spec.volumes or []),
+                self.api.api_client.sanitize_for_serialization(
+                    spec.containers[0].volume_mounts or []
+                ),
+                self._place.scratch_volumes if self._place else (),
+                self.notebook_dir or "",
+            )
             notes = place_pod(
                 pod,
                 site,
@@ -356,21 +421,30 @@ class AIInfnSpawner(KubeSpawner):
 
     async def poll(self) -> int | None:
         with activity("poll"):
+            if self.time_limit_near():
+                await self.stop(now=True)  # copies the files back first
+                return 0
             return await super().poll()
 
     async def stop(self, now: bool = False) -> None:
         with activity("stop"):
+            if self.scratch_place:
+                await self._copy_back()
             await super().stop(now=now)
 
     async def _start(self) -> str:
         with activity("start"):
             self._notes, self.attempts, self._gpu, self._session = [], [], None, None
+            self._skipped, self.scratch_place, self._home = [], {}, None
+            if self.copy_back_summary:  # the last server's copy-back, said once
+                self._note(f"your last remote server: {self.copy_back_summary}")
+                self.copy_back_summary = ""
             # one profile list for the whole start (options check, overrides, placement)
             self._start_profiles = self.profiles()
             try:
                 profile = self.chosen_profile(self._start_profiles)
                 if profile["slug"] == AUTOMATIC:
-                    return await self._start_automatic()
+                    return await self._start_automatic(remote=not self.keep_local(profile))
                 self.site_name = (profile.get("gpu") or {}).get("site") or (
                     self.local_sites()[0].name
                 )
@@ -386,19 +460,24 @@ class AIInfnSpawner(KubeSpawner):
         volumes = self._sorted_dict_values(self.volumes)
         return SessionSpec(res.cpu, res.memory, gpus, claim_volumes(volumes))
 
-    async def _start_automatic(self) -> str:
+    async def _start_automatic(self, *, remote: bool) -> str:
+        """Start at the plan's first site, falling back along it; ``remote`` lets the plan use
+        remote sites (the hub allows it and the user did not keep the server local)."""
         await self.cluster.ready(self.cluster_ready_timeout)
         spec = self.session_spec()
-        request = spec.request(self.interactive_offload, self.offload_scratch_claims)
+        remote = remote and self.interactive_offload
+        request = spec.request(remote, self.offload_scratch_claims)
         try:
             plan = self.placer.plan(request, self.cluster.healths(self.placer.sites.values()))
         except PlacementError as exc:
             raise web.HTTPError(503, f"no site can run your server now: {exc}") from None
-        skipped = [e for e in plan.ruled_out if e.field == "health"]
+        skipped = self._skipped = [e for e in plan.ruled_out if e.field == "health"]
         for exclusion in skipped:
             self._note(f"not at {exclusion.site.display_name}: it is {exclusion.reason}")
         if not self.interactive_offload and any(s.is_offload for s in self.placer.sites.values()):
             self._note("remote sites are off for interactive servers on this hub")
+        elif not remote:
+            self._note("kept at local resources, as you chose: your home folder is mounted")
         # the GPU model of the table's first choice (e.g. A100 at Leonardo), then the admin's
         row = row_key(plan.requirements.requires_gpu, plan.requirements.offloadable)
         first = self.placer.table[row][0].capabilities.gpu_pool(None) if spec.gpus else None
@@ -437,7 +516,11 @@ class AIInfnSpawner(KubeSpawner):
                     self._note(f"{exc}; falling back to {chosen.site.display_name}")
                     continue
                 self.attempts.append({"site": site.name, "outcome": "running"})
-                self._note(self._outcome(site, skipped))
+                self._note(self._outcome(site))
+                place = self._place
+                if place and place.scratch_home and place.copy_back_bytes and self._home:
+                    volume, mount = self._home
+                    self.scratch_place = asdict(place) | {"home": [dict(volume), mount]}
                 return url
         finally:
             self.start_timeout = overall
@@ -448,13 +531,18 @@ class AIInfnSpawner(KubeSpawner):
         fallback order of servers and jobs (:func:`~aiinfn_hub.placement.plan.next_site`)."""
         return plan.next_site(tried, self.cluster.healths(self.placer.sites.values()))
 
-    def _outcome(self, site: Site, skipped: list) -> str:
-        earlier = [
-            f"{self.placer.sites[a['site']].display_name}: {a['outcome']}"
+    def _fallbacks(self) -> list[tuple[str, str]]:
+        """(site, why) of each site this start left or skipped, in order."""
+        sites = self.placer.sites
+        steps = [
+            (sites[a["site"]].display_name if a["site"] in sites else a["site"], a["outcome"])
             for a in self.attempts
             if a["outcome"] != "running"
         ]
-        earlier += [f"{e.site.display_name}: {e.reason}" for e in skipped]
+        return steps + [(e.site.display_name, e.reason) for e in self._skipped]
+
+    def _outcome(self, site: Site) -> str:
+        earlier = [f"{name}: {why}" for name, why in self._fallbacks()]
         if earlier:
             return f"your server runs at {site.display_name}; it fell back from " + "; ".join(
                 earlier
@@ -555,17 +643,24 @@ class AIInfnSpawner(KubeSpawner):
         if self.site_name:
             state["aiinfn_site"] = self.site_name
             state["aiinfn_attempts"] = list(self.attempts)
+        if self.scratch_place:
+            state["aiinfn_scratch_place"] = dict(self.scratch_place)
+        if self.copy_back_summary:
+            state["aiinfn_copy_back"] = self.copy_back_summary
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.site_name = state.get("aiinfn_site", "")
         self.attempts = list(state.get("aiinfn_attempts", []))
+        self.scratch_place = dict(state.get("aiinfn_scratch_place") or {})
+        self.copy_back_summary = str(state.get("aiinfn_copy_back") or "")
 
     def clear_state(self) -> None:
         super().clear_state()
         self.site_name = ""
         self.attempts = []
+        self.scratch_place = {}
 
 
 def _unprivilege(container: Any) -> bool:

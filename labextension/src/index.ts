@@ -29,6 +29,7 @@ import { LiveUpdates, refreshAll } from './live';
 import { LogTails } from './logtail';
 import { JobsModel } from './model';
 import { notifyNotebook, notifyTransition } from './notify';
+import serverPlacePlugin from './serverplace';
 
 const PLUGIN_ID = 'aiinfn-hub:plugin';
 
@@ -396,4 +397,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, serverPlacePlugin];

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from aiinfn_hub.serverplace import ServerPlace
+
 from .conftest import HubClient, running_hub
 
 
@@ -61,14 +63,39 @@ async def test_a_gpu_server_lands_on_leonardo_while_it_is_healthy(hub: HubClient
     assert "persistentVolumeClaim" not in home and home["emptyDir"] == {}
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
     assert env["AIINFN_SITE"] == "leonardo"
+    # what the server's JupyterLab shows for the whole session
+    place = ServerPlace.from_env(env)
+    assert (place.site_name, place.remote, place.scratch_volumes) == (
+        "CINECA Leonardo",
+        True,
+        ("home",),
+    )
+    assert place.copy_back_bytes == 2**30 and not place.fell_back_from
+    assert place.ends_at is not None
 
     state = (await hub.server("alice"))["state"]
     assert state["aiinfn_site"] == "leonardo"
+    assert state["aiinfn_scratch_place"]["scratch_volumes"] == ["home"]
     assert state["aiinfn_attempts"] == [{"site": "leonardo", "outcome": "running"}]
     async with hub.login("alice") as browser:
         lab = await browser.get("/user/alice/lab")
         assert lab.status_code == 200 and "<title>JupyterLab</title>" in lab.text
     await hub.stop("alice")
+
+
+async def test_a_user_who_keeps_the_server_local_gets_a_local_gpu_node_and_their_home(
+    hub: HubClient,
+):
+    said = await hub.spawn_ready(
+        "mario.rossi@infn.it", {"profile": "automatic", "gpus": "1", "where": "local"}
+    )
+    assert "kept at local resources, as you chose: your home folder is mounted" in said
+    assert not any("scratch" in m for m in said), said
+    pod = hub.user_pod("mario.rossi@infn.it")
+    assert pod["spec"]["nodeName"].startswith("local-gpu-")
+    (home,) = [v for v in pod["spec"]["volumes"] if v["name"] == "home"]
+    assert "persistentVolumeClaim" in home
+    await hub.stop("mario.rossi@infn.it")
 
 
 async def test_a_cpu_server_follows_the_table_to_the_tier1(hub: HubClient):
@@ -109,7 +136,13 @@ async def test_leonardo_down_falls_back_to_a_local_gpu_node_and_says_so(hub: Hub
     assert not any("interlink" in k for k in pod["metadata"].get("annotations") or {})
     (home,) = [v for v in pod["spec"]["volumes"] if v["name"] == "home"]
     assert home["persistentVolumeClaim"]["claimName"] == "claim-carol"
-    assert (await hub.server("carol"))["state"]["aiinfn_site"] == "local"
+    state = (await hub.server("carol"))["state"]
+    assert state["aiinfn_site"] == "local" and "aiinfn_scratch_place" not in state
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    place = ServerPlace.from_env(env)
+    assert place.summary() == "Local resources · fell back"
+    (step,) = place.fell_back_from
+    assert step.site_name == "CINECA Leonardo" and "Ping to InterLink API failed" in step.reason
     await hub.stop("carol")
 
 

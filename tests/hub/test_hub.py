@@ -18,6 +18,7 @@ from aiinfn_hub.examples import EXAMPLES
 from aiinfn_hub.placement import default_catalogue
 from aiinfn_hub.sandbox.testing import wait_until
 from aiinfn_hub.spawner import gpu_slug
+from aiinfn_hub.spawner.clusterview import display_model
 
 from .conftest import HubClient, gpu_pod, spawn_form_profiles
 
@@ -69,7 +70,8 @@ async def test_the_form_shows_every_profile_with_live_gpu_counts_and_asks_kubern
     assert list(profiles) == [p for _, p, _ in PROFILES]
     for slug, pool in POOLS.items():
         # an idle sandbox: every GPU of each model is free
-        assert f"{pool.total} of {pool.total} {pool.model} free now" in profiles[slug][1]
+        model = display_model(pool.model)  # "RTX 5000", "A100 MIG 1g.10gb"
+        assert f"{pool.total} of {pool.total} {model} free now" in profiles[slug][1]
     after = await hub.metrics()
     rendered = {k: v - before.get(k, 0) for k, v in after.items() if k[0] == "options_form"}
     assert sum(rendered.values()) == 0, rendered

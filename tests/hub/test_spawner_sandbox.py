@@ -102,7 +102,7 @@ async def test_gpu_profiles_count_the_sites_nodes_whatever_their_names(tmp_path)
                 assert await s.cluster.ready(30)
                 form = await s._render_profiles_form()
                 assert "8 of 8 A100 free now" in form
-                assert "7 of 7 A100-MIG-1g.10gb free now" in form
+                assert "7 of 7 A100 MIG 1g.10gb free now" in form
                 assert "0 of 0 T4 free now" in form
                 await s.api.create_namespaced_pod("default", gpu_pod("a100-job", "dgx-01", 3))
 

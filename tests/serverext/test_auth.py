@@ -15,7 +15,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import JupyterServerAuthWarning, url_path_join
 from tornado import web
 
-from aiinfn_hub.serverext.handlers import BaseHandler, routes
+from aiinfn_hub.serverext.app import extension_routes
+from aiinfn_hub.serverext.handlers import BaseHandler
 
 from .conftest import EXTENSION, extension_config, extension_of
 
@@ -57,7 +58,7 @@ async def test_no_extension_endpoint_lacks_authentication(
     ]
     assert ours == []
     handlers = extension_of(serverapp).handlers
-    assert len(handlers) == len(routes())
+    assert len(handlers) == len(extension_routes())
     for pattern, handler, *_ in handlers:
         assert issubclass(handler, BaseHandler), pattern
         assert implemented(handler), f"{handler.__name__} answers nothing"
