@@ -17,11 +17,11 @@ from types import TracebackType
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, StreamClosedError
 
 from ..errors import AIInfnError, BadRequest, Forbidden, NotFound, Starting, Unauthorized
+from ..jsonerrors import JSONErrors
 from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
 from .auth import Caller, Handler
@@ -56,8 +56,12 @@ def _check_unicode(data: Any) -> None:
         ) from None
 
 
-class APIHandler(web.RequestHandler):
-    """JSON in, JSON out; errors as ``{"error", "status", "field"}``; no anonymous access."""
+class APIHandler(JSONErrors):
+    """JSON in, JSON out; errors as ``{"error", "status", "field"}`` (:mod:`aiinfn_hub.jsonerrors`);
+    no anonymous access."""
+
+    routes_hint = "GET /openapi.json"
+    unexpected = UNEXPECTED
 
     #: The OpenAPI path this handler serves, for query-string validation.
     openapi_path = ""
@@ -130,32 +134,6 @@ class APIHandler(web.RequestHandler):
         if schema:
             openapi.validate(schema, data)
         return data
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, AIInfnError):
-            body = exc.to_dict()
-            self.set_status(exc.status)
-        elif status_code == 405:
-            allowed = [
-                m
-                for m in ("GET", "POST", "DELETE")
-                if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())
-            ]
-            body = {
-                "error": f"{self.request.method} is not allowed here; use "
-                f"{' or '.join(allowed) or 'another endpoint'} (see GET /openapi.json)",
-                "status": 405,
-            }
-            self.set_header("Allow", ", ".join(allowed))
-        elif isinstance(exc, web.HTTPError) and status_code < 500:
-            body = {"error": exc.log_message or self._reason, "status": status_code}
-        else:
-            body = {"error": UNEXPECTED, "status": status_code}
-        if body["status"] == 401:
-            self.set_header("WWW-Authenticate", "token")
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
 
     def log_exception(
         self,
