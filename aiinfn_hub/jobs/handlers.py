@@ -19,6 +19,14 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, StreamClosedError
 
+from ..apitypes import (
+    JobRequest,
+    ProbeBody,
+    RerunRequest,
+    ServiceSettings,
+    SiteList,
+    WhoamiBody,
+)
 from ..errors import BadRequest, Forbidden, NotFound
 from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
@@ -55,8 +63,8 @@ class JobsHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        body = self.body("JobRequest")
-        view, new = await self.manager.submit(self.who.name, body)
+        request: JobRequest = self.body("JobRequest")
+        view, new = await self.manager.submit(self.who.name, request)
         self.write_json(view, 201 if new else 200)
 
 
@@ -103,7 +111,7 @@ class RerunHandler(APIHandler):
 
     async def post(self, job_id: str) -> None:
         self.query()
-        body = self.body("RerunRequest", required=False)
+        body: RerunRequest = self.body("RerunRequest", required=False)
         view = await self.manager.rerun(self.who.name, self.who.admin, job_id, body.get("site"))
         self.write_json(view, 201)
 
@@ -113,7 +121,8 @@ class PlanHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        self.write_json(self.manager.plan(self.body("JobRequest"), self.who.name))
+        request: JobRequest = self.body("JobRequest")
+        self.write_json(self.manager.plan(request, self.who.name))
 
 
 class SitesHandler(APIHandler):
@@ -121,7 +130,8 @@ class SitesHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
-        self.write_json({"sites": self.manager.sites()})
+        sites: SiteList = {"sites": self.manager.sites()}
+        self.write_json(sites)
 
 
 class WhoamiHandler(APIHandler):
@@ -130,11 +140,12 @@ class WhoamiHandler(APIHandler):
     async def get(self) -> None:
         self.query()
         manager = self.manager
-        settings = {
+        settings: ServiceSettings = {
             "max_staged_bytes": manager.max_staged_bytes,
             "home_mount_path": manager.home_mount_path,
         }
-        self.write_json({"name": self.who.name, "admin": self.who.admin, "settings": settings})
+        whoami: WhoamiBody = {"name": self.who.name, "admin": self.who.admin, "settings": settings}
+        self.write_json(whoami)
 
 
 class OpenAPIHandler(APIHandler):
@@ -233,7 +244,8 @@ class HealthzHandler(ProbeHandler):
 
     async def get(self) -> None:
         self.query()
-        self.write_json({"status": "ok"})
+        alive: ProbeBody = {"status": "ok"}
+        self.write_json(alive)
 
 
 class ReadyzHandler(ProbeHandler):
@@ -256,7 +268,8 @@ class ReadyzHandler(ProbeHandler):
             ReadyzHandler._last = why
             level = logging.INFO if state is Readiness.READY else logging.WARNING
             log.log(level, "readiness: %s (%s)", state.value, why)
-        self.write_json({"status": state.value}, 200 if state is Readiness.READY else 503)
+        ready: ProbeBody = {"status": state.value}
+        self.write_json(ready, 200 if state is Readiness.READY else 503)
 
 
 class NotFoundHandler(APIHandler):
