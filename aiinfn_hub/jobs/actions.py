@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from ..apitypes import ActionView
 from . import labels as L
 
 
@@ -49,6 +50,20 @@ def annotations(actions: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return {L.ACTIONS: json.dumps(list(actions), sort_keys=True)}
 
 
-def shown(actions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def shown(actions: Sequence[Mapping[str, Any]]) -> list[ActionView]:
     """The actions as the API shows them: each with its ``words``."""
-    return [{**a, "words": _WORDS[Action(a["action"])].format(**{"job": "", **a})} for a in actions]
+    return [_shown(a) for a in actions]
+
+
+def _shown(action: Mapping[str, Any]) -> ActionView:
+    """One recorded action as the API shows it."""
+    words = _WORDS[Action(action["action"])].format(**{"job": "", **action})
+    view: ActionView = {
+        "action": action["action"],
+        "by": action["by"],
+        "time": action["time"],
+        "words": words,
+    }
+    if "job" in action:
+        view["job"] = action["job"]
+    return view

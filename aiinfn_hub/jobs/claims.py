@@ -29,43 +29,23 @@ from traitlets import Enum, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from ..errors import ClusterUnavailable, Unprocessable
+from ..kube.claimnaming import (
+    SERVERNAME_ANNOTATION,
+    SPAWNER_ENV,
+    STORAGE_COMPONENT,
+    STORAGE_SELECTOR,
+    USERNAME_ANNOTATION,
+    naming_in_config,
+)
 from ..kube.client import Kube, KubeError
 from .labels import HOME_CLAIM
 from .model import JobSpec
 
-#: The KubeSpawner traits that name a user's claim, and the service environment variables in
-#: which the hub hands their configured values to the jobs service.
-SPAWNER_ENV = {
-    "pvc_name_template": "AIINFN_SPAWNER_PVC_NAME_TEMPLATE",
-    "slug_scheme": "AIINFN_SPAWNER_SLUG_SCHEME",
-}
-#: Labels and annotations KubeSpawner puts on the claims it creates.
-STORAGE_COMPONENT = "singleuser-storage"
-STORAGE_SELECTOR = f"component={STORAGE_COMPONENT}"
-USERNAME_ANNOTATION = "hub.jupyter.org/username"
-SERVERNAME_ANNOTATION = "hub.jupyter.org/servername"
 #: Template fields KubeSpawner fills from what only the hub knows (the user's database id, and
 #: names rendered from other templates).
 UNKNOWABLE_FIELDS = frozenset({"userid", "pod_name", "pvc_name"})
 _KUBESPAWNER = KubeSpawner.class_traits()
 _NOT_FOUND = re.compile(r'persistentvolumeclaim "([^"]+)" (not found|is being deleted)')
-
-
-#: The spawner's config sections the service's own configuration may carry (the helm values
-#: alias the hub's into it), most derived first.
-SPAWNER_SECTIONS = ("AIInfnSpawner", "KubeSpawner")
-
-
-def naming_in_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """The claim naming the spawner's sections of ``config`` set (the most derived wins)."""
-    found = {}
-    for name in SPAWNER_ENV:
-        for section in SPAWNER_SECTIONS:
-            value = (config.get(section) or {}).get(name)
-            if value is not None:
-                found[name] = str(value)
-                break
-    return found
 
 
 def _spawner_default(name: str, config: Mapping[str, Any]) -> Any:

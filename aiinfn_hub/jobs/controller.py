@@ -24,6 +24,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from ..apitypes import AttemptView
 from ..errors import AIInfnError
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
@@ -269,7 +270,7 @@ class Controller(Parts):
         )
 
     async def _record_outcome(
-        self, tracked: Tracked, state: State, attempt: dict[str, Any], job: dict[str, Any]
+        self, tracked: Tracked, state: State, attempt: AttemptView, job: dict[str, Any]
     ) -> None:
         """The attempt ended the job (its code succeeded, failed or ran out of time): write
         the outcome and the attempt into the record, so the job stays ended with its history
@@ -297,7 +298,9 @@ class Controller(Parts):
         """Attempt ``number`` at ``site`` failed the job: record it as fallen back and move
         the job to the ``following`` site, or end it when no site is left to try."""
         entry = current_attempt(number, site, job, found)
-        entry.update(outcome=Outcome.FELL_BACK.value, ended=now_iso(), reason=found.reason)
+        entry["outcome"] = Outcome.FELL_BACK.value
+        entry["ended"] = now_iso()
+        entry["reason"] = found.reason
         history = [*tracked.history, entry]
         self.publisher.count(Count.FALLBACKS)
         if following is None:
@@ -330,7 +333,7 @@ class Controller(Parts):
         self._queued_attempt(tracked, number + 1, target, created, reason="")
 
     async def _next_attempt(
-        self, tracked: Tracked, number: int, history: list[dict[str, Any]]
+        self, tracked: Tracked, number: int, history: list[AttemptView]
     ) -> None:
         """Create attempt ``number`` at the next site of the plan (the first, for a new job),
         or end the job if no site is left."""
@@ -356,7 +359,7 @@ class Controller(Parts):
         )
 
     async def _create_attempt(
-        self, tracked: Tracked, number: int, site: Site, history: list[dict[str, Any]]
+        self, tracked: Tracked, number: int, site: Site, history: list[AttemptView]
     ) -> dict[str, Any]:
         """Create the Job of attempt ``number`` at ``site`` (409: the one made before is kept),
         checking the request again: an admin may have stopped sharing a volume or allowing an

@@ -3,7 +3,8 @@ but the two probes, ``/healthz`` and ``/readyz`` (as JupyterHub's ``/hub/health`
 Kubernetes' own ``/healthz``), which answer their status word and nothing else.
 
 Request bodies and query strings are validated against the OpenAPI document
-(``openapi.yaml``); every error is JSON ``{"error", "status", "field"}`` in plain words.
+(``openapi.yaml``); every error is JSON ``{"error", "status", "field"}`` in plain words. What
+every handler shares (authentication, JSON in and out, errors) is :mod:`.apibase`'s.
 """
 
 from __future__ import annotations
@@ -12,160 +13,28 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-from types import TracebackType
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from tornado import web
 from tornado.http1connection import HTTP1Connection
 from tornado.iostream import IOStream, StreamClosedError
 
-from ..errors import AIInfnError, BadRequest, Forbidden, NotFound, Starting, Unauthorized
+from ..apitypes import (
+    JobRequest,
+    ProbeBody,
+    RerunRequest,
+    ServiceSettings,
+    SiteList,
+    WhoamiBody,
+)
+from ..errors import BadRequest, Forbidden, NotFound
 from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
-from .auth import Caller, Handler
-from .manager import JobsManager
+from .apibase import APIHandler as APIHandler
+from .auth import Handler
+from .servicepage import ServicePageHandler
 
 log = logging.getLogger(__name__)
-
-UNEXPECTED = (
-    "the jobs service hit an unexpected error; it is logged, and your jobs are safe: try again"
-)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large")
-    return value
-
-
-def _check_unicode(data: Any) -> None:
-    """Refuse text that cannot be UTF-8: a JSON escape of half a surrogate pair (``\\ud800``)."""
-    try:
-        json.dumps(data, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        raise BadRequest(
-            "the body holds an unpaired surrogate escape (such as \\ud800), which is not "
-            "text; send valid Unicode (escape characters outside the BMP as a pair)"
-        ) from None
-
-
-class APIHandler(web.RequestHandler):
-    """JSON in, JSON out; errors as ``{"error", "status", "field"}``; no anonymous access."""
-
-    #: The OpenAPI path this handler serves, for query-string validation.
-    openapi_path = ""
-    #: Who is asking (set by prepare(), which refuses anyone it cannot name).
-    caller: Caller | None = None
-
-    @property
-    def who(self) -> Caller:
-        """The authenticated caller, in a handler method (after :meth:`prepare`)."""
-        if self.caller is None:  # prepare() has answered 401 already
-            raise Unauthorized("authentication required")
-        return self.caller
-
-    @property
-    def manager(self) -> JobsManager:
-        found: JobsManager = self.settings["jobs_manager"]
-        return found
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.set_header("Cache-Control", "no-store")
-
-    async def prepare(self) -> None:
-        authenticator = self.settings["authenticator"]
-        self.caller = await authenticator.authenticate(self)
-        if self.caller is not None:
-            if self.settings.get("starting"):
-                raise Starting()
-            return
-        if self.request.method == "GET" and self._browser_navigation():
-            url = authenticator.login_url(self)
-            if url:
-                self.redirect(url)
-                return
-        raise Unauthorized(
-            "authentication required: send your JupyterHub API token as "
-            "'Authorization: token <token>' (or log in to the hub in this browser)",
-        )
-
-    def _browser_navigation(self) -> bool:
-        headers = self.request.headers
-        mode = headers.get("Sec-Fetch-Mode")
-        return mode == "navigate" or (mode is None and "text/html" in headers.get("Accept", ""))
-
-    def query(self) -> dict[str, Any]:
-        """The query string, checked against this operation's OpenAPI parameters."""
-        method = self.request.method or "GET"
-        return openapi.query(self.openapi_path, method, self.request.query_arguments)
-
-    def write_json(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(data))
-
-    def body(self, schema: str | None = None, required: bool = True) -> Any:
-        """The JSON body, validated against ``schema`` from the OpenAPI document."""
-        raw = self.request.body
-        if not raw.strip():
-            if required:
-                raise BadRequest(
-                    "the request needs a JSON body; see GET /openapi.json for its fields"
-                )
-            data: Any = {}
-        else:
-            try:
-                data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
-            except (ValueError, RecursionError) as exc:
-                raise BadRequest(f"the body is not valid JSON ({exc})") from None
-            if b"\\u" in raw:
-                _check_unicode(data)
-        if schema:
-            openapi.validate(schema, data)
-        return data
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, AIInfnError):
-            body = exc.to_dict()
-            self.set_status(exc.status)
-        elif status_code == 405:
-            allowed = [
-                m
-                for m in ("GET", "POST", "DELETE")
-                if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())
-            ]
-            body = {
-                "error": f"{self.request.method} is not allowed here; use "
-                f"{' or '.join(allowed) or 'another endpoint'} (see GET /openapi.json)",
-                "status": 405,
-            }
-            self.set_header("Allow", ", ".join(allowed))
-        elif isinstance(exc, web.HTTPError) and status_code < 500:
-            body = {"error": exc.log_message or self._reason, "status": status_code}
-        else:
-            body = {"error": UNEXPECTED, "status": status_code}
-        if body["status"] == 401:
-            self.set_header("WWW-Authenticate", "token")
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
-
-    def log_exception(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if isinstance(value, Starting) or (isinstance(value, AIInfnError) and value.status < 500):
-            return
-        super().log_exception(typ, value, tb)
 
 
 class JobsHandler(APIHandler):
@@ -194,8 +63,8 @@ class JobsHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        body = self.body("JobRequest")
-        view, new = await self.manager.submit(self.who.name, body)
+        request: JobRequest = self.body("JobRequest")
+        view, new = await self.manager.submit(self.who.name, request)
         self.write_json(view, 201 if new else 200)
 
 
@@ -242,7 +111,7 @@ class RerunHandler(APIHandler):
 
     async def post(self, job_id: str) -> None:
         self.query()
-        body = self.body("RerunRequest", required=False)
+        body: RerunRequest = self.body("RerunRequest", required=False)
         view = await self.manager.rerun(self.who.name, self.who.admin, job_id, body.get("site"))
         self.write_json(view, 201)
 
@@ -252,7 +121,8 @@ class PlanHandler(APIHandler):
 
     async def post(self) -> None:
         self.query()
-        self.write_json(self.manager.plan(self.body("JobRequest"), self.who.name))
+        request: JobRequest = self.body("JobRequest")
+        self.write_json(self.manager.plan(request, self.who.name))
 
 
 class SitesHandler(APIHandler):
@@ -260,7 +130,8 @@ class SitesHandler(APIHandler):
 
     async def get(self) -> None:
         self.query()
-        self.write_json({"sites": self.manager.sites()})
+        sites: SiteList = {"sites": self.manager.sites()}
+        self.write_json(sites)
 
 
 class WhoamiHandler(APIHandler):
@@ -269,11 +140,12 @@ class WhoamiHandler(APIHandler):
     async def get(self) -> None:
         self.query()
         manager = self.manager
-        settings = {
+        settings: ServiceSettings = {
             "max_staged_bytes": manager.max_staged_bytes,
             "home_mount_path": manager.home_mount_path,
         }
-        self.write_json({"name": self.who.name, "admin": self.who.admin, "settings": settings})
+        whoami: WhoamiBody = {"name": self.who.name, "admin": self.who.admin, "settings": settings}
+        self.write_json(whoami)
 
 
 class OpenAPIHandler(APIHandler):
@@ -372,7 +244,8 @@ class HealthzHandler(ProbeHandler):
 
     async def get(self) -> None:
         self.query()
-        self.write_json({"status": "ok"})
+        alive: ProbeBody = {"status": "ok"}
+        self.write_json(alive)
 
 
 class ReadyzHandler(ProbeHandler):
@@ -395,7 +268,8 @@ class ReadyzHandler(ProbeHandler):
             ReadyzHandler._last = why
             level = logging.INFO if state is Readiness.READY else logging.WARNING
             log.log(level, "readiness: %s (%s)", state.value, why)
-        self.write_json({"status": state.value}, 200 if state is Readiness.READY else 503)
+        ready: ProbeBody = {"status": state.value}
+        self.write_json(ready, 200 if state is Readiness.READY else 503)
 
 
 class NotFoundHandler(APIHandler):
@@ -407,8 +281,6 @@ class NotFoundHandler(APIHandler):
 
 def routes(prefix: str) -> list[Handler]:
     """URL patterns under ``prefix`` (e.g. ``/services/aiinfn-jobs/``)."""
-    from .servicepage import ServicePageHandler  # it builds on this module's APIHandler
-
     openapi.warm()
     prefix = prefix.rstrip("/")
     job = r"/jobs/(?P<job_id>[^/]+)"

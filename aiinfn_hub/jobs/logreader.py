@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..apitypes import LogChunk
 from ..errors import BadRequest, ClusterUnavailable
 from ..kube.client import Kube, KubeError
 from . import labels as L
@@ -19,7 +20,7 @@ async def read_log(
     pods: Iterable[dict[str, Any]],
     offset: int = 0,
     completion_index: int | None = None,
-) -> dict[str, Any]:
+) -> LogChunk:
     """From ``offset``, the log of the job's latest started pod (of one index of an array
     job): ``{data, next_offset, eof, pod}``, with a ``message`` when there is none. ``spec`` and
     ``view`` are the job's request and view, ``pods`` its pods."""

@@ -21,6 +21,7 @@ from typing import Any
 from traitlets import Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..apitypes import JobRequest, JobView, LogChunk, PlanView, SiteView
 from ..kube.cache import Reflector, when_synced
 from ..kube.client import Kube
 from ..kube.startup import wait_synced
@@ -156,13 +157,13 @@ class JobsManager(LoggingConfigurable):
     # ------------------------------------------------------------------ user operations
     # (methods, not attributes, so that a site's subclass may override them: manager_class)
 
-    def plan(self, data: Any, user: str | None = None) -> dict[str, Any]:
+    def plan(self, data: JobRequest, user: str | None = None) -> PlanView:
         """The placement preview for a request (:meth:`.JobOperations.plan`)."""
         return self.operations.plan(data, user)
 
     async def submit(
-        self, user: str, data: Any, action: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], bool]:
+        self, user: str, data: JobRequest, action: dict[str, Any] | None = None
+    ) -> tuple[JobView, bool]:
         """Create a job; its view and whether it is new (:meth:`.JobOperations.submit`)."""
         return await self.operations.submit(user, data, action)
 
@@ -182,21 +183,19 @@ class JobsManager(LoggingConfigurable):
             user, admin, owner=owner, state=state, site=site, limit=limit, offset=offset
         )
 
-    def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    def get(self, user: str, admin: bool, job_id: str) -> JobView:
         """The job's view, if ``user`` may see it."""
         return self.operations.get(user, admin, job_id)
 
-    async def cancel(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    async def cancel(self, user: str, admin: bool, job_id: str) -> JobView:
         """End a job that has not ended (:meth:`.JobOperations.cancel`)."""
         return await self.operations.cancel(user, admin, job_id)
 
-    async def collected(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    async def collected(self, user: str, admin: bool, job_id: str) -> JobView:
         """The owner's server saved the job's executed notebook."""
         return await self.operations.collected(user, admin, job_id)
 
-    async def rerun(
-        self, user: str, admin: bool, job_id: str, site: str | None = None
-    ) -> dict[str, Any]:
+    async def rerun(self, user: str, admin: bool, job_id: str, site: str | None = None) -> JobView:
         """Submit the same job again, optionally at a named site."""
         return await self.operations.rerun(user, admin, job_id, site)
 
@@ -207,7 +206,7 @@ class JobsManager(LoggingConfigurable):
         job_id: str,
         offset: int = 0,
         completion_index: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> LogChunk:
         """A slice of the current attempt's log (:meth:`.JobOperations.logs`)."""
         return await self.operations.logs(user, admin, job_id, offset, completion_index)
 
@@ -243,7 +242,7 @@ class JobsManager(LoggingConfigurable):
         """Whether the controller runs (jobs are reconciled as they change)."""
         return self.controller.started
 
-    def sites(self) -> list[dict[str, Any]]:
+    def sites(self) -> list[SiteView]:
         """Each site: health, free and total capacity, queue depth and pending reasons."""
         return self.status.sites(self.index.all_pods.values(), self.index.workloads.values())
 

@@ -15,6 +15,7 @@ import logging
 import uuid
 from typing import Any
 
+from ..apitypes import JobRequest, JobView, LogChunk, PlanView
 from ..errors import ClusterUnavailable, Conflict, NotFound, Unprocessable
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
@@ -50,14 +51,14 @@ class JobOperations(Parts):
             raise NotFound(f"no job {job_id!r} among your jobs; check the id in your list of jobs")
         return tracked
 
-    def plan(self, data: Any, user: str | None = None) -> dict[str, Any]:
+    def plan(self, data: JobRequest, user: str | None = None) -> PlanView:
         """The placement preview for a request (nothing is submitted); its image is checked,
         and with ``user`` the volumes it names, as a submission by that user would be."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self.checks.check(spec, user)
         return self._plan_for(spec)
 
-    def _plan_for(self, spec: JobSpec) -> dict[str, Any]:
+    def _plan_for(self, spec: JobSpec) -> PlanView:
         """The plan's JSON form for ``spec`` by the sites' health now, narrowed to the site
         the user asked for (422 when that site cannot run it, saying why)."""
         try:
@@ -84,8 +85,8 @@ class JobOperations(Parts):
         return data
 
     async def submit(
-        self, user: str, data: Any, action: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], bool]:
+        self, user: str, data: JobRequest, action: dict[str, Any] | None = None
+    ) -> tuple[JobView, bool]:
         """Create a job (``action``: an admin's, recorded with it); returns its view and
         whether it is new (False: an idempotent retry)."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
@@ -167,11 +168,11 @@ class JobOperations(Parts):
         total = len(chosen)
         return f'{{"jobs": [{jobs}], "total": {total}, "next_offset": {json.dumps(following)}}}'
 
-    def get(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    def get(self, user: str, admin: bool, job_id: str) -> JobView:
         """The job's view, if ``user`` may see it."""
         return self._visible(job_id, user, admin).shown
 
-    async def cancel(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    async def cancel(self, user: str, admin: bool, job_id: str) -> JobView:
         """End a job that has not ended (409 if it has); an admin's cancel of another user's
         job is recorded in it."""
         tracked = self._visible(job_id, user, admin)
@@ -192,7 +193,7 @@ class JobOperations(Parts):
                 raise ClusterUnavailable(f"the job was not cancelled: {exc.plain()}") from None
         return tracked.shown
 
-    async def collected(self, user: str, admin: bool, job_id: str) -> dict[str, Any]:
+    async def collected(self, user: str, admin: bool, job_id: str) -> JobView:
         """The owner's server saved the job's executed notebook (see retention.py)."""
         tracked = self._visible(job_id, user, admin)
         async with tracked.lock:
@@ -200,9 +201,7 @@ class JobOperations(Parts):
         self.controller.mark(job_id)
         return tracked.shown
 
-    async def rerun(
-        self, user: str, admin: bool, job_id: str, site: str | None = None
-    ) -> dict[str, Any]:
+    async def rerun(self, user: str, admin: bool, job_id: str, site: str | None = None) -> JobView:
         """Submit the same job again (as a new job), optionally at a named site."""
         tracked = self._visible(job_id, user, admin)
         self.retention.check_rerun(tracked)
@@ -233,7 +232,7 @@ class JobOperations(Parts):
         job_id: str,
         offset: int = 0,
         completion_index: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> LogChunk:
         """A slice of the current attempt's log from ``offset``: ``{data, next_offset, eof}``."""
         tracked = self._visible(job_id, user, admin)
         if gone := self.retention.log_removed(tracked):

@@ -15,8 +15,9 @@ import functools
 import json
 import uuid
 import zlib
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from ..apitypes import JobView
 from . import slim
 
 #: Raw deflate (no header or checksum: the text never leaves the process), full window.
@@ -67,7 +68,7 @@ def _plan_json(text: str) -> str:
     return json.dumps(slim.shared(text))
 
 
-def pack(view: dict[str, Any], plan_text: str | None) -> Packed:
+def pack(view: JobView, plan_text: str | None) -> Packed:
     """``view`` packed; ``plan_text``: the record's text of the view's plan, to keep the plan
     apart (None: the view's plan is not the record's, keep it in)."""
     if plan_text is None or "plan" not in view:

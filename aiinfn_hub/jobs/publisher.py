@@ -9,10 +9,11 @@ owner's event subscribers (:mod:`.events`) when what they see of it changed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+from ..apitypes import AttemptView, Progress
 from ..kube.conditions import now_iso
 from ..placement import Site
 from . import labels as L
@@ -48,10 +49,10 @@ class Publisher:
         *,
         state: State,
         reason: str,
-        attempt: dict[str, Any] | None = None,
+        attempt: AttemptView | None = None,
         site: Site | None = None,
         job: dict[str, Any] | None = None,
-        counts: Mapping[str, int] | None = None,
+        counts: Progress | None = None,
     ) -> None:
         """Make the job's view from its record and what the caller found: the attempt in
         progress (``attempt``, its Job ``job``), the site it is at (default: its latest

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+from ..apitypes import AttemptView, JobRequest
 from ..kube.client import Kube
 from ..kube.conditions import now_iso
 from . import actions as A
@@ -31,7 +32,7 @@ class RecordWriter:
     async def patch(
         self,
         tracked: Tracked,
-        history: list[dict[str, Any]],
+        history: list[AttemptView],
         final: dict[str, Any] | None,
         actions: Sequence[Mapping[str, Any]] = (),
     ) -> None:
@@ -58,7 +59,7 @@ class RecordWriter:
         """End the job for good; an attempt still in progress is recorded as ended with it
         (and an admin's ``actions``, e.g. a cancel, with the outcome)."""
         history = tracked.history
-        shown = (tracked.view or {}).get("attempts") or []
+        shown = tracked.view["attempts"] if tracked.view else []
         if job is not None and not finished(job) and shown and shown[-1].get("outcome") is None:
             outcome = Outcome(state.value).value
             history = [*history, {**shown[-1], "outcome": outcome, "ended": now_iso()}]
@@ -70,8 +71,9 @@ class RecordWriter:
         self.publisher.publish(tracked, state=state, reason=reason)
 
 
-def spec_data(tracked: Tracked) -> dict[str, Any]:
-    """The request stored in a job's record, staged file re-attached, ready for parse_spec."""
+def spec_data(tracked: Tracked) -> JobRequest:
+    """The request stored in a job's record, staged file re-attached, ready for parse_spec
+    (which checks it again, as any submission)."""
     data = dict(tracked.spec)
     script = data.get("script")
     if script:
@@ -80,7 +82,7 @@ def spec_data(tracked: Tracked) -> dict[str, Any]:
         data["script"] = {**script, "content": content}
     resources = {k: v for k, v in (data.pop("resources", None) or {}).items() if v is not None}
     data["resources"] = resources
-    return {k: v for k, v in data.items() if v is not None}
+    return cast(JobRequest, {k: v for k, v in data.items() if v is not None})
 
 
 def finished(job: Mapping[str, Any]) -> bool:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from ..apitypes import LogChunk
 from ..errors import Conflict
 from ..kube.client import Kube
 from ..kube.conditions import now_iso, parse_time
@@ -99,8 +100,8 @@ class JobsRetention(LoggingConfigurable):
     @staticmethod
     def ended_at(tracked: Tracked) -> float | None:
         """When the job ended (epoch seconds), from its view; None while it runs."""
-        view = tracked.view or {}
-        if not tracked.final or not State(view.get("state", State.QUEUED)).terminal:
+        view = tracked.view
+        if view is None or not tracked.final or not State(view["state"]).terminal:
             return None
         return parse_time(view.get("ended")) or parse_time(tracked.submitted)
 
@@ -170,7 +171,7 @@ class JobsRetention(LoggingConfigurable):
 
     # ------------------------------------------------------------------ what users are told
 
-    def log_removed(self, tracked: Tracked) -> dict[str, Any] | None:
+    def log_removed(self, tracked: Tracked) -> LogChunk | None:
         """The answer of GET /jobs/{id}/log once the log is gone (None while it is kept)."""
         compacted = parse_time(tracked.annotations.get(L.COMPACTED))
         if compacted is None:

@@ -4,7 +4,7 @@ API reference rendered from the OpenAPI document. Everything is rendered here, o
 the page loads nothing from anywhere (its Content-Security-Policy says so).
 
 A browser gets the page; an API client (``Accept: application/json``) gets a JSON index of the
-same links. Authentication is every handler's (:class:`.handlers.APIHandler`): a browser
+same links. Authentication is every handler's (:class:`.apibase.APIHandler`): a browser
 without a session is sent to the hub's login.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import openapi
-from .handlers import APIHandler
+from .apibase import APIHandler
 
 #: How many of the user's jobs the page lists (newest first).
 SHOWN_JOBS = 20

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..apitypes import Progress
 from ..kube.conditions import condition, is_true, parse_time
 from ..kueuenames import DEACTIVATED
 from ..placement import Site, SiteHealth
@@ -249,7 +250,7 @@ def assess(
     return Assessment(state, raw=raw, check_at=deadline)
 
 
-def progress(job: Mapping[str, Any] | None, completions: int) -> dict[str, int]:
+def progress(job: Mapping[str, Any] | None, completions: int) -> Progress:
     """Array-job progress: succeeded, failed and active of ``completions``."""
     status = (job or {}).get("status") or {}
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from ..apitypes import SiteView
 from ..kube.conditions import condition, is_true
 from ..placement import Placer, SiteHealth
 from ..placement.capacity import node_usage, site_capacity
@@ -40,13 +41,13 @@ class SiteStatus:
 
     def sites(
         self, pods: Iterable[Mapping[str, Any]], workloads: Iterable[Mapping[str, Any]]
-    ) -> list[dict[str, Any]]:
+    ) -> list[SiteView]:
         """Each site: health, free and total capacity, queue depth and pending reasons, from
         the namespace's ``pods`` and Kueue ``workloads``."""
         nodes = self.nodes()
         used = node_usage(pods)
         workloads = list(workloads)
-        result = []
+        result: list[SiteView] = []
         for site in self.placer.sites.values():
             health = self.of(site.name)
             pending = [

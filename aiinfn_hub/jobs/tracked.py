@@ -21,6 +21,7 @@ import asyncio
 import json
 from typing import Any, NamedTuple
 
+from ..apitypes import AttemptView, JobView, PlanView
 from . import actions as A
 from . import labels as L
 from . import slim
@@ -28,8 +29,11 @@ from .manifests import RECORD_KEYS
 from .model import State
 from .packed import Packed, pack, unpack
 
+#: The plan of a job whose record is not read yet (no view is built before it is).
+NO_PLAN: PlanView = {"requires_gpu": False, "offloadable": False, "sites": [], "ruled_out": []}
 
-def signature(view: dict[str, Any]) -> tuple[Any, ...]:
+
+def signature(view: JobView) -> tuple[Any, ...]:
     """What of a view, when it changes, is worth an event to the job's owner."""
     return (
         view["state"],
@@ -123,7 +127,7 @@ class Tracked:
         self._record: dict[str, Any] | Stub | None = None
         self._attempts: dict[int, dict[str, Any]] | None = None
         self._pods: dict[str, dict[str, Any]] | None = None
-        self._view: dict[str, Any] | None = None
+        self._view: JobView | None = None
         #: the view as JSON, made when a listing first needs it (a resting job's: packed)
         self.encoded: str | Packed | None = None
         self.state: str | None = None  # the view's state and site, for listings
@@ -134,8 +138,8 @@ class Tracked:
         self._lock: JobLock | None = None
         self.parsed_version: str | None = None
         self._spec: dict[str, Any] | None = None
-        self.plan: dict[str, Any] = {}  # shared with every job of the same plan: read-only
-        self.parsed_history: tuple[str, list[dict[str, Any]]] | None = None
+        self.plan: PlanView = NO_PLAN  # shared with every job of the same plan: read-only
+        self.parsed_history: tuple[str, list[AttemptView]] | None = None
 
     # ------------------------------------------------------------------ parts made on use
 
@@ -215,10 +219,10 @@ class Tracked:
         self._spec = value
 
     @property
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[AttemptView]:
         """The recorded attempts, parsed once per version of the record (read-only)."""
         if isinstance(self._record, Stub):  # an ended job's view shows exactly its attempts
-            found: list[dict[str, Any]] = self._resting_view()["attempts"]
+            found: list[AttemptView] = self._resting_view()["attempts"]
             return found
         text = self.annotations.get(L.ATTEMPTS) or "[]"
         if self.parsed_history is None or self.parsed_history[0] is not text:
@@ -228,21 +232,21 @@ class Tracked:
     # ------------------------------------------------------------------ the view
 
     @property
-    def view(self) -> dict[str, Any] | None:
+    def view(self) -> JobView | None:
         """What users see of the job (a resting job's: parsed again at each call)."""
         if self.resting:
             return self._resting_view()
         return self._view
 
     @view.setter
-    def view(self, value: dict[str, Any]) -> None:
+    def view(self, value: JobView) -> None:
         self._view = value
         self.encoded = None
         self.state, self.site = value["state"], value["site"]
         self.viewed_version = self.parsed_version
 
     @property
-    def shown(self) -> dict[str, Any]:
+    def shown(self) -> JobView:
         """The view of a job users can reach: one is built before its submission answers."""
         view = self.view
         if view is None:
@@ -257,9 +261,9 @@ class Tracked:
             raise LookupError(f"job {self.job_id} has no record")
         return record
 
-    def _resting_view(self) -> dict[str, Any]:
+    def _resting_view(self) -> JobView:
         """A resting job's view, parsed again from its packed form."""
-        found: dict[str, Any] = json.loads(self.view_json())
+        found: JobView = json.loads(self.view_json())
         return found
 
     @property

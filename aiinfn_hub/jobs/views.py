@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from ..apitypes import AttemptView, JobView, KueueCondition, PlanView, Progress
 from ..placement import Site
 from . import actions as A
 from .model import Outcome, State, completions_of
@@ -26,7 +27,7 @@ def short(reason: str) -> str:
     return reason.split(" (", 1)[0]
 
 
-def fallback_summary(history: Sequence[Mapping[str, Any]], current: str | None) -> str:
+def fallback_summary(history: Sequence[AttemptView], current: str | None) -> str:
     """E.g. ``CINECA Leonardo: not admitted within 10m, now on Local resources``."""
     parts = [
         f"{entry['site_display']}: {short(entry['reason'])}"
@@ -40,7 +41,7 @@ def fallback_summary(history: Sequence[Mapping[str, Any]], current: str | None) 
 
 def current_attempt(
     number: int, site: Site, job: Mapping[str, Any], assessment: Assessment
-) -> dict[str, Any]:
+) -> AttemptView:
     """The attempt in progress (or the last one), in the same form as recorded attempts."""
     meta = job.get("metadata") or {}
     status = job.get("status") or {}
@@ -59,10 +60,28 @@ def current_attempt(
         "outcome": outcome.value if outcome else None,
         "reason": assessment.reason
         or _STATUS_WORDS[assessment.state].format(site=site.display_name),
-        "kueue": {k: raw[k] for k in ("condition", "status", "reason", "message") if k in raw},
+        "kueue": _kueue(raw),
         "remote_job_id": raw.get("remote_job_id"),
         "pod": raw.get("pod"),
     }
+
+
+#: What an attempt shows of Kueue's condition.
+_KUEUE_KEYS: tuple[Literal["condition", "status", "reason", "message"], ...] = (
+    "condition",
+    "status",
+    "reason",
+    "message",
+)
+
+
+def _kueue(raw: Mapping[str, Any]) -> KueueCondition:
+    """The Kueue condition of an assessment's raw findings, as an attempt shows it."""
+    kueue: KueueCondition = {}
+    for key in _KUEUE_KEYS:
+        if key in raw:
+            kueue[key] = raw[key]
+    return kueue
 
 
 def _failed_time(job: Mapping[str, Any]) -> str | None:
@@ -77,25 +96,25 @@ def build_view(
     job_id: str,
     owner: str,
     *,
-    spec: Mapping[str, Any],
-    plan: Mapping[str, Any],
+    spec: dict[str, Any],
+    plan: PlanView,
     submitted: str | None,
-    history: Sequence[Mapping[str, Any]],
+    history: Sequence[AttemptView],
     state: State,
-    current: Mapping[str, Any] | None,
+    current: AttemptView | None,
     site: Site | None,
     job: Mapping[str, Any] | None,
     reason: str,
-    counts: Mapping[str, int] | None = None,
+    counts: Progress | None = None,
     actions: Sequence[Mapping[str, Any]] = (),
-) -> dict[str, Any]:
+) -> JobView:
     """The job as the API returns it; ``counts`` is the progress recorded when the job ended
     (its Job may be gone), else it is read from ``job``; ``actions``: what admins did to it.
     The view shares the parsed spec, plan and attempts of the record (thousands of views are
     kept): nothing may change it."""
     attempts = list(history)  # the recorded entries themselves: views are read-only
     if current:
-        attempts.append(dict(current))
+        attempts.append(current.copy())
     started = attempts[0]["started"] if attempts else None
     ended = None
     if state.terminal:
@@ -106,7 +125,7 @@ def build_view(
     words = reason or _STATUS_WORDS[state].format(site=site.display_name if site else "no site")
     return {
         "id": job_id,
-        "name": spec.get("name"),
+        "name": spec.get("name") or "",
         "owner": owner,
         "state": state.value,
         "site": site_name,

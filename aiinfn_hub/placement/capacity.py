@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..apitypes import GpuModelCapacity, SiteCapacity
 from ..kube.conditions import is_true
 from ..kube.quantity import parse_quantity
 from .membership import site_nodes
@@ -92,7 +93,7 @@ def _amount(nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage], resou
 
 def site_capacity(
     site: Site, nodes: Iterable[Mapping[str, Any]], used: Mapping[str, Usage]
-) -> dict[str, Any]:
+) -> SiteCapacity:
     """The site's GPUs (all devices, MIG slices included) and CPUs, free and in total, each
     GPU model's, and the most one job can get there, as ``/sites`` shows them."""
     nodes = list(nodes)
@@ -109,7 +110,7 @@ def site_capacity(
 
 def _model_capacity(
     site: Site, model: str, nodes: list[Mapping[str, Any]], used: Mapping[str, Usage]
-) -> dict[str, Any]:
+) -> GpuModelCapacity:
     """One GPU model at a site: free and total (each product's nodes counted once), the most
     one job gets, and whether they are MIG slices."""
     pools = [p for p in site.capabilities.gpus if p.model == model]

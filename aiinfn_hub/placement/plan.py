@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..apitypes import PlanView, SiteReason
 from .requirements import JobRequest, Requirements
 from .sites import Site, SiteHealth
 
@@ -19,7 +20,7 @@ class Choice:
     site: Site
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SiteReason:
         return {"name": self.site.name, "reason": self.reason}
 
 
@@ -80,7 +81,7 @@ class Exclusion:
     reason: str
     field: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SiteReason:
         return {"name": self.site.name, "reason": self.reason}
 
 
@@ -107,7 +108,7 @@ class Plan:
         """The site to try after those ``tried``, and why (:func:`next_site`)."""
         return next_site(self.sites, tried, health)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlanView:
         """The JSON form ``aiinfn-hub plan --json`` prints and the jobs API returns."""
         return {
             "requires_gpu": self.requirements.requires_gpu,

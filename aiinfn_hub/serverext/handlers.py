@@ -54,13 +54,13 @@ from tornado import web
 
 from ..errors import AIInfnError, BadRequest, NotFound
 from ..jobs.client import job_path
+from ..jsonerrors import JSONErrors
 from ..runner import readable
 from .returns import targets
 from .staging import build_request
 
 AUTH_RESOURCE = "aiinfn_hub"
 PREFIX = "aiinfn-hub/api"
-METHODS = ("GET", "POST", "DELETE")
 #: Words for the errors Jupyter Server and tornado raise without a message of their own.
 PLAIN_ERRORS = {
     403: "this Jupyter server did not accept your login: log in again, or send the server's "
@@ -73,49 +73,30 @@ PLAIN_ERRORS = {
 log = logging.getLogger(__name__)
 
 
-class BaseHandler(ExtensionHandlerMixin, APIHandler):
-    """JSON handler of the extension; errors as ``{"error", "status", "field"}``."""
+class BaseHandler(ExtensionHandlerMixin, JSONErrors, APIHandler):
+    """JSON handler of the extension; errors as ``{"error", "status", "field"}``
+    (:mod:`aiinfn_hub.jsonerrors`)."""
 
     auth_resource = AUTH_RESOURCE
+    routes_hint = f"the routes in {PREFIX}"
+    unexpected = (
+        "the jobs extension hit an unexpected error; it is logged, and your jobs are safe: "
+        "try again"
+    )
 
     @property
     def ext(self) -> Any:
         return self.extensionapp
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.set_header("Content-Type", "application/json")
-        if isinstance(exc, AIInfnError):
-            self.set_status(exc.status)
-            body = exc.to_dict()
-        elif isinstance(exc, web.HTTPError) and status_code == 405:
-            allowed = [m for m in METHODS if type(self).takes(m)]
-            body = {
-                "error": f"{self.request.method} is not allowed here; use "
-                f"{' or '.join(allowed)} (see the routes in {PREFIX})",
-                "status": 405,
-            }
-        elif isinstance(exc, web.HTTPError) and status_code < 500:
-            message = exc.log_message or PLAIN_ERRORS.get(status_code) or self._reason
-            if status_code == 403 and getattr(self, "_jupyter_current_user", None) is None:
-                message = PLAIN_ERRORS[403]  # not logged in (not the XSRF check it then fails)
-            body = {"error": message, "status": status_code}
-        else:
-            body = {
-                "error": "the jobs extension hit an unexpected error; it is logged, and your "
-                "jobs are safe: try again",
-                "status": status_code,
-            }
-        self.finish(json.dumps(body))
+    def plain_words(self, status_code: int, exc: web.HTTPError) -> str:
+        """Jupyter Server's errors in words: its own refusals carry none."""
+        if status_code == 403 and getattr(self, "_jupyter_current_user", None) is None:
+            return PLAIN_ERRORS[403]  # not logged in (not the XSRF check it then fails)
+        return exc.log_message or PLAIN_ERRORS.get(status_code) or self._reason
 
     def log_exception(self, typ, value, tb) -> None:
         if not isinstance(value, AIInfnError):
             super().log_exception(typ, value, tb)
-
-    @classmethod
-    def takes(cls, method: str) -> bool:
-        """Whether this handler answers ``method`` (rather than tornado's 405)."""
-        return getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
 
     def json_body(self) -> Any:
         if not self.request.body:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from traitlets.utils.importstring import import_item
 
-from ..jobs.claims import SPAWNER_ENV, naming_in_config
+from ..kube.claimnaming import SPAWNER_ENV, naming_in_config
 
 SERVICE = "aiinfn-jobs"
 

@@ -19,7 +19,8 @@ from traitlets.config import Config
 
 from aiinfn_hub.hubconfig import SANDBOX_KEYS, SandboxHub, extra_config, hub_config, write_config
 from aiinfn_hub.jobs.app import JobsService
-from aiinfn_hub.jobs.claims import SPAWNER_ENV, HomeClaim
+from aiinfn_hub.jobs.claims import HomeClaim
+from aiinfn_hub.kube.claimnaming import SPAWNER_ENV
 from aiinfn_hub.spawner.wiring import claim_naming, share_claim_naming
 
 from .helpers import HELM_VALUES, load_yaml

@@ -20,13 +20,9 @@ from traitlets.config import Config
 
 from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import claims
-from aiinfn_hub.jobs.claims import (
-    SPAWNER_ENV,
-    HomeClaim,
-    home_claim_manifest,
-    missing_claim,
-)
+from aiinfn_hub.jobs.claims import HomeClaim, home_claim_manifest, missing_claim
 from aiinfn_hub.jobs.model import parse_spec
+from aiinfn_hub.kube.claimnaming import SPAWNER_ENV
 from aiinfn_hub.kube.client import KubeError
 from aiinfn_hub.placement import Placer
 
