@@ -4,19 +4,30 @@
  * is wrong before asking the server. `null` means the text is not such a quantity.
  */
 
-const MEMORY_UNITS: Record<string, number> = {
+/** The multipliers of Kubernetes' quantity suffixes (resource.Quantity). */
+const SUFFIXES: Record<string, number> = {
   '': 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
   k: 1e3,
   M: 1e6,
   G: 1e9,
   T: 1e12,
+  P: 1e15,
+  E: 1e18,
   Ki: 2 ** 10,
   Mi: 2 ** 20,
   Gi: 2 ** 30,
-  Ti: 2 ** 40
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60
 };
-const MEMORY_RE = /^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|k|M|G|T)?\s*$/;
-const CPU_RE = /^\s*(\d+(?:\.\d+)?)(m?)\s*$/;
+// The API server's grammar (aiinfn_hub/kube/quantity.py): a number, then a binary suffix, a
+// decimal exponent (`1e3`: tried before the exa suffix `E`) or a decimal suffix.
+const QUANTITY_RE =
+  /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([KMGTPE]i)|[eE]([+-]?\d+)|([numkMGTPE]?))$/;
+const MEMORY_UNITS = SUFFIXES;
 const CLOCK_RE = /^(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})$/;
 const DURATION_RE = /^(?:\d+[dhms])+$/;
 const DURATION_UNITS: [string, number][] = [
@@ -26,22 +37,30 @@ const DURATION_UNITS: [string, number][] = [
   ['s', 1]
 ];
 
-/** Cores from `2`, `0.5` or `500m`. */
-export function parseCpu(text: string): number | null {
-  const match = CPU_RE.exec(text);
+/** A positive quantity in base units, or null; white space around it is dropped. */
+function parseQuantity(text: string): number | null {
+  const match = QUANTITY_RE.exec(text.trim());
   if (!match) {
     return null;
   }
-  return Number(match[1]) / (match[2] ? 1000 : 1);
+  const [, number, binary, exponent, decimal] = match;
+  const scale =
+    exponent !== undefined
+      ? 10 ** Number(exponent)
+      : SUFFIXES[binary ?? decimal ?? ''];
+  const value = Number(number) * scale;
+  return Number.isFinite(value) && value > 0 ? value : null;
 }
 
-/** Bytes from `8Gi`, `512Mi`, `4G` or a number of bytes. */
+/** Cores from `2`, `0.5` or `500m` (any Kubernetes quantity). */
+export function parseCpu(text: string): number | null {
+  return parseQuantity(text);
+}
+
+/** Bytes from `8Gi`, `512Mi`, `4G` or a number of bytes (a fraction of a byte rounds up). */
 export function parseMemory(text: string): number | null {
-  const match = MEMORY_RE.exec(text);
-  if (!match) {
-    return null;
-  }
-  return Math.floor(Number(match[1]) * MEMORY_UNITS[match[2] ?? '']);
+  const value = parseQuantity(text);
+  return value === null ? null : Math.ceil(value);
 }
 
 /** Seconds from `90s`, `2h`, `1h30m`, `1d`, `90` (seconds) or `[D-]HH:MM:SS`. */
