@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -67,6 +68,12 @@ def _jobs_table(jobs: list[dict[str, Any]], total: int) -> str:
     return f"<table>{head}{rows}</table>{more}"
 
 
+def _prose(text: str) -> str:
+    """The OpenAPI document's description as HTML: escaped, its ``code`` spans as code."""
+    escaped = escape(" ".join(text.split()))
+    return re.sub(r"``?([^`]+)``?", r"<code>\1</code>", escaped)
+
+
 def _api_reference(document: dict[str, Any], prefix: str) -> str:
     """Each path's operations with their summaries, as a table."""
     rows = []
@@ -110,7 +117,7 @@ def render_page(
 </head>
 <body>
 <h1>{title}</h1>
-<p>{escape(" ".join((info.get("description") or "").split()))}</p>
+<p>{_prose(info.get("description") or "")}</p>
 <p>Signed in as <strong>{escape(user)}</strong>. Submit and follow jobs from
 <a href="{lab}">JupyterLab's Background jobs panel</a> (right-click a notebook or script,
 <em>Run as background job</em>).</p>
