@@ -23,7 +23,7 @@ from .sandbox import faults as sandbox_faults
 from .usage import UsageError
 
 #: (title, request, health overrides) for each scenario ``--plans`` prints.
-SCENARIOS = (
+SCENARIOS: tuple[tuple[str, dict[str, Any], dict[str, SiteHealth]], ...] = (
     ("CPU job that needs the home volume", {"cpu": 2, "volumes": ["pvc"]}, {}),
     ("CPU job that can be offloaded", {"cpu": 8, "memory": "16Gi", "walltime": "12h"}, {}),
     ("GPU job kept local", {"gpus": 1, "gpu_model": "T4", "local_only": True}, {}),
@@ -137,7 +137,7 @@ def is_loopback(ip: str) -> bool:
     except ValueError:
         pass
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(ip, None)}
+        found = {str(info[4][0]) for info in socket.getaddrinfo(ip, None)}
     except (socket.gaierror, UnicodeError) as exc:
         raise UsageError(f"--ip {ip}: not an address of this machine ({exc})") from None
     return bool(found) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in found)

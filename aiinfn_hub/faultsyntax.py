@@ -8,6 +8,10 @@ stack checks the names against its own faults; this module only reads the words.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+#: what an option's value is (as the caller's options hold it)
+T = TypeVar("T")
 
 #: What ``clear`` answers.
 ALL_OFF = "All faults are off."
@@ -36,7 +40,7 @@ def read_fault(first: str, second: str | None = None) -> FaultWords:
     return FaultWords(name, (target or None) if colon else second, detail or None)
 
 
-def one_detail(words: FaultWords, option: str, value: object | None) -> object | None:
+def one_detail(words: FaultWords, option: str, value: T | None) -> str | T | None:
     """The detail written after the last colon, or the ``option``'s value; ValueError when
     both are given (``exit-code:tier1:502 --code 404``)."""
     if words.detail is not None and value is not None:

@@ -51,7 +51,8 @@ def unpack(stream: Any, home: Path, folder: str, max_bytes: int) -> dict[str, An
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             if member.name == MANIFEST and member.isfile():
-                manifest = json.load(archive.extractfile(member) or [])
+                handle = archive.extractfile(member)
+                manifest = json.load(handle) if handle else {}
                 continue
             rel = safe_path(member.name)
             if rel is None or not member.isfile():

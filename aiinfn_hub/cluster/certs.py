@@ -37,6 +37,14 @@ def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def _read_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The CA key written by an earlier run (always an elliptic-curve key, as ``_key`` makes)."""
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} holds no elliptic-curve key: delete it to make a new CA")
+    return key
+
+
 def _write_key(path: Path, key) -> None:
     path.write_bytes(
         key.private_bytes(
@@ -61,7 +69,7 @@ class Authority:
         self.pair = Pair(folder / f"{name}.crt", folder / f"{name}.key")
         if self.pair.cert.is_file() and self.pair.key.is_file():
             self.cert = x509.load_pem_x509_certificate(self.pair.cert.read_bytes())
-            self.key = serialization.load_pem_private_key(self.pair.key.read_bytes(), None)
+            self.key = _read_key(self.pair.key)
             return
         self.key = _key()
         now = datetime.datetime.now(datetime.timezone.utc)

@@ -249,7 +249,7 @@ async def _serve(cluster, switches, *, command: list[str] | None) -> int:
         await child.wait()
     print("stopping the control plane", flush=True)
     await loop.run_in_executor(None, cluster.down)
-    return child.returncode if child is not None else 0
+    return (child.returncode or 0) if child is not None else 0
 
 
 def _running(state_dir: Path):

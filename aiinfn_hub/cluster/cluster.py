@@ -205,6 +205,7 @@ class Cluster:
 
     def _hub_kubeconfig(self, api: KubeApi) -> None:
         plane = self.plane
+        assert plane is not None, "the control plane is started before its kubeconfigs are written"
 
         def token() -> str:  # the service-account controller makes the account's token signer
             return api.service_account_token(NAMESPACE, "hub")

@@ -23,8 +23,11 @@ import copy
 import json
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.request import Request, urlopen
+
+if TYPE_CHECKING:
+    from .nodes import PluginPorts
 
 from ..faultsyntax import ALL_OFF, FaultWords, fault_report, fault_sentence, one_detail
 
@@ -150,13 +153,14 @@ class ClusterFaults:
         self.cluster = cluster
         self.active: dict[str, Any] = {}
 
-    def _site_ports(self, site: str | None):
+    def _site_ports(self, site: str | None) -> tuple[str, PluginPorts | None]:
+        """The site named by a fault (checked) and its interLink plugin's ports (None if local)."""
         if not site:
             raise FaultError("this fault needs a site: leonardo, tier1, ...")
         names = [s.name for s in self.cluster.topology.sites]
         if site not in names:
             raise FaultError(f"unknown site {site!r}; sites: {', '.join(names)}")
-        return self.cluster.plugins.get(site)
+        return site, self.cluster.plugins.get(site)
 
     def apply(self, request: dict[str, Any]) -> dict[str, Any]:
         fault = request.get("fault")
@@ -177,20 +181,20 @@ class ClusterFaults:
         if fault == "kueue-restart":  # answered once Kueue serves again
             self.cluster.supervisor.restart("kueue")
             return self.state()
-        ports = self._site_ports(site)
+        site, ports = self._site_ports(site)
         key = f"{fault}:{site}"
         if fault in ("no-quota", "stop-queue", "drain-queue"):
             self._queue(site, fault, off)
         else:
             if ports is None:
                 raise FaultError(f"{site} is a local site: {fault} applies to interLink sites")
-            change = {
+            changes: dict[str, dict[str, Any]] = {
                 "interlink-down": {"api": off},
                 "refuse": {"refuse": None if off else request.get("message") or REFUSAL},
                 "hold": {"hold": not off},
                 "exit-code": {"exit_code": None if off else int(request.get("code") or 404)},
-            }[fault]
-            _plugin(ports.admin, change)
+            }
+            _plugin(ports.admin, changes[fault])
         if off:
             self.active.pop(key, None)
         else:

@@ -259,7 +259,7 @@ class LogsHandler(web.RequestHandler):
         kubelet = self.agent.kubelet
         pod = self.agent.api.find(kubelet.pods, namespace, name)
         path = kubelet.log_path(pod, container) if pod else None
-        if path is None:
+        if pod is None or path is None:
             raise web.HTTPError(404, f"container {container!r} of {namespace}/{name} has no log")
         self.set_header("Content-Type", "text/plain")
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tornado import web
+from tornado.httpserver import HTTPServer
 
 from ..sandbox.api import Api
 from ..sandbox.kubelet import Kubelet
@@ -322,7 +323,7 @@ class Serving:
     def __init__(self, site: BatchSite, port: int) -> None:
         self.app = make_app(site)
         self.port = port
-        self.server = None
+        self.server: HTTPServer | None = None
 
     def follow(self, up: bool) -> None:
         if up and self.server is None:

@@ -222,9 +222,10 @@ def _default_namespace(ns: Obj, create: bool) -> None:
 def _default_secret(secret: Obj, _create: bool) -> None:
     secret.setdefault("type", "Opaque")
     string_data = secret.pop("stringData", None) or {}
-    data = secret.setdefault("data", {}) if string_data else secret.get("data")
-    for key, value in string_data.items():
-        data[key] = base64.b64encode(str(value).encode()).decode()
+    if string_data:
+        data = secret.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _default_service(svc: Obj, _create: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import builtins
 import json
 import random
 import secrets
@@ -126,7 +127,7 @@ class Api:
         if wanted and len(items) == wanted:
             page = items[:limit]
             # with a selector a real server cannot count what is left, and says nothing
-            remaining = None if labels or fields else len(objects) - limit
+            remaining = None if labels or fields else len(objects) - len(page)
             return ListResult(
                 page, rv, self._encode_continue(rv, "/".join(_sort_key(page[-1]))), remaining
             )
@@ -462,7 +463,7 @@ class Api:
         label_selector: str | None,
         field_selector: str | None,
         options: Obj | None,
-    ) -> list[Obj]:
+    ) -> builtins.list[Obj]:
         labels, fields = self.parse_selectors(rt, label_selector, field_selector)
         out = []
         for obj in self.select(rt, namespace, labels, fields):
@@ -501,7 +502,7 @@ class Api:
             return self.modify(self.events_rt, namespace, existing_name, bump)
         name = f"{meta.get('name', 'object')}.{secrets.token_hex(8)}"
         self._events[key] = name
-        event = {
+        event: Obj = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},

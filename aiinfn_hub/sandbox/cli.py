@@ -97,7 +97,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
 
     config = sub.add_parser("config", help="print the built-in sites YAML")
     config.set_defaults(func=cmd_config)
-    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=usage)
 
 
 def _kubeconfig_arg(parser: argparse.ArgumentParser) -> None:

@@ -76,7 +76,9 @@ def check_type_meta(
                 f"API version ({expected})"
             )
         if kind != rt.kind and not rt.mutating_webhook:  # the custom resource's validation
-            meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            meta = body.get("metadata")
+            if not isinstance(meta, dict):
+                meta = {}
             name = meta.get("name") or meta.get("generateName") or ""
             message = f'Invalid value: "{kind}": must be {rt.kind}'
             raise errors.invalid(kind, rt.group, name, [("kind", "FieldValueInvalid", message)])

@@ -269,7 +269,7 @@ class Faults(FaultSwitches):
         if name not in FAULTS:
             raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
         on = bool(request.get("on", True))
-        site = request.get("site")
+        site: str = request.get("site") or ""  # checked below for the faults that need one
         result: dict[str, Any] = {"fault": name}
         if name in SITE_FAULTS:
             if not site:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -49,7 +50,7 @@ def read_kubeconfig(path: str | Path) -> tuple[str, str | None]:
         current = data["current-context"]
         context = next(c["context"] for c in data["contexts"] if c["name"] == current)
         cluster = next(c["cluster"] for c in data["clusters"] if c["name"] == context["cluster"])
-        user = next(
+        user: dict[str, Any] = next(
             (u["user"] for u in data.get("users") or [] if u["name"] == context.get("user")), {}
         )
     except (KeyError, TypeError, StopIteration) as exc:

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 #: The home of the image's user (docker-stacks' jovyan), and the working directory a container
 #: of the image starts in when its spec names none.
@@ -103,7 +104,7 @@ def _mount_home(host_home: str, image_home: str) -> None:
     os.close(home_fd)
 
 
-def _bash(args: list[str], env: dict[str, str], cwd: str) -> None:
+def _bash(args: list[str], env: dict[str, str], cwd: str) -> NoReturn:
     """Exec bash as the container's interactive shell: no /etc/profile, the prompt and rc
     files of an interactive bash; other arguments (``-c ...``) as given."""
     bash = shutil.which("bash", path=env.get("PATH")) or "/bin/bash"

@@ -23,7 +23,7 @@ from .controllers.storage import VolumeBinder
 from .faults import Faults
 from .kubeconfig import write_kubeconfig
 from .kubelet import Kubelet
-from .objects import condition_true
+from .objects import Obj, condition_true
 from .registry import KUEUE, RESOURCES, Registry
 from .store import Store
 from .topology import Topology, initial_objects, load_topology
@@ -87,7 +87,7 @@ class Sandbox:
         self.faults = Faults(
             self.topology,
             self.api,
-            on_admission_change=lambda: self.kueue and self.kueue.enqueue(CYCLE),
+            on_admission_change=self._admission_changed,
             preempt=self._preempt,
         )
         self.kubelet = Kubelet(
@@ -152,9 +152,16 @@ class Sandbox:
             status = obj.pop("status", None)
             created = self.api.create(rt, obj["metadata"].get("namespace", ""), obj)
             if status is not None:
-                self.api.modify(
-                    rt, "", created["metadata"]["name"], lambda o, s=status: o.update(status=s)
-                )
+
+                def restore(o: Obj, s: Any = status) -> None:
+                    o.update(status=s)
+
+                self.api.modify(rt, "", created["metadata"]["name"], restore)
+
+    def _admission_changed(self) -> None:
+        """A fault changed what Kueue may admit: a scheduling cycle looks again."""
+        if self.kueue is not None:
+            self.kueue.enqueue(CYCLE)
 
     def _preempt(self, cluster_queue: str) -> int:
         if self.kueue is None:

@@ -8,6 +8,7 @@ falls between a list and the watch that follows it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -89,7 +90,7 @@ class Store:
             return [bucket[n] for n in sorted(bucket)]
         return [buckets[ns][n] for ns in sorted(buckets) for n in sorted(buckets[ns])]
 
-    def list_at(self, rt: ResourceType, namespace: str | None, rv: int) -> list[Obj]:
+    def list_at(self, rt: ResourceType, namespace: str | None, rv: int) -> builtins.list[Obj]:
         """The objects as they were at resourceVersion ``rv`` (a consistent snapshot, as etcd
         serves a paginated list); 410 Gone when the event log no longer reaches back."""
         if rv >= self._rv:
@@ -128,7 +129,7 @@ class Store:
     def namespaces_in_use(self, rt: ResourceType) -> Iterator[str]:
         return (ns for ns, bucket in self._data.get(rt, {}).items() if bucket)
 
-    def dependents(self, owner_uid: str) -> list[tuple[ResourceType, Obj]]:
+    def dependents(self, owner_uid: str) -> builtins.list[tuple[ResourceType, Obj]]:
         """Objects with an ownerReference to ``owner_uid``."""
         out = []
         for rt, ns, name in list(self._dependents.get(owner_uid, ())):
@@ -216,7 +217,7 @@ class Store:
 
     def watch(
         self, rt: ResourceType, namespace: str | None, since: int | None
-    ) -> tuple[list[Event], Subscription]:
+    ) -> tuple[builtins.list[Event], Subscription]:
         """Events to replay and a live subscription, from one consistent point.
 
         ``since`` None: synthetic ADDED events for the current objects. Otherwise the logged

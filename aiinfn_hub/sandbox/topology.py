@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import yaml
 
@@ -160,6 +160,14 @@ def _name(what: str, value: Any, *, label: bool = False) -> str:
             + ", starting and ending with a letter or digit"
         )
     return value
+
+
+@overload
+def _seconds(what: str, value: Any, *, optional: Literal[False] = False) -> float: ...
+
+
+@overload
+def _seconds(what: str, value: Any, *, optional: bool) -> float | None: ...
 
 
 def _seconds(what: str, value: Any, *, optional: bool = False) -> float | None:

@@ -46,7 +46,7 @@ def _write_items(
     target: Path, data: Mapping[str, bytes], items: list[Obj] | None, mode: int
 ) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    chosen = [(i["key"], i.get("path", i["key"]), i.get("mode", mode)) for i in items or []]
+    chosen = [(i["key"], str(i.get("path", i["key"])), i.get("mode", mode)) for i in items or []]
     for key, rel, file_mode in chosen or [(k, k, mode) for k in data]:
         if key not in data:
             continue

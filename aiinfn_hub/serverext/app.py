@@ -8,7 +8,9 @@ import os
 import time
 from typing import Any
 
+from jupyter_events import EventLogger
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from traitlets import Enum, Float, List, Unicode, default
 
 from ..errors import AIInfnError, ClusterUnavailable
@@ -118,10 +120,25 @@ class AiinfnHubExtension(ExtensionApp):
             return os.environ.get("JUPYTERHUB_USER") or self.standalone_user
         return self.standalone_user
 
+    @property
+    def server(self) -> ServerApp:
+        """The Jupyter server this extension runs in (jupyter_server sets it before any hook)."""
+        if self.serverapp is None:
+            raise RuntimeError("the aiinfn_hub extension runs only inside a Jupyter server")
+        return self.serverapp
+
+    @property
+    def event_logger(self) -> EventLogger:
+        """The server's event logger, where the panel's job events go."""
+        logger = self.server.event_logger
+        if logger is None:
+            raise RuntimeError("this Jupyter server has no event logger")
+        return logger
+
     def initialize_settings(self) -> None:
         #: Files modified since are this server's own (what a copy-back takes home).
         self.started_at = time.time()
-        self.serverapp.event_logger.register_event_schema(SCHEMA)
+        self.event_logger.register_event_schema(SCHEMA)
         self.backend: Backend | None = None
         self.standalone: Standalone | None = None
         self.returns: NotebookReturns | None = None
@@ -218,14 +235,14 @@ class AiinfnHubExtension(ExtensionApp):
                 parent=self,
                 kubeconfig=self.kubeconfig or None,
                 state_dir=self.state_dir or None,
-                home_dir=self.serverapp.root_dir,
+                home_dir=self.server.root_dir,
                 faults=self.sandbox_faults,
                 image=self.user_image,
             )
             backend = await standalone.start()
             self.standalone = standalone
         self.returns = NotebookReturns(
-            backend, self.serverapp.contents_manager, self.user, self._on_notebook_saved
+            backend, self.server.contents_manager, self.user, self._on_notebook_saved
         )
         self.backend = backend
         self._spawn(backend.follow(self._on_event))
@@ -256,7 +273,7 @@ class AiinfnHubExtension(ExtensionApp):
     # ------------------------------------------------------------------ events
 
     def emit(self, data: dict[str, Any]) -> None:
-        self.serverapp.event_logger.emit(schema_id=SCHEMA_ID, data=data)
+        self.event_logger.emit(schema_id=SCHEMA_ID, data=data)
 
     def _on_event(self, event: dict[str, Any]) -> None:
         job = event.get("job")

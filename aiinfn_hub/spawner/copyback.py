@@ -67,7 +67,7 @@ def home_of(
         if isinstance(m, Mapping) and m.get("name") in scratch and m.get("name") in by_name
     ]
     at_root = [f for f in found if f[1].rstrip("/") == root.rstrip("/")]
-    return (at_root or found or [None])[0]
+    return (at_root or found)[0] if found else None
 
 
 def folder_name(site: str, now: float | None = None) -> str:

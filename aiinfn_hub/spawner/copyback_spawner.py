@@ -4,7 +4,7 @@ stop, and before a remote site's time limit), and the run, from the spawner's ow
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
@@ -47,6 +47,20 @@ class CopyBack(LoggingConfigurable):
     scratch_place: dict[str, Any]
     #: The last copy-back in a sentence (said at the next start), kept in the state.
     copy_back_summary: str
+
+    if TYPE_CHECKING:  # what the mixin reads of the spawner it is mixed into
+        api: Any
+        api_token: str
+        cluster: Any
+        namespace: str
+        pod_name: str
+        server: Any
+        tolerations: Any
+        _log_name: str
+
+        def local_sites(self) -> list[Any]: ...
+
+        def _sorted_dict_values(self, values: Any) -> list[Any]: ...
 
     def time_limit_near(self) -> bool:
         """Whether the remote site's time limit is less than copy_back_lead_seconds away."""

@@ -8,7 +8,7 @@ remote site, so they become scratch space there, or keep it local.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -138,7 +138,7 @@ def place_pod(
         for volume in spec.volumes or []:
             claim = _claim_name(volume)
             if claim is not None:
-                if isinstance(volume, Mapping):
+                if isinstance(volume, MutableMapping):
                     volume.pop("persistentVolumeClaim")
                     volume["emptyDir"] = {}
                 else:

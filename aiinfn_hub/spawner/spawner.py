@@ -245,8 +245,8 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
     def profile_settings(self) -> ProfileSettings:
         cpu = {
             slug: (
-                spec.get("display_name", slug),
-                spec.get("description", ""),
+                str(spec.get("display_name", slug)),
+                str(spec.get("description", "")),
                 Resources.parse(spec["cpu"], spec["memory"], f"cpu_profiles[{slug!r}]"),
             )
             for slug, spec in self.cpu_profiles.items()
@@ -504,7 +504,7 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
                     f"starting your server at {site.display_name}{what}"
                     + (" (fallback)" if fell_back else f": {chosen.reason}")
                 )
-                self.start_timeout = max(1, int(left) + 1)
+                self.start_timeout: int = max(1, int(left) + 1)  # a jupyterhub Spawner trait
                 try:
                     url = await self._attempt(site, wait, watch=not chosen.last)
                 except FallBack as exc:
@@ -513,6 +513,8 @@ class AIInfnSpawner(CopyBack, KubeSpawner):
                         raise web.HTTPError(503, f"{exc}; no other site is left to try") from None
                     tried.append(site.name)
                     chosen = self._next_site(plan, tried)
+                    # a site that was not the last leaves at least one other to try
+                    assert chosen is not None
                     self._note(f"{exc}; falling back to {chosen.site.display_name}")
                     continue
                 self.attempts.append({"site": site.name, "outcome": "running"})

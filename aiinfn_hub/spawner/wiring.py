@@ -24,7 +24,7 @@ from ..kube.claimnaming import SPAWNER_ENV, naming_in_config
 SERVICE = "aiinfn-jobs"
 
 
-def spawner_class(config: Mapping[str, Any]) -> type:
+def spawner_class(config: Mapping[str, Any]) -> type[Any]:
     """The hub's spawner class: ``JupyterHub.spawner_class`` (a class, a dotted name or an
     entry point of ``jupyterhub.spawners``), AIInfnSpawner if unset."""
     chosen = (config.get("JupyterHub") or {}).get("spawner_class")

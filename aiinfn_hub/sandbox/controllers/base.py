@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Hashable, Iterable
+from typing import Generic, TypeVar
 
 from ..api import Api
 from ..errors import ApiError
@@ -13,8 +14,11 @@ from ..store import Event
 
 log = logging.getLogger("aiinfn_hub.sandbox.controllers")
 
+#: A controller's work item: what its ``keys`` yield and its ``reconcile`` takes.
+Key = TypeVar("Key", bound=Hashable)
 
-class Controller:
+
+class Controller(Generic[Key]):
     """Subclasses name what they watch (``keys``) and how they converge (``reconcile``)."""
 
     name = "controller"
@@ -23,28 +27,28 @@ class Controller:
         self.api = api
         self.store = api.store
         self.registry = api.registry
-        self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
-        self._pending: set[Hashable] = set()
-        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._pending: set[Key] = set()
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._task: asyncio.Task | None = None
 
     # -- to override ------------------------------------------------------------------------
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[Key]:
         """Work items an event calls for (called synchronously within the store's write)."""
         return ()
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[Key]:
         """Work items at start-up."""
         return ()
 
-    async def reconcile(self, key: Hashable) -> float | None:
+    async def reconcile(self, key: Key) -> float | None:
         """Converge one item; a number asks to be called again after so many seconds."""
         return None
 
     # -- machinery --------------------------------------------------------------------------
 
-    def enqueue(self, key: Hashable, delay: float = 0.0) -> None:
+    def enqueue(self, key: Key, delay: float = 0.0) -> None:
         if delay > 0:
             timer = self._timers.get(key)
             loop = asyncio.get_running_loop()
@@ -59,7 +63,7 @@ class Controller:
             self._pending.add(key)
             self._queue.put_nowait(key)
 
-    def _fire(self, key: Hashable) -> None:
+    def _fire(self, key: Key) -> None:
         self._timers.pop(key, None)
         self.enqueue(key)
 

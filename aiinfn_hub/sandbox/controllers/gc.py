@@ -3,7 +3,8 @@ dependents whose owners are gone (or never existed)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..api import FOREGROUND
 from ..objects import Obj
@@ -11,15 +12,18 @@ from ..registry import ResourceType
 from ..store import Event
 from .base import Controller
 
+#: ("orphans", owner uid), or (kind, ResourceType, namespace, name) for "owners"/"foreground"
+GarbageCollectorKey = tuple[Any, ...]
 
-class GarbageCollector(Controller):
+
+class GarbageCollector(Controller[GarbageCollectorKey]):
     """Deletes dependents whose owners are all gone, drops references to owners that are gone
     from dependents that still have one, and holds a foreground deletion until the owner's
     dependents are gone."""
 
     name = "garbage-collector"
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[GarbageCollectorKey]:
         meta = event.obj["metadata"]
         ns = meta.get("namespace", "")
         if event.type == "DELETED":
@@ -36,14 +40,14 @@ class GarbageCollector(Controller):
         if meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or []):
             yield ("foreground", event.rt, ns, meta["name"])
 
-    async def reconcile(self, key: Hashable) -> float | None:
-        kind = key[0]  # type: ignore[index]
+    async def reconcile(self, key: GarbageCollectorKey) -> float | None:
+        kind = key[0]
         if kind == "orphans":
-            _, uid = key  # type: ignore[misc]
+            _, uid = key
             for rt, dep in self.store.dependents(uid):
                 self._check_owners(rt, dep)
             return None
-        _, rt, ns, name = key  # type: ignore[misc]
+        _, rt, ns, name = key
         obj = self.store.get(rt, ns, name)
         if obj is None:
             return None

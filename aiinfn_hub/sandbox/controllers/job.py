@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 
 from ..api import Api
@@ -37,18 +37,20 @@ def format_indexes(indexes: Iterable[int]) -> str:
     """Sorted indexes as ranges, like ``status.completedIndexes``: "0-2,5"."""
     out: list[str] = []
     ordered = sorted(set(indexes))
-    start = prev = None
-    for i in [*ordered, None]:
-        if start is not None and (i is None or i != prev + 1):
-            out.append(str(start) if start == prev else f"{start}-{prev}")
-            start = None
-        if i is not None and start is None:
+    start = 0
+    for n, i in enumerate(ordered):
+        if n == 0 or i != ordered[n - 1] + 1:
             start = i
-        prev = i
+        if n == len(ordered) - 1 or ordered[n + 1] != i + 1:
+            out.append(str(start) if start == i else f"{start}-{i}")
     return ",".join(out)
 
 
-class JobController(Controller):
+#: (namespace, Job name)
+JobControllerKey = tuple[str, str]
+
+
+class JobController(Controller[JobControllerKey]):
     name = COMPONENT
 
     def __init__(self, api: Api, backoff_seconds: float = 0.0) -> None:
@@ -59,7 +61,7 @@ class JobController(Controller):
         self._counted: dict[str, dict[str, str]] = {}  # job uid -> pod uid -> final phase
         self._failures: dict[str, tuple[int, float]] = {}  # job uid -> (failures, since)
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[JobControllerKey]:
         meta = event.obj["metadata"]
         if event.rt is self.jobs:
             yield (meta["namespace"], meta["name"])
@@ -68,13 +70,13 @@ class JobController(Controller):
             if job_name and controller_uid(event.obj):
                 yield (meta["namespace"], job_name)
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[JobControllerKey]:
         return [
             (j["metadata"]["namespace"], j["metadata"]["name"]) for j in self.store.list(self.jobs)
         ]
 
-    async def reconcile(self, key: Hashable) -> float | None:
-        namespace, name = key  # type: ignore[misc]
+    async def reconcile(self, key: JobControllerKey) -> float | None:
+        namespace, name = key
         job = self.store.get(self.jobs, namespace, name)
         if job is None or job["metadata"].get("deletionTimestamp"):
             return None

@@ -8,7 +8,7 @@ real one. The sandbox serves plain HTTP and has no CA, so its ``ca.crt`` is empt
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 
 from ..store import Event
 from .base import Controller
@@ -23,10 +23,14 @@ DESCRIPTION_ANNOTATION = "kubernetes.io/description"
 ROOT_CA = ""  # no TLS, no CA: the key is there, as in every real namespace, and empty
 
 
-class NamespaceController(Controller):
+#: a namespace's name
+NamespaceControllerKey = str
+
+
+class NamespaceController(Controller[NamespaceControllerKey]):
     name = "namespace-controller"
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[NamespaceControllerKey]:
         if event.rt is self.api.namespaces and event.type != "DELETED":
             yield event.obj["metadata"]["name"]
         elif (
@@ -41,10 +45,10 @@ class NamespaceController(Controller):
             if current is not None and current["metadata"].get("deletionTimestamp"):
                 yield ns
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[NamespaceControllerKey]:
         return [ns["metadata"]["name"] for ns in self.store.list(self.api.namespaces)]
 
-    async def reconcile(self, key: Hashable) -> float | None:
+    async def reconcile(self, key: NamespaceControllerKey) -> float | None:
         name = str(key)
         ns = self.store.get(self.api.namespaces, "", name)
         if ns is None:

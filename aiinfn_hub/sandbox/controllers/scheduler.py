@@ -9,7 +9,7 @@ words. Not modelled: claims not yet bound, topology spread, inter-pod affinity.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 
 from ..api import Api
@@ -26,7 +26,11 @@ _NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _NO_VICTIMS = "No preemption victims found for incoming pod"
 
 
-class Scheduler(Controller):
+#: the one key, CYCLE
+SchedulerKey = str
+
+
+class Scheduler(Controller[SchedulerKey]):
     """Binds pending pods whose ``schedulerName`` is ``default-scheduler`` to a node."""
 
     name = SCHEDULER
@@ -37,7 +41,7 @@ class Scheduler(Controller):
         self.nodes = self.registry.get("nodes")
         self.claims = self.registry.get("persistentvolumeclaims")
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[SchedulerKey]:
         if event.rt is self.nodes or event.rt is self.claims:
             yield CYCLE
         elif event.rt is self.pods:
@@ -46,10 +50,10 @@ class Scheduler(Controller):
             if frees or (not spec.get("nodeName") and spec.get("schedulerName") == SCHEDULER):
                 yield CYCLE
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[SchedulerKey]:
         return [CYCLE]
 
-    async def reconcile(self, key: Hashable) -> float | None:
+    async def reconcile(self, key: SchedulerKey) -> float | None:
         nodes = self.store.list(self.nodes)
         allocatable = {
             n["metadata"]["name"]: parse_resources((n.get("status") or {}).get("allocatable"))

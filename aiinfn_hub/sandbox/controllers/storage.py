@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 
 from ..objects import Obj
 from ..store import Event
 from .base import Controller
 
+#: (namespace, claim name)
+VolumeBinderKey = tuple[str, str]
 
-class VolumeBinder(Controller):
+
+class VolumeBinder(Controller[VolumeBinderKey]):
     name = "volume-binder"
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[VolumeBinderKey]:
         pvc = event.obj
         bound = (pvc.get("status") or {}).get("phase") == "Bound"
         if event.rt.plural == "persistentvolumeclaims" and event.type != "DELETED" and not bound:
             yield (pvc["metadata"]["namespace"], pvc["metadata"]["name"])
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[VolumeBinderKey]:
         rt = self.registry.get("persistentvolumeclaims")
         return [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in self.store.list(rt)]
 
-    async def reconcile(self, key: Hashable) -> float | None:
-        namespace, name = key  # type: ignore[misc]
+    async def reconcile(self, key: VolumeBinderKey) -> float | None:
+        namespace, name = key
         rt = self.registry.get("persistentvolumeclaims")
 
         def bind(pvc: Obj) -> None:

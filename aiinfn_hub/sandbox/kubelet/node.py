@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..api import Api
@@ -44,7 +44,11 @@ class AddressPool:
         return f"127.{1 + n // (254 * 256)}.{(n // 254) % 256}.{n % 254 + 1}"
 
 
-class Kubelet(Controller):
+#: (namespace, pod name, pod uid)
+KubeletKey = tuple[str, str, str]
+
+
+class Kubelet(Controller[KubeletKey]):
     """The node agents of the sandbox: a worker per pod bound to one of the nodes it serves."""
 
     name = "kubelet"
@@ -69,13 +73,13 @@ class Kubelet(Controller):
         self.remote_hosts = RemoteHosts()
         self.workers: dict[str, PodWorker] = {}
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[KubeletKey]:
         """A pod bound to one of this kubelet's nodes."""
         if event.rt is self.pods and (event.obj.get("spec") or {}).get("nodeName") in self.sites:
             meta = event.obj["metadata"]
             yield (meta["namespace"], meta["name"], meta["uid"])
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[KubeletKey]:
         """Every pod bound to one of this kubelet's nodes."""
         return [
             (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"])
@@ -83,11 +87,11 @@ class Kubelet(Controller):
             if (p.get("spec") or {}).get("nodeName") in self.sites
         ]
 
-    async def reconcile(self, key: Hashable) -> float | None:
+    async def reconcile(self, key: KubeletKey) -> float | None:
         """A pod of this node: a worker started for it (unless it is terminal, or deleted
         before it started: removed at once), stopped at its deletion, dropped once it is
         gone."""
-        namespace, name, uid = key  # type: ignore[misc]
+        namespace, name, uid = key
         pod = self.store.get(self.pods, namespace, name)
         worker = self.workers.get(uid)
         if pod is None or pod["metadata"]["uid"] != uid:

@@ -33,7 +33,7 @@ class ExecHandler(StreamHandler):
 
     async def plan(self, args: tuple[str, ...]) -> ExecPlan:
         plan = await self.front.exec_request(self, args)
-        self.options, self.target = plan.options, plan.target
+        self.exec_options, self.target = plan.options, plan.target
         return plan
 
     def choose(self, offered: list[str]) -> str | None:
@@ -43,8 +43,8 @@ class ExecHandler(StreamHandler):
     def supported(self) -> list[str]:
         return exec_protocol_names()
 
-    def open(self, *args: str) -> None:
-        super().open(*args)
+    def open(self, *args: str, **kwargs: str) -> None:
+        super().open(*args, **kwargs)
         chosen = exec_protocol(self.offered)
         assert chosen is not None
         self.channel_protocol: ChannelProtocol = chosen
@@ -57,7 +57,7 @@ class ExecHandler(StreamHandler):
         await self.write_message(message, binary=isinstance(message, bytes))
 
     async def _run(self) -> None:
-        options = self.options
+        options = self.exec_options
         first = Channel.STDOUT if options.stdout else Channel.STDERR
         await self._send(first if options.stdout or options.stderr else Channel.ERROR, b"")
         status = await self._run_command()
@@ -68,7 +68,7 @@ class ExecHandler(StreamHandler):
 
     async def _run_command(self) -> dict[str, Any]:
         """Run the command to its end; its final Status."""
-        target, options = self.target, self.options
+        target, options = self.target, self.exec_options
         if target.refusal is not None or target.context is None:
             return failure_status(self.channel_protocol, target.refusal or "the container stopped")
         context = target.context
@@ -137,7 +137,7 @@ class ExecHandler(StreamHandler):
         resize = b""
         while True:
             channel, data = await self.input.get()
-            if channel == Channel.STDIN and self.options.stdin:
+            if channel == Channel.STDIN and self.exec_options.stdin:
                 await process.write_stdin(data)
             elif channel == Channel.CLOSE and data[:1] == bytes([Channel.STDIN]):
                 process.close_stdin()
@@ -164,7 +164,8 @@ def _sizes(data: bytes) -> list[tuple[int, int]]:
 
 def _split_sizes(buffer: bytes) -> tuple[list[tuple[int, int]], bytes]:
     decoder, text = json.JSONDecoder(), buffer.decode(errors="replace")
-    at, sizes = 0, []
+    at = 0
+    sizes: list[tuple[int, int]] = []
     while True:
         while at < len(text) and text[at].isspace():
             at += 1

@@ -37,11 +37,11 @@ class PortForwardHandler(StreamHandler):
             return False
         return True
 
-    def open(self, *args: str) -> None:
-        super().open(*args)
+    def open(self, *args: str, **kwargs: str) -> None:
+        super().open(*args, **kwargs)
         self.channels: dict[int, asyncio.Queue[bytes | None]] = {}
         if self.choose(self.offered) == TUNNEL_PORT_FORWARD:
-            self.session = Session(self._send_bytes, stream_refusal)
+            self.session: Session | None = Session(self._send_bytes, stream_refusal)
             self._start(self._tunnel())
         else:
             self.session = None
@@ -100,8 +100,9 @@ class PortForwardHandler(StreamHandler):
             self.channels[decoded[0]].put_nowait(decoded[1])
 
     def on_close(self) -> None:
-        if getattr(self, "session", None) is not None:
-            self.session.close()
+        session = getattr(self, "session", None)  # None too if closed before open
+        if session is not None:
+            session.close()
         for queue in getattr(self, "channels", {}).values():
             queue.put_nowait(None)
         super().on_close()

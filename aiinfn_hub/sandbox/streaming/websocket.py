@@ -115,7 +115,7 @@ class StreamHandler(WebSocketHandler):
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         return self.choose(subprotocols) or None
 
-    def open(self, *args: str) -> None:
+    def open(self, *args: str, **kwargs: str) -> None:
         if self.checked.audit is not None:
             self.checked.audit["code"] = 101
         self.front.live.add(self)

@@ -11,7 +11,7 @@ stopped ClusterQueue's admitted workloads (``HoldAndDrain``, ``ClusterQueueStopp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import timedelta
 
 from ....kueuenames import DEACTIVATED, with_cause
@@ -35,7 +35,7 @@ from .words import (
 from .workload import COMPONENT, CYCLE, KueueApi
 
 #: The controller's work queue: a key, and the seconds after which to reconcile it.
-Enqueue = Callable[[Hashable, float], None]
+Enqueue = Callable[[tuple[str, ...], float], None]
 
 
 def to_deactivate(wl: Obj) -> bool:

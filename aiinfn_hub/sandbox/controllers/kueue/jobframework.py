@@ -228,7 +228,7 @@ class JobReconciler:
         self.api.modify(self.kube.jobs, job["metadata"]["namespace"], job["metadata"]["name"], stop)
         evicted = get_condition(wl, "Evicted")
         message = (
-            evicted.get("message")
+            evicted.get("message") or ""
             if evicted and evicted.get("status") == "True"
             else "Not admitted by cluster queue"
         )

@@ -8,7 +8,7 @@ workload controller's deactivation (:mod:`.eviction`) and the admission cycle
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 
 from ...api import Api
 from ...objects import Obj
@@ -34,7 +34,11 @@ def _admission_view(wl: Obj) -> tuple:
     )
 
 
-class KueueController(Controller):
+#: ("cycle",), ("cleanup", namespace, uid), ("job"/"deactivate", namespace, name)
+KueueControllerKey = tuple[str, ...]
+
+
+class KueueController(Controller[KueueControllerKey]):
     """Kueue in the sandbox; ``stalled`` names the ClusterQueues a fault keeps from
     admitting."""
 
@@ -53,7 +57,7 @@ class KueueController(Controller):
         self.job_reconciler = JobReconciler(self.kube, self.eviction)
         self.scheduler = Scheduler(self.kube, settings, stalled=stalled)
 
-    def keys(self, event: Event) -> Iterable[Hashable]:
+    def keys(self, event: Event) -> Iterable[KueueControllerKey]:
         """A Job of a queue (or owning a workload): that Job; its deletion: its workloads'
         cleanup. A workload: a cycle if what admission reads changed, its deactivation, its
         Job. A queue's or flavor's spec: a cycle."""
@@ -81,25 +85,25 @@ class KueueController(Controller):
         ):
             yield CYCLE
 
-    def initial_keys(self) -> Iterable[Hashable]:
+    def initial_keys(self) -> Iterable[KueueControllerKey]:
         """Every Job, and a first admission cycle."""
-        keys: list[Hashable] = [
+        keys: list[KueueControllerKey] = [
             ("job", j["metadata"]["namespace"], j["metadata"]["name"])
             for j in self.store.list(self.kube.jobs)
         ]
         return [*keys, CYCLE]
 
-    async def reconcile(self, key: Hashable) -> float | None:
+    async def reconcile(self, key: KueueControllerKey) -> float | None:
         """Hand a key to its part: a cycle to the scheduler, a Job or its cleanup to the Job
         integration, a deactivation to eviction."""
-        kind = key[0]  # type: ignore[index]
+        kind = key[0]
         if kind == "cycle":
             return self.scheduler.cycle()
         if kind == "cleanup":
-            _, ns, uid = key  # type: ignore[misc]
+            _, ns, uid = key
             self.job_reconciler.cleanup(ns, uid)
             return None
-        _, ns, name = key  # type: ignore[misc]
+        _, ns, name = key
         if kind == "deactivate":
             self.eviction.deactivate(ns, name)
             return None
