@@ -118,12 +118,13 @@ class Observer:
         self.stack = stack
         #: job id -> step (of STEPS, or "submitted") -> when it was first seen
         self.marks: dict[str, dict[str, float]] = {}
-        self.provider_failed: dict[str, float] = {}
-        self.running: dict[str, float] = {}
-        self.second_attempt: dict[str, float] = {}
 
     def _mark(self, job_id: str, step: str) -> None:
         self.marks.setdefault(job_id, {}).setdefault(step, time.perf_counter())
+
+    def at(self, job_id: str, step: str) -> float | None:
+        """When ``step`` of the job was first seen; None if it has not been."""
+        return self.marks.get(job_id, {}).get(step)
 
     def _pod(self, _kind: str, _event: str, pod: dict) -> None:
         labels = pod["metadata"].get("labels") or {}
@@ -136,10 +137,8 @@ class Observer:
         if (pod.get("spec") or {}).get("nodeName"):
             self._mark(job_id, f"{where} pod bound")
         if status.get("reason") == "ProviderFailed" and labels.get(L.ATTEMPT) == "1":
-            self.provider_failed.setdefault(job_id, time.perf_counter())
             self._mark(job_id, "refused")
         if status.get("phase") in ("Running", "Succeeded"):  # a short job may skip Running
-            self.running.setdefault(job_id, time.perf_counter())
             self._mark(job_id, "running")
 
     def _job(self, _kind: str, event: str, job: dict) -> None:
@@ -149,7 +148,6 @@ class Observer:
             return
         second = labels.get(L.ATTEMPT) == "2"
         if second:
-            self.second_attempt.setdefault(job_id, time.perf_counter())
             self._mark(job_id, "fallback Job")
         if not (job.get("spec") or {}).get("suspend", False):
             self._mark(job_id, "fallback admitted" if second else "remote Job admitted")
@@ -224,7 +222,9 @@ async def refused_then_local(
             seen.marks.setdefault(job_id, {})["submitted"] = submitted[job_id]
             try:
                 await wait_until(
-                    lambda i=job_id: i in seen.running and i in seen.second_attempt,
+                    lambda i=job_id: (
+                        seen.at(i, "running") is not None and seen.at(i, "fallback Job") is not None
+                    ),
                     180,
                     0.05,
                     "the fallback to run locally",
@@ -245,8 +245,8 @@ async def refused_then_local(
             if step in seen.marks[i] and before in seen.marks[i]
         ]
     return {
-        "reaction": [seen.second_attempt[i] - seen.provider_failed[i] for i in submitted],
-        "refused_to_running": [seen.running[i] - t for i, t in submitted.items()],
+        "reaction": [seen.marks[i]["fallback Job"] - seen.marks[i]["refused"] for i in submitted],
+        "refused_to_running": [seen.marks[i]["running"] - t for i, t in submitted.items()],
         **steps,
     }
 
@@ -258,8 +258,10 @@ async def local_starts(manager: JobsManager, seen: Observer) -> list[float]:
         body = {"command": ["sleep", "2"], "local_only": True}
         started = time.perf_counter()
         view, _ = await manager.submit(USER, body)
-        await wait_until(lambda v=view: v["id"] in seen.running, 120, 0.01, "the job to run")
-        took.append(seen.running[view["id"]] - started)
+        await wait_until(
+            lambda v=view: seen.at(v["id"], "running") is not None, 120, 0.01, "the job to run"
+        )
+        took.append(seen.marks[view["id"]]["running"] - started)
     return took
 
 
@@ -269,7 +271,9 @@ async def steady_requests(manager: JobsManager, seen: Observer) -> float:
     for _ in range(STEADY_RUNNING):
         view, _ = await manager.submit(USER, {"command": ["sleep", "3600"], "local_only": True})
         ids.append(view["id"])
-    await wait_until(lambda: all(i in seen.running for i in ids), 180, 0.1, "the long jobs")
+    await wait_until(
+        lambda: all(seen.at(i, "running") is not None for i in ids), 180, 0.1, "the long jobs"
+    )
     await wait_until(lambda: manager.controller.idle, 60, 0.1, "the controller to settle")
     before = sum(manager.kube.requests.values())
     started = time.perf_counter()
