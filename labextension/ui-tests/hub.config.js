@@ -4,29 +4,12 @@
  * offloading on) on a free port. `jlpm test:hub`; AIINFN_SCREENSHOTS_DIR retakes the
  * screenshots.
  */
-const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
 
-const python =
-  process.env.AIINFN_PYTHON ||
-  path.resolve(__dirname, '..', '..', '.venv', 'bin', 'python');
-const port =
-  process.env.AIINFN_HUB_PORT ||
-  execFileSync(
-    python,
-    [
-      '-c',
-      'from aiinfn_hub.sandbox.process import free_port; print(free_port())'
-    ],
-    { encoding: 'utf-8' }
-  ).trim();
-if (!process.env.AIINFN_HUB_STATE) {
-  const fresh = path.join(__dirname, '.hub-state');
-  fs.rmSync(fresh, { recursive: true, force: true });
-  process.env.AIINFN_HUB_STATE = fresh;
-}
-process.env.AIINFN_HUB_PORT = port;
+const { chromium, freePort, freshState, python } = require('./browser.js');
+
+const port = freePort('AIINFN_HUB_PORT');
+const state = freshState('AIINFN_HUB_STATE', '.hub-state');
 
 module.exports = {
   testDir: './hub-tests',
@@ -41,21 +24,10 @@ module.exports = {
     viewport: { width: 1100, height: 900 },
     video: 'off',
     trace: 'off',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync'
-      ]
-    }
+    launchOptions: chromium
   },
   webServer: {
-    command: `"${python}" -m aiinfn_hub demo --port ${port} --state-dir "${process.env.AIINFN_HUB_STATE}"`,
+    command: `"${python}" -m aiinfn_hub demo --port ${port} --state-dir "${state}"`,
     url: `http://127.0.0.1:${port}/hub/login`,
     timeout: 240000,
     reuseExistingServer: false,

@@ -5,21 +5,14 @@
  */
 import * as path from 'path';
 
-import { expect, Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+
+import { login } from './login';
 
 const USER = 'alice';
-const PASSWORD = 'aiinfn-demo';
-
-async function login(page: Page): Promise<void> {
-  await page.goto('/hub/login');
-  await page.locator('#username_input').fill(USER);
-  await page.locator('#password_input').fill(PASSWORD);
-  await page.locator('#login_submit').click();
-  await page.waitForURL(/\/hub\/(spawn|home|spawn-pending)|\/user\//);
-}
 
 test("the Services menu opens the jobs service's page", async ({ page }) => {
-  await login(page);
+  await login(page, USER);
   await page.goto('/hub/home');
   await page.getByRole('button', { name: 'Services' }).click();
   await page.getByRole('link', { name: 'aiinfn-jobs' }).click();

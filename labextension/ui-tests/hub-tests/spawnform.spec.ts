@@ -9,16 +9,9 @@ import * as path from 'path';
 
 import { expect, Page, test } from '@playwright/test';
 
-const USER = 'alice';
-const PASSWORD = 'aiinfn-demo';
+import { login } from './login';
 
-async function login(page: Page): Promise<void> {
-  await page.goto('/hub/login');
-  await page.locator('#username_input').fill(USER);
-  await page.locator('#password_input').fill(PASSWORD);
-  await page.locator('#login_submit').click();
-  await page.waitForURL(/\/hub\/(spawn|home|spawn-pending)|\/user\//);
-}
+const USER = 'alice';
 
 function profile(page: Page, slug: string) {
   return page.locator(`.aiinfn-profile[data-profile="${slug}"]`);
@@ -27,7 +20,7 @@ function profile(page: Page, slug: string) {
 test('the spawn form reads as choices and warns before a remote start', async ({
   page
 }) => {
-  await login(page);
+  await login(page, USER);
   await page.goto('/hub/spawn');
   const form = page.locator('#kubespawner-profiles-list');
   await expect(form).toBeVisible();
