@@ -28,7 +28,7 @@ from .manifests import build_record
 from .model import JobSpec, State, parse_spec
 from .parts import Parts
 from .publisher import Count
-from .records import newer, spec_data
+from .records import keep_answer, spec_data
 from .tracked import Tracked
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,7 @@ class JobOperations(Parts):
                 raise ClusterUnavailable(
                     f"the job was not submitted: {exc.plain()}; try again in a minute"
                 ) from None
-            if tracked.record is None or newer(created, tracked.record):
-                tracked.record = created
+            keep_answer(tracked, created)
             request = spec.client_request_id
             self.index.add(job_id, user, L.label_value(request) if request else None)
             self.controller.parse_record(tracked)

@@ -45,8 +45,7 @@ class RecordWriter:
         updated = await self.kube.patch(
             "configmap", L.record_name(tracked.job_id), {"metadata": {"annotations": annotations}}
         )
-        if newer(updated, tracked.record):
-            tracked.record = updated
+        keep_answer(tracked, updated)
 
     async def finish(
         self,
@@ -94,15 +93,24 @@ def finished(job: Mapping[str, Any]) -> bool:
 
 
 def newer(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    """Whether ``candidate`` is at least as recent as ``current`` (by resourceVersion)."""
+    """Whether ``candidate`` is more recent than ``current`` (by resourceVersion)."""
     if current is None:
         return True
     try:
-        return int(candidate["metadata"]["resourceVersion"]) >= int(
+        return int(candidate["metadata"]["resourceVersion"]) > int(
             current["metadata"]["resourceVersion"]
         )
     except (KeyError, ValueError):
         return True
+
+
+def keep_answer(tracked: Tracked, answer: dict[str, Any]) -> None:
+    """Keep the API server's answer to a write of the job's record, unless the watch already
+    brought that version or a newer one: the controller may have reconciled it since, and the
+    job may rest again (replacing the record wakes it, and only the watch's next event would
+    make it rest again)."""
+    if newer(answer, tracked.record):
+        tracked.record = answer
 
 
 def keep_newest(objects: dict[int, dict[str, Any]], key: int, obj: dict[str, Any]) -> None:

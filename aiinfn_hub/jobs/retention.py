@@ -37,6 +37,7 @@ from ..kube.conditions import now_iso, parse_time
 from . import labels as L
 from .manifests import RECORD_KEYS
 from .model import State
+from .records import keep_answer
 
 if TYPE_CHECKING:
     from .tracked import Tracked
@@ -164,10 +165,9 @@ class JobsRetention(LoggingConfigurable):
 
     async def _patch(self, tracked: Tracked, patch: dict[str, Any]) -> None:
         """Patch the record; keep the answer unless the watch brought a newer version."""
-        updated = await self.kube.patch("configmap", L.record_name(tracked.job_id), patch)
-        current = (tracked.record or {}).get("metadata") or {}
-        if int(updated["metadata"]["resourceVersion"]) >= int(current.get("resourceVersion", 0)):
-            tracked.record = updated
+        keep_answer(
+            tracked, await self.kube.patch("configmap", L.record_name(tracked.job_id), patch)
+        )
 
     # ------------------------------------------------------------------ what users are told
 

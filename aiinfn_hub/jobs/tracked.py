@@ -222,7 +222,8 @@ class Tracked:
     def history(self) -> list[AttemptView]:
         """The recorded attempts, parsed once per version of the record (read-only)."""
         if isinstance(self._record, Stub):  # an ended job's view shows exactly its attempts
-            found: list[AttemptView] = self._resting_view()["attempts"]
+            view = self._resting_view() if self._view is None else self._view  # woken: its own
+            found: list[AttemptView] = view["attempts"]
             return found
         text = self.annotations.get(L.ATTEMPTS) or "[]"
         if self.parsed_history is None or self.parsed_history[0] is not text:

@@ -1,6 +1,6 @@
-import { IPlan } from '../src/api';
+import { IPlan, ISite } from '../src/api';
 import { LaunchBody, LaunchDialog } from '../src/components/launchdialog';
-import { formDefaults } from '../src/launch';
+import { formDefaults, ILaunchForm } from '../src/launch';
 import { fakeServer, makeSites, waitFor } from './fixtures';
 
 const PLAN: IPlan = {
@@ -27,10 +27,12 @@ function type(node: HTMLElement, selector: string, value: string): void {
   input.dispatchEvent(new Event('input', { bubbles: true }));
 }
 
-function open() {
+function open(
+  options: { sites?: () => ISite[]; form?: ILaunchForm; interval?: number } = {}
+) {
   const server = fakeServer(request => {
     if (request.path === 'sites') {
-      return { status: 200, body: { sites: makeSites() } };
+      return { status: 200, body: { sites: (options.sites ?? makeSites)() } };
     }
     if (request.path === 'plan') {
       return { status: 200, body: PLAN };
@@ -40,8 +42,9 @@ function open() {
   const body = new LaunchBody(
     server.client,
     'train.ipynb',
-    formDefaults(null),
-    []
+    options.form ?? formDefaults(null),
+    [],
+    options.interval
   );
   const dialog = new LaunchDialog(body);
   // Disposing the dialog at the end rejects its promise.
@@ -54,6 +57,48 @@ function open() {
 }
 
 describe('the launch dialog', () => {
+  it("checks the form again when the sites first report their GPUs (the service's cache was still filling)", async () => {
+    let sitesAsked = 0;
+    const sites = () => {
+      sitesAsked += 1;
+      const found = makeSites();
+      if (sitesAsked === 1) {
+        for (const site of found) {
+          site.capacity.gpus = { free: 0, total: 0 };
+          site.capacity.models = [];
+        }
+      }
+      return found;
+    };
+    const form = { ...formDefaults(null), gpus: '1' };
+    const { body, dialog, field, requests } = open({
+      sites,
+      form,
+      interval: 20
+    });
+    try {
+      await waitFor(
+        () => field('gpus')?.classList.contains('aiinfn-mod-invalid'),
+        5000,
+        'the GPUs field marked while no site reports GPUs'
+      );
+      expect(body.node.textContent).toContain('GPUs: no site has GPUs');
+      await waitFor(
+        () => !field('gpus').classList.contains('aiinfn-mod-invalid'),
+        5000,
+        'the mark cleared once the sites report their GPUs'
+      );
+      expect(body.valid).toBe(true);
+      await waitFor(
+        () => requests.some(r => r.path === 'plan'),
+        5000,
+        'a preview of the now valid form'
+      );
+    } finally {
+      dialog.dispose();
+    }
+  });
+
   it('marks a wrong field as the user types, says why, and clears it when fixed', async () => {
     const { body, dialog, submit, field, requests } = open();
     try {

@@ -9,6 +9,7 @@ import json
 
 from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.jobs.packed import pack, unpack
+from aiinfn_hub.jobs.records import keep_answer
 from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import wait_for
@@ -94,3 +95,45 @@ def test_a_packed_view_unpacks_to_the_same_text():
     assert unpack(pack({k: v for k, v in view.items() if k != "plan"}, plan_text)) == json.dumps(
         {k: v for k, v in view.items() if k != "plan"}
     )
+
+
+async def test_an_answer_the_watch_already_brought_leaves_a_resting_job_resting(manager):
+    """A write's answer may arrive after the watch brought the same version and the
+    controller let the job rest again: keeping that answer would wake the job with nothing
+    left to make it rest (the flake seen once in CI, after ``collected``)."""
+    submitted, _ = await manager.submit(OWNER, SCRIPT)
+    job_id = submitted["id"]
+    await wait_for(manager, job_id)
+    await _rested(manager, job_id)
+    tracked = manager.jobs[job_id]
+    name = L.record_name(job_id)
+    answer = await manager.kube.patch(
+        "configmap", name, {"metadata": {"annotations": {"example.org/note": "kept"}}}
+    )
+    version = answer["metadata"]["resourceVersion"]
+    await wait_until(
+        lambda: tracked.resting and tracked.record["metadata"]["resourceVersion"] == version,
+        60, 0.05, "the watch to bring the patched record and the job to rest again",
+    )  # fmt: skip
+
+    keep_answer(tracked, answer)
+    assert tracked.resting, "the answer of a version already held changes nothing"
+    assert tracked.annotations["example.org/note"] == "kept"
+
+    newer = json.loads(json.dumps(answer))
+    newer["metadata"]["resourceVersion"] = str(int(version) + 1)
+    keep_answer(tracked, newer)
+    assert not tracked.resting, "a newer answer is kept (until its watch event comes)"
+
+
+async def test_a_reconcile_without_a_new_record_lets_the_job_rest_again(manager):
+    """A pod's or Workload's late event reconciles a resting job with its record unchanged:
+    it is woken from its packed view for that time, and rests again after."""
+    submitted, _ = await manager.submit(OWNER, SCRIPT)
+    job_id = submitted["id"]
+    await wait_for(manager, job_id)
+    await _rested(manager, job_id)
+    tracked = manager.jobs[job_id]
+    for _ in range(2):
+        await manager.controller.reconcile_one(job_id)
+        assert tracked.resting, "the job rests again once reconciled"

@@ -6,6 +6,7 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { UUID } from '@lumino/coreutils';
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
@@ -23,6 +24,8 @@ import {
 import { PlanView } from './plan';
 
 const PREVIEW_DELAY = 300;
+/** How often the open dialog reads the sites again (what is free, their limits). */
+const SITES_INTERVAL = 10_000;
 
 /** The placement preview: the current plan, or the last valid one greyed out and why. */
 function Preview(props: {
@@ -85,12 +88,19 @@ export class LaunchBody extends ReactWidget {
   private _latest = new Latest<IPlan>();
   private _validity = new Signal<this, boolean>(this);
   private readonly _requestId = UUID.uuid4();
+  private readonly _sitesPoll: Poll;
 
+  /**
+   * `sites` are those already known (the panel's, maybe old or empty); the dialog reads
+   * them again at once and every `sitesInterval` ms while open, so that limits checked
+   * against a site that had not yet reported its nodes are checked again.
+   */
   constructor(
     private readonly _client: JobsClient,
     readonly path: string,
     form: ILaunchForm,
-    sites: ISite[]
+    sites: ISite[],
+    sitesInterval = SITES_INTERVAL
   ) {
     super();
     this._form = form;
@@ -100,7 +110,12 @@ export class LaunchBody extends ReactWidget {
     if (this.valid) {
       this.schedulePreview(0);
     }
-    void this._loadSites();
+    this._sitesPoll = new Poll({
+      factory: () => this._loadSites(),
+      frequency: { interval: sitesInterval, backoff: true, max: 60_000 },
+      standby: 'when-hidden',
+      name: 'aiinfn-hub:launch:sites'
+    });
   }
 
   get form(): ILaunchForm {
@@ -128,19 +143,22 @@ export class LaunchBody extends ReactWidget {
     this._timer = window.setTimeout(() => void this._preview(), delay);
   }
 
-  /** The sites' models, free counts and limits afresh (the panel's may be old or absent). */
+  /**
+   * The sites' models, free counts and limits afresh; the form is checked again only when
+   * they changed (a check schedules a preview). Fails (so the poll backs off) when the
+   * server does not answer; the limits stay those already known.
+   */
   private async _loadSites(): Promise<void> {
-    try {
-      const sites = await this._client.sites();
-      if (this.isDisposed) {
-        return;
-      }
-      this._sites = sites;
-      this._check();
-      this.update();
-    } catch {
-      // The preview says what the server answers; the limits stay those already known.
+    const sites = await this._client.sites();
+    if (
+      this.isDisposed ||
+      JSON.stringify(sites) === JSON.stringify(this._sites)
+    ) {
+      return;
     }
+    this._sites = sites;
+    this._check();
+    this.update();
   }
 
   private async _preview(): Promise<void> {
@@ -184,6 +202,7 @@ export class LaunchBody extends ReactWidget {
 
   dispose(): void {
     window.clearTimeout(this._timer);
+    this._sitesPoll.dispose();
     super.dispose();
   }
 
