@@ -168,6 +168,7 @@ class Cluster:
         self._step("Kueue's CRDs established", lambda: kueue.install(plane, api))
         self._step("kueue ready", lambda: start(kueue.component(plane)))
         kueue.register_webhooks(plane, api)
+        kueue.register_visibility(plane, api)
         self._step(
             "namespace jhub, helm-values/kueue.yaml and rbac.yaml applied", lambda: self._apply(api)
         )

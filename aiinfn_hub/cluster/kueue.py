@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
@@ -99,7 +100,7 @@ def configuration(plane: ControlPlane, cert_dir: Path) -> dict[str, Any]:
         "internalCertManagement": {"enable": False},
         "manageJobsWithoutQueueName": False,
         "integrations": {"frameworks": ["batch/job"]},
-        "visibilityServer": {"bindAddress": "127.0.0.1", "bindPort": ports.kueue_visibility},
+        "visibilityServer": {"bindAddress": host_address(), "bindPort": ports.kueue_visibility},
     }
 
 
@@ -172,6 +173,68 @@ def _fixed_certificates(plane: ControlPlane) -> None:
                 f"({exc.strerror}): run `aiinfn-hub cluster up` as root once, or put tls.crt "
                 f"and tls.key there"
             ) from None
+
+
+def host_address() -> str:
+    """This machine's address on its default route: the API server's aggregator reaches
+    Kueue's visibility server through a Service's endpoints, which may not be loopback
+    addresses (Kubernetes refuses them), so the server listens there."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 9))  # no packet is sent: this only picks a route
+            address: str = probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return address
+
+
+def visibility_documents(plane: ControlPlane) -> list[dict[str, Any]]:
+    """The APIService that makes the API server serve Kueue's visibility API
+    (``visibility.kueue.x-k8s.io/v1beta2``, pending workloads and their positions), as Kueue's
+    own manifests do: a Service without selector whose endpoints are Kueue's visibility
+    server here. TLS is not verified: Kueue 0.17 reads that server's certificate from a fixed
+    path shared by every cluster of this machine (``FIXED_CERT_DIRS``), each with its own CA."""
+    name = "kueue-visibility-server"
+    port = {"name": "https", "port": 443, "protocol": "TCP"}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"ports": [{**port, "targetPort": plane.ports.kueue_visibility}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "subsets": [
+                {
+                    "addresses": [{"ip": host_address()}],
+                    "ports": [{**port, "port": plane.ports.kueue_visibility}],
+                }
+            ],
+        },
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": "v1beta2.visibility.kueue.x-k8s.io"},
+            "spec": {
+                "group": "visibility.kueue.x-k8s.io",
+                "version": "v1beta2",
+                "groupPriorityMinimum": 100,
+                "versionPriority": 200,
+                "insecureSkipTLSVerify": True,
+                "service": {"name": name, "namespace": NAMESPACE, "port": 443},
+            },
+        },
+    ]
+
+
+def register_visibility(plane: ControlPlane, api: KubeApi) -> None:
+    """Register Kueue's visibility API (unless this machine has no address but loopback:
+    then the API stays unserved, as on a cluster without it, and readers count Workloads)."""
+    if host_address() != "127.0.0.1":
+        api.apply_all(visibility_documents(plane))
 
 
 def register_webhooks(plane: ControlPlane, api: KubeApi) -> None:

@@ -228,6 +228,24 @@ def test_a_clusterqueue_without_quota_admits_nothing(admin: KubeApi) -> None:
 
         reserved = eventually("the workload is pending", pending)
         assert "insufficient" in reserved["message"] or "quota" in reserved["message"], reserved
+
+        # Kueue's visibility API, aggregated by the API server, gives its queue position.
+        def listed() -> list[dict[str, Any]]:
+            summary = admin.request(
+                "GET",
+                "/apis/visibility.kueue.x-k8s.io/v1beta2/namespaces/"
+                f"{NAMESPACE}/localqueues/tier1/pendingworkloads",
+            )
+            assert summary["kind"] == "PendingWorkloadsSummary", summary
+            return [
+                w
+                for w in summary["items"]
+                if w["metadata"]["ownerReferences"][0]["name"] == "starved"
+            ]
+
+        (entry,) = eventually("the workload in the visibility API", listed)
+        assert entry["localQueueName"] == "tier1"
+        assert entry["positionInLocalQueue"] == 0 and entry["positionInClusterQueue"] == 0
     finally:
         fault("no-quota", "tier1", "--off")
     job = admin.request("GET", f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs/starved")
