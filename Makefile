@@ -117,8 +117,11 @@ test-cluster: install chp cluster
 # Options for the demo, e.g. make demo DEMO_ARGS="--port 8001 --fault provider-failure:tier1"
 DEMO_ARGS ?=
 
+# --stop-with-parent: make passes neither SIGINT nor SIGTERM sent to its own process on to the
+# recipe, so the demo follows make's signals itself (aiinfn_hub/parentsignals.py); `exec` makes
+# make its parent even when DEMO_ARGS needs a shell.
 demo: install chp
-	$(BIN)/aiinfn-hub demo $(DEMO_ARGS)
+	exec $(BIN)/aiinfn-hub demo --stop-with-parent $(DEMO_ARGS)
 
 # bench_stacks measures the real control plane beside the sandbox: it is built first (once).
 bench: install chp cluster

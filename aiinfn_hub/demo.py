@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .parentsignals import follow
 from .placement import Placer, SiteHealth
 from .sandbox import faults as sandbox_faults
 from .usage import UsageError
@@ -101,6 +102,12 @@ SITE is local, leonardo or tier1 (or a site of --sites).""",
         default=".demo",
         help="logs, the hub's database and the sandbox's files; emptied at start "
         "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="also stop when the parent process (make) gets SIGINT or SIGTERM, or exits: "
+        "`make demo` sets it, since make passes neither signal on",
     )
     parser.add_argument(
         "--plans",
@@ -215,6 +222,12 @@ def run(args: argparse.Namespace) -> int:
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    if args.stop_with_parent:
+        why = follow(lambda _: stop.set())
+        if why:
+            print(f"aiinfn-hub demo: signals sent to the parent process alone will not stop "
+                  f"the demo (following them was refused: {why}); Ctrl-C in this terminal "
+                  f"does", file=sys.stderr, flush=True)  # fmt: skip
     sandbox = SandboxProcess(port=free_port(), config=args.sites, state_dir=state / "sandbox")
     hub: HubProcess | None = None
     try:

@@ -191,3 +191,45 @@ def test_the_demo_serves_the_hub_and_ctrl_c_leaves_nothing_behind(tmp_path: Path
         except OSError:
             zombies.append(True)
     assert all(zombies), f"left running: {alive}"
+
+
+def _left_running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (a zombie waiting for its parent has ended)."""
+    alive = []
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z":
+                alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_make_demo_stops_cleanly_on_a_signal_to_makes_own_process(tmp_path: Path, sig):
+    """A trainer's script or an IDE's stop button signals make's process alone; make passes
+    neither signal on (on SIGINT it waits for the demo, on SIGTERM it exits)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "-o", "install", "-o", "chp", "demo",
+         f"DEMO_ARGS=--port {port} --state-dir '{tmp_path / 'demo state'}'"],
+        cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True, env=env,
+    )  # fmt: skip
+    output = Output(make)
+    try:
+        output.wait_for("Press Ctrl-C to stop everything.", 120)
+        started = [pid for pid, _ in descendants(make.pid)]
+        assert started, "the demo runs under make"
+        os.kill(make.pid, sig)  # make's own process, not its group
+        make.wait(120)
+        output.wait_for("stopped; nothing is left running", 120)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _left_running(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _left_running(started), f"left running: {_left_running(started)}"
+    assert "signals sent to the parent process alone will not stop" not in output.text
