@@ -172,6 +172,23 @@ def _kernel_name(nb: Any) -> str:
     return "python3"
 
 
+def describe_kernel(client: Any) -> None:
+    """Record the kernel that runs the notebook in its metadata, as JupyterLab does when it
+    starts one (``kernelspec`` and the kernel's ``language_info``): the executed notebook then
+    opens saved, where JupyterLab would otherwise fill them in and mark it modified."""
+    spec = client.km.kernel_spec
+    if spec is not None:
+        client.nb.metadata["kernelspec"] = {
+            "display_name": spec.display_name,
+            "language": spec.language,
+            "name": client.km.kernel_name,
+        }
+    reply = client.wait_for_reply(client.kc.kernel_info())
+    info = (reply or {}).get("content", {}).get("language_info")
+    if info:
+        client.nb.metadata["language_info"] = info
+
+
 def run(path: Path, output_dir: Path, parameters: dict[str, Any], timeout: int | None) -> int:
     """Execute the notebook; write it to ``output_dir`` and into the log; the exit status."""
     import nbformat
@@ -200,6 +217,7 @@ def run(path: Path, output_dir: Path, parameters: dict[str, Any], timeout: int |
     log(f"running {path.name}: {len(code_cells)} code cells")
     try:
         with client.setup_kernel():
+            describe_kernel(client)
             for number, (index, cell) in enumerate(code_cells, 1):
                 log(f"cell {number}/{len(code_cells)}")
                 try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from aiinfn_hub import examples
@@ -24,6 +26,24 @@ def test_the_examples_are_binders_notebooks_each_listed_once():
         notebook = json.loads((SOURCE / name).read_text())
         assert notebook["metadata"]["aiinfn_hub"]["resources"], name
     assert examples_dir() in (SOURCE, examples.PACKAGED)
+
+
+#: The files of whoever runs the demo or builds the Binder image, which a researcher reading
+#: an example in JupyterLab has never seen.
+TRAINERS_WORDS = ("postBuild", "binder/", "Makefile", "DEMO_ARGS", "requirements.txt")
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_an_example_speaks_to_researchers_and_opens_as_a_valid_notebook(name):
+    text = (SOURCE / name).read_text()
+    notebook = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert not [w for w in TRAINERS_WORDS if w in prose], f"{name}: {prose}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing cell id is only a warning today
+        nbformat.validate(notebook)
+    cells = json.loads(text)["cells"]
+    assert all(c.get("id") for c in cells), "cell ids, as nbformat 4.5 requires"
 
 
 def test_copies_every_example_into_a_new_folder(tmp_path, capsys):

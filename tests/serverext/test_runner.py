@@ -123,6 +123,21 @@ def test_the_runner_stops_at_a_failing_cell_and_still_sends_the_notebook_back(tm
     assert nbformat.read(str(tmp_path / "out" / "nb.ipynb"), as_version=4) == executed
 
 
+def test_the_executed_notebook_names_its_kernel_as_jupyterlab_would(tmp_path):
+    """JupyterLab fills in the kernel's ``kernelspec`` and ``language_info`` when it opens a
+    notebook and marks it modified if they change: the runner records them, so the executed
+    notebook opens saved (the galata test opens one)."""
+    write_notebook(tmp_path / "nb.ipynb", "print('x')")
+    done = run_runner("nb.ipynb", "--output-dir", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    metadata = nbformat.reads(decode_block(done.stdout)[1], as_version=4).metadata
+    info = metadata.language_info
+    assert info.name == "python" and info.version == ".".join(map(str, sys.version_info[:3]))
+    assert info.mimetype == "text/x-python" and info.codemirror_mode
+    assert metadata.kernelspec.name == "python3"
+    assert metadata.kernelspec.display_name == "Python 3 (ipykernel)"
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -338,6 +338,23 @@ test.describe('live updates and the site overview', () => {
     await expect(
       panel.locator(`.aiinfn-Detail[data-job-id="${submitted.data.id}"]`)
     ).toBeVisible();
+
+    // Its executed notebook came back next to it, and opens saved: nothing to save on close.
+    const executed = `elsewhere.${submitted.data.id}.ipynb`;
+    await panel
+      .getByRole('button', { name: /^Open the executed notebook / })
+      .click();
+    const tab = page.locator(`.lm-TabBar-tab[data-type="document-title"]`, {
+      hasText: executed
+    });
+    await expect(tab).toBeVisible();
+    await expect(
+      page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').first()
+    ).toContainText('analysis step 0');
+    await expect(
+      page.locator('.jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator')
+    ).toHaveAttribute('data-status', 'idle', { timeout: 60000 });
+    await expect(tab).not.toHaveClass(/jp-mod-dirty/);
   });
 
   test('the site overview shows health, capacity and queues; the keyboard reaches jobs', async ({
