@@ -1,10 +1,10 @@
 """Stop with the parent process: ``make demo`` stops cleanly when SIGINT or SIGTERM is sent to
 make's own process, not only to the whole process group.
 
-GNU make forwards neither signal to the recipe it runs: on SIGTERM it exits at once, leaving
-the recipe running; on SIGINT it waits for the recipe to end first (it expects the terminal to
-have sent SIGINT to the whole group), so nothing ends. A trainer's script or an IDE's stop
-button signals make's process alone. Two mechanisms cover it:
+GNU make does not pass SIGINT on to the recipe it runs: it waits for the recipe to end first
+(it expects the terminal to have sent SIGINT to the whole group), so nothing ends; and on
+SIGTERM it exits, passing the signal on only to the process it started itself. A trainer's
+script or an IDE's stop button signals make's process alone. Two mechanisms cover it:
 
 - the kernel's parent-death signal (``PR_SET_PDEATHSIG``): SIGTERM to this process when its
   parent exits, whatever killed it;
