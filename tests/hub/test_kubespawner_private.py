@@ -3,7 +3,8 @@
 They are not part of KubeSpawner's API, so a release may change them without notice; the
 package pins ``jupyterhub-kubespawner<8`` (tests/test_metadata.py), and each member below is
 checked for what AIInfnSpawner relies on: that it exists, its signature, and its behaviour. A
-failure here names the member to adapt in ``aiinfn_hub/spawner/spawner.py``.
+failure here names the member to adapt in ``aiinfn_hub/spawner/`` (``spawner.py`` and its
+mixins).
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ METHODS = {
 def test_every_private_member_the_spawner_uses_is_listed_here():
     """A new use of a private member must be covered here too."""
     package = Path(inspect.getfile(AIInfnSpawner)).parent
+    package_name = AIInfnSpawner.__module__.rpartition(".")[0]
     source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(package.glob("*.py")))
     names = set(re.findall(r"(?:self|super\(\))\.(_[a-z]\w*)", source))
-    names |= {  # methods it overrides
+    names |= {  # methods it overrides, in its class or a mixin of the package
         name
-        for name, value in vars(AIInfnSpawner).items()
+        for cls in AIInfnSpawner.__mro__
+        if cls.__module__.startswith(package_name)
+        for name, value in vars(cls).items()
         if re.match(r"_[a-z]", name) and inspect.isfunction(value)
     }
     set_by_init = set(KubeSpawner.__init__.__code__.co_names)
