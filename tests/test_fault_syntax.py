@@ -38,6 +38,8 @@ def user_texts() -> dict[str, str]:
         name: (ROOT / name).read_text()
         for name in ("README.md", "Makefile", "binder/README.md", "binder/postBuild")
     }
+    for guide in sorted((ROOT / "docs").glob("*.md")):
+        texts[f"docs/{guide.name}"] = guide.read_text()
     for notebook in sorted((ROOT / "binder" / "examples").glob("*.ipynb")):
         cells = json.loads(notebook.read_text())["cells"]
         texts[notebook.name] = "\n".join("".join(c["source"]) for c in cells)

@@ -29,9 +29,10 @@ GRANTORS = {
 
 
 def readme_table() -> list[tuple[str, set[Grant]]]:
-    """(granted by, grants) per row of the README's "The RBAC the service needs" table."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("### The RBAC the service needs", 1)[1].split("\n#", 1)[0]
+    """(granted by, grants) per row of the "The RBAC the service needs" table (the jobs
+    service's guide, docs/jobs-service.md)."""
+    text = (REPO / "docs" / "jobs-service.md").read_text(encoding="utf-8")
+    section = text.split("## The RBAC the service needs", 1)[1].split("\n#", 1)[0]
     rows = []
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -129,9 +130,12 @@ CAN_I = re.compile(
 )
 
 
+DOCS = REPO / "docs"
+
+
 def guide_checks() -> list[tuple[str, re.Match]]:
     found = []
-    for path in (REPO / "README.md", REPO / "helm-values" / "README.md"):
+    for path in (REPO / "README.md", REPO / "helm-values" / "README.md", *DOCS.glob("*.md")):
         text = path.read_text(encoding="utf-8")
         found += [(f"{path.name}: {m.group(0)}", m) for m in CAN_I.finditer(text)]
     return found

@@ -161,8 +161,9 @@ async def test_every_option_is_a_documented_trait():
         "jobs_service_url",
         "server_mode",
     }
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    reference = readme.split("### Spawner configuration reference", 1)[1].split("\n## ", 1)[0]
+    guide = Path(__file__).resolve().parents[2] / "docs" / "spawner.md"
+    reference = guide.read_text(encoding="utf-8").split("## Spawner configuration reference")[1]
+    reference = reference.split("\n# ", 1)[0]
     for name, trait in own_options().items():
         assert len((trait.help or "").split()) >= 5, f"{name} has no real help text"
-        assert f"| `{name}` |" in reference, f"{name} is missing from the README's reference"
+        assert f"| `{name}` |" in reference, f"{name} is missing from docs/spawner.md's reference"
