@@ -35,6 +35,7 @@ __all__ = [
     "RequestScript",
     "RerunRequest",
     "ServiceSettings",
+    "SiteBreakerView",
     "SiteCapacity",
     "SiteHealthView",
     "SiteList",
@@ -173,6 +174,7 @@ class AttemptView(_AttemptKeys, total=False):
     kueue: KueueCondition
     remote_job_id: str | None
     pod: PodFailure | None
+    blame: str
 
 
 class Progress(TypedDict):
@@ -296,6 +298,14 @@ class SiteQueue(TypedDict):
     reasons: list[str]
 
 
+class SiteBreakerView(TypedDict):
+    """``SiteBreaker``: a site's circuit breaker."""
+
+    state: str
+    reason: str | None
+    retry_at: str | None
+
+
 class _SiteKeys(TypedDict):
     name: str
     display_name: str
@@ -310,6 +320,7 @@ class SiteView(_SiteKeys, total=False):
 
     summary: str
     gpu_models: list[str]
+    breaker: SiteBreakerView
 
 
 class SiteList(TypedDict):

@@ -42,6 +42,7 @@ MODELS: dict[str, Any] = {
     "components/schemas/Site/properties/capacity": T.SiteCapacity,
     "components/schemas/Site/properties/capacity/properties/per_job": T.PerJobLimits,
     "components/schemas/Site/properties/queue": T.SiteQueue,
+    "components/schemas/SiteBreaker": T.SiteBreakerView,
     "components/schemas/GpuModelCapacity": T.GpuModelCapacity,
     "components/schemas/FreeTotal": T.FreeTotal,
     f"paths/~1jobs/get/{_OK}": T.JobList,

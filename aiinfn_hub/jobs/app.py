@@ -17,6 +17,7 @@ from ..kube.client import Kube, kube_client
 from ..kube.startup import StartupError
 from ..placement import PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
+from .breakers import BreakerPolicy
 from .claims import HomeClaim
 from .events import JobEvents
 from .handlers import routes
@@ -39,6 +40,7 @@ class JobsService(Application):
         JobsRetention,
         PlacementConfig,
         FallbackPolicy,
+        BreakerPolicy,
         HubAuthenticator,
         TokenAuthenticator,
     ]

@@ -156,6 +156,7 @@ class Controller(Parts):
             async with tracked.lock:
                 tracked.wake()
                 await self._reconcile(tracked)
+                self.status.breakers.observe(tracked)  # the sites' breakers read its attempts
             tracked.rest()  # an ended job keeps only its compact form (tracked.py)
         except KubeError as exc:
             if exc.transient:
@@ -201,7 +202,7 @@ class Controller(Parts):
         configured), by the sites' health now, and why: the one fallback order of jobs and
         servers, :func:`~aiinfn_hub.placement.plan.next_site`."""
         order = stored_order(tracked.plan, self.placer.sites)
-        return plan_next_site(order, tried, self.status.health)
+        return plan_next_site(order, tried, self.status.placing())
 
     def _site(self, name: str | None) -> Site | None:
         """The configured site of that name; None if it is no longer configured."""

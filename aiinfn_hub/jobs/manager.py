@@ -28,6 +28,7 @@ from ..kube.startup import wait_synced
 from ..placement import PlacementConfig, Placer, Site, SiteHealth
 from . import labels as L
 from . import slim
+from .breakers import BreakerPolicy
 from .checks import RequestChecks
 from .claims import HomeClaim
 from .controller import Controller
@@ -122,7 +123,8 @@ class JobsManager(LoggingConfigurable):
         self.home = HomeClaim(self.namespace, parent=self)  # users' claims, as the hub names them
         self.reflectors: dict[str, Reflector] = {}
         self.index = JobIndex(on_job=self._mark, on_nodes=self._nodes_changed)
-        self.status = SiteStatus(placer=self.placer, nodes=self._nodes)
+        self.breakers = BreakerPolicy(parent=self).breakers(self.placer.sites)
+        self.status = SiteStatus(placer=self.placer, nodes=self._nodes, breakers=self.breakers)
         self.events = JobEvents(parent=self)
         self.subscribe = self.events.subscribe
         self.publisher = Publisher(events=self.events, site=self._site)
@@ -289,6 +291,7 @@ class JobsManager(LoggingConfigurable):
         finally:
             early.cancel()
         await self.controller.recovered()
+        self.breakers.settle()  # every record read: the sites' breakers as they were
 
     async def stop(self) -> None:
         """Stop the controller and the watches."""

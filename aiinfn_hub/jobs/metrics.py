@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..placement.breaker import BreakerState
+
 if TYPE_CHECKING:
     from .manager import JobsManager
 
@@ -40,6 +42,15 @@ class ManagerCollector(Collector):
             for value, count in sorted(data[key].items()):
                 metric.add_metric([value], float(count))
             yield metric
+        breaker = GaugeMetricFamily(
+            "aiinfn_site_breaker",
+            "Each site's circuit breaker: 1 for the state it is in (closed, open, probing).",
+            labels=["site", "state"],
+        )
+        for site, state in sorted(data["breakers"].items()):
+            for each in BreakerState:
+                breaker.add_metric([site, each.value], float(each.value == state))
+        yield breaker
 
 
 def prometheus(manager: JobsManager) -> bytes:
@@ -60,4 +71,5 @@ def collect(manager: JobsManager) -> dict[str, Any]:
         "counters": dict(manager.counters),
         "kube_requests": dict(manager.kube.requests),
         "health": {name: h.usable for name, h in manager.health.items()},
+        "breakers": manager.status.breakers.states(),
     }

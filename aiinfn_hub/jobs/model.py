@@ -46,6 +46,15 @@ class Outcome(str, Enum):
     CANCELLED = "cancelled"
 
 
+class Blame(str, Enum):
+    """Whose doing an attempt's failure was: the site's infrastructure (the remote
+    submission failed, the site lost the job, its node lost the connection) or the user's
+    own code. Recorded with the attempt; sites' circuit breakers count the site's."""
+
+    SITE = "site"
+    USER = "user"
+
+
 @dataclass(frozen=True)
 class Script:
     """A staged file: a notebook, Python script or shell script, shipped with the job."""

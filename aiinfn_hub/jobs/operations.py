@@ -62,7 +62,7 @@ class JobOperations(Parts):
         """The plan's JSON form for ``spec`` by the sites' health now, narrowed to the site
         the user asked for (422 when that site cannot run it, saying why)."""
         try:
-            plan = self.placer.plan(spec.request, self.status.health)
+            plan = self.placer.plan(spec.request, self.status.placing())
         except NoSiteError as exc:
             raise Unprocessable(str(exc), f"resources.{exc.requirement}") from None
         data = plan.to_dict()

@@ -19,7 +19,7 @@ from ..placement import Site, SiteHealth
 from ..placement.quantities import format_duration
 from .claims import missing_claim
 from .kueuewords import eviction_reason, quota_reason
-from .model import State
+from .model import Blame, State
 from .triggers import FallbackPolicy, Triggers
 
 
@@ -39,6 +39,7 @@ class Assessment:
     reason: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
     check_at: float | None = None
+    blame: Blame | None = None  # whose doing a failure was, where the signal says
 
 
 def kueue_raw(workload: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -179,7 +180,9 @@ def assess(
     infra = _infrastructure_failure(pods, triggers)
     if infra and infra[2]:
         text, pod_raw, _ = infra
-        return Assessment(State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw})
+        return Assessment(
+            State.FAILED, Verdict.FALL_BACK, text, {**raw, **pod_raw}, blame=Blame.SITE
+        )
     failed = condition(job, "Failed")
     if failed and failed.get("status") == "True":
         if failed.get("reason") != "DeadlineExceeded" and _stale(pods):
@@ -187,17 +190,18 @@ def assess(
             # before this cache has its pod's end, which tells the site's failure from the
             # user's; wait for it (the pod's change wakes the job again)
             return Assessment(State.RUNNING, raw=raw)
+        blame = Blame.USER
         if failed.get("reason") == "DeadlineExceeded":
             limit = (job.get("spec") or {}).get("activeDeadlineSeconds") or 0
             text = f"ran past its walltime of {format_duration(int(limit))}"
         elif infra:
             text = f"{infra[0]} (this site does not fall back on it)"
             raw = {**raw, **infra[1]}
+            blame = Blame.SITE
         else:
             text = _user_failure(pods)
-        return Assessment(
-            State.FAILED, Verdict.FAIL, text, {**raw, "job_reason": failed.get("reason")}
-        )
+        raw = {**raw, "job_reason": failed.get("reason")}
+        return Assessment(State.FAILED, Verdict.FAIL, text, raw, blame=blame)
     missing = missing_claim(pods)  # Pending for good: no site has the claim either
     if missing:
         return Assessment(State.FAILED, Verdict.FAIL, missing, raw)
@@ -221,7 +225,7 @@ def assess(
     if not health.usable and triggers.site_unhealthy:
         text = f"became unavailable while the job waited there ({health.describe()})"
         if not last_resort:
-            return Assessment(state, Verdict.FALL_BACK, text, raw)
+            return Assessment(state, Verdict.FALL_BACK, text, raw, blame=Blame.SITE)
         return Assessment(state, reason=f"{text}; waiting, as no other site is left", raw=raw)
     created = parse_time((job.get("metadata") or {}).get("creationTimestamp")) or now
     if suspended:

@@ -7,6 +7,7 @@ capacity and queue depth are read from the cached nodes, pods and Kueue Workload
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -15,16 +16,35 @@ from ..kube.conditions import condition, is_true
 from ..placement import Placer, SiteHealth
 from ..placement.capacity import node_usage, site_capacity
 from ..placement.health import site_health
+from .breakers import Breakers
 
 
 class SiteStatus:
     """Each site's health (kept up to date from the nodes) and its capacity and queue."""
 
-    def __init__(self, *, placer: Placer, nodes: Callable[[], Sequence[Mapping[str, Any]]]) -> None:
-        """``nodes()``: the cluster's nodes as cached now."""
+    def __init__(
+        self,
+        *,
+        placer: Placer,
+        nodes: Callable[[], Sequence[Mapping[str, Any]]],
+        breakers: Breakers | None = None,
+    ) -> None:
+        """``nodes()``: the cluster's nodes as cached now; ``breakers``: the sites' circuit
+        breakers (default: each with the default settings)."""
         self.placer = placer
         self.nodes = nodes
         self.health: dict[str, SiteHealth] = {}
+        self.breakers = breakers or Breakers(sites=placer.sites, settings={})
+
+    def placing(self) -> dict[str, SiteHealth]:
+        """The health placement reads (plans, and the site a job moves to next): the nodes',
+        and a site whose breaker is open is not usable, saying why. One path skips both."""
+        found = dict(self.health)
+        for name in self.placer.sites:
+            skip = self.breakers.skip(name)
+            if skip:
+                found[name] = dataclasses.replace(self.of(name), degraded=skip)
+        return found
 
     def refresh(self) -> set[str]:
         """Recompute every site's health from the nodes; returns the sites whose health
@@ -78,6 +98,7 @@ class SiteStatus:
                     "capacity": site_capacity(site, nodes, used),
                     "queue": {"pending": len(pending), "reasons": reasons},
                     "gpu_models": list(site.capabilities.gpu_models),
+                    "breaker": self.breakers.shown(site.name),
                 }
             )
         return result

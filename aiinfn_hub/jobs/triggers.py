@@ -46,6 +46,21 @@ _SITE_KEYS = {
 }
 
 
+def site_changes(
+    owner: str, sites: dict[str, dict[str, Any]], known: set[str]
+) -> dict[str, dict[str, Any]]:
+    """``sites`` (an option's changes per site), if each names only ``known`` keys; else a
+    TraitError naming the option (``owner``), the site and the keys."""
+    for name, changes in sites.items():
+        unknown = set(changes) - known
+        if unknown:
+            raise TraitError(
+                f"{owner}.sites[{name!r}]: unknown keys {sorted(unknown)}; "
+                f"known keys: {sorted(known)}"
+            )
+    return sites
+
+
 @dataclass(frozen=True)
 class Triggers:
     """The fallback triggers of one site. A timeout of ``None`` never fires."""
@@ -109,15 +124,7 @@ class FallbackPolicy(Configurable):
 
     @validate("sites")
     def _check_sites(self, proposal: Any) -> dict[str, dict[str, Any]]:
-        for name, changes in proposal["value"].items():
-            unknown = set(changes) - _SITE_KEYS
-            if unknown:
-                raise TraitError(
-                    f"FallbackPolicy.sites[{name!r}]: unknown keys {sorted(unknown)}; "
-                    f"known keys: {sorted(_SITE_KEYS)}"
-                )
-        found: dict[str, dict[str, Any]] = proposal["value"]
-        return found
+        return site_changes("FallbackPolicy", proposal["value"], _SITE_KEYS)
 
     def for_site(self, site: Site) -> Triggers:
         """The triggers in force at ``site``."""

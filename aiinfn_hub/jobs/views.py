@@ -49,7 +49,7 @@ def current_attempt(
     if assessment.state in (State.SUCCEEDED, State.FAILED):
         outcome = Outcome(assessment.state.value)
     raw = dict(assessment.raw)
-    return {
+    attempt: AttemptView = {
         "number": number,
         "site": site.name,
         "site_display": site.display_name,
@@ -64,6 +64,9 @@ def current_attempt(
         "remote_job_id": raw.get("remote_job_id"),
         "pod": raw.get("pod"),
     }
+    if assessment.blame:  # kept in the record: sites' breakers count the site's failures
+        attempt["blame"] = assessment.blame.value
+    return attempt
 
 
 #: What an attempt shows of Kueue's condition.

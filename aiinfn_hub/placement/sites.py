@@ -97,10 +97,17 @@ class SiteHealth:
     connected: bool = True
     message: str = ""
     registered: bool = True  # False: none of the site's nodes is in the cluster
+    degraded: str = ""  # why the site's circuit breaker keeps jobs away (placement/breaker.py)
 
     @property
     def usable(self) -> bool:
-        return self.ready and self.connected and self.registered and not self.maintenance
+        return (
+            self.ready
+            and self.connected
+            and self.registered
+            and not self.maintenance
+            and not self.degraded
+        )
 
     def describe(self) -> str:
         """Plain words for why the site is skipped (empty when usable)."""
@@ -112,6 +119,8 @@ class SiteHealth:
             text = "down: the connection to the site is lost"
         elif not self.ready:
             text = "down: its node is not ready"
+        elif self.degraded:
+            return f"degraded: {self.degraded}"
         else:
             return ""
         return f"{text} ({self.message})" if self.message else text

@@ -119,6 +119,25 @@ export function formatClock(
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${clock}`;
 }
 
+/**
+ * A degraded site in the panel's words, from its circuit breaker; empty while the breaker
+ * is closed (or the service reports none). Open: new jobs skip the site until `retry_at`;
+ * probing: the next job sent there tests it.
+ */
+export function breakerText(
+  breaker: ISite['breaker'] | undefined,
+  now: number
+): string {
+  if (!breaker || breaker.state === 'closed') {
+    return '';
+  }
+  const why = breaker.reason ? `: ${breaker.reason}` : '';
+  if (breaker.state === 'open') {
+    return `Degraded${why}; new jobs skip it, retrying at ${formatClock(breaker.retry_at, now)}`;
+  }
+  return `Degraded${why}; the next job sent there tests it`;
+}
+
 /** Elapsed time of an active job, or its end time and run time once it ended. */
 export function timeSummary(job: IJob, now: number): string {
   const submitted = parseTime(job.submitted);

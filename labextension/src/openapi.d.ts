@@ -377,6 +377,11 @@ export interface components {
                 message?: string;
                 exitCode?: number | null;
             } | null;
+            /**
+             * @description whose doing the attempt's failure was: site (its infrastructure: the remote submission failed, the site lost the job or its connection; counted by the site's circuit breaker) or user (the job's own code); absent otherwise
+             * @enum {string}
+             */
+            blame?: "site" | "user";
         };
         Progress: {
             completions: number;
@@ -457,6 +462,16 @@ export interface components {
                 reasons: string[];
             };
             gpu_models?: string[];
+            breaker?: components["schemas"]["SiteBreaker"];
+        };
+        /** @description the site's circuit breaker: open while the site's own failures keep new jobs away from it, probing once its cool-down is over */
+        SiteBreaker: {
+            /** @enum {string} */
+            state: "closed" | "open" | "probing";
+            /** @description e.g. '3 of the last 3 submissions to CNAF Tier-1 failed: the remote submission failed: ...'; null while closed */
+            reason: string | null;
+            /** @description when the next submission may test the site (ISO time); null while closed */
+            retry_at: string | null;
         };
         GpuModelCapacity: {
             /** @description the name jobs ask for (gpu_model), e.g. A100 */

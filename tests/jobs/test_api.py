@@ -368,10 +368,13 @@ async def test_metrics_in_prometheus_format(api, manager):
         "aiinfn_job_events": "counter",
         "aiinfn_kube_requests": "counter",
         "aiinfn_site_usable": "gauge",
+        "aiinfn_site_breaker": "gauge",
     }
     assert samples[("aiinfn_jobs", (("state", "succeeded"),))] == 1
     assert samples[("aiinfn_job_events_total", (("event", "submitted"),))] == 1
     assert samples[("aiinfn_site_usable", (("site", "leonardo"),))] == 1
+    assert samples[("aiinfn_site_breaker", (("site", "leonardo"), ("state", "closed")))] == 1
+    assert samples[("aiinfn_site_breaker", (("site", "leonardo"), ("state", "open")))] == 0
     assert samples[("aiinfn_kube_requests_total", (("request", "create job"),))] >= 1
 
 

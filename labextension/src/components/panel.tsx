@@ -340,7 +340,7 @@ function PanelView(props: {
               ))}
             </ul>
           )}
-          <SiteOverview sites={model.sites} />
+          <SiteOverview sites={model.sites} now={now} />
         </>
       )}
     </div>

@@ -5,10 +5,31 @@
 import * as React from 'react';
 
 import { ISite } from '../api';
-import { capacityText, gpuCapacity, queueText, siteName } from '../format';
+import {
+  breakerText,
+  capacityText,
+  gpuCapacity,
+  queueText,
+  siteName
+} from '../format';
 
-/** The sites: health, capacity and queue. */
-export function SiteOverview(props: { sites: ISite[] }): JSX.Element {
+/** One site's health word: OK, Degraded (its breaker keeps jobs away), or why it is down. */
+function healthWord(site: ISite): { text: string; className: string } {
+  if (!site.health.usable) {
+    return { text: site.health.state, className: 'aiinfn-Health-bad' };
+  }
+  if (site.breaker && site.breaker.state !== 'closed') {
+    return { text: 'Degraded', className: 'aiinfn-Health-degraded' };
+  }
+  return { text: 'OK', className: 'aiinfn-Health-ok' };
+}
+
+/** The sites: health, capacity and queue; `now` reads the time a degraded site is retried. */
+export function SiteOverview(props: {
+  sites: ISite[];
+  now?: number;
+}): JSX.Element {
+  const now = props.now ?? Date.now();
   return (
     <details className="aiinfn-Sites" open>
       <summary>Sites</summary>
@@ -24,15 +45,16 @@ export function SiteOverview(props: { sites: ISite[] }): JSX.Element {
               <div className="aiinfn-Site-head">
                 <span className="aiinfn-Site-name">{siteName(site)}</span>
                 <span
-                  className={
-                    site.health.usable
-                      ? 'aiinfn-Site-health aiinfn-Health-ok'
-                      : 'aiinfn-Site-health aiinfn-Health-bad'
-                  }
+                  className={`aiinfn-Site-health ${healthWord(site).className}`}
                 >
-                  {site.health.usable ? 'OK' : site.health.state}
+                  {healthWord(site).text}
                 </span>
               </div>
+              {breakerText(site.breaker, now) && (
+                <div className="aiinfn-Site-breaker" role="status">
+                  {breakerText(site.breaker, now)}
+                </div>
+              )}
               <ul className="aiinfn-Site-capacity">
                 {[
                   ...gpuCapacity(site),
