@@ -152,10 +152,10 @@ class Breakers:
                 self._take((job_id, int(attempt.get("number") or 0)), site, found)
         current = None if tracked.final else tracked.attempts.get(len(history) + 1)
         meta = (current or {}).get("metadata") or {}
-        site = (meta.get("labels") or {}).get(L.SITE)
+        running_at = (meta.get("labels") or {}).get(L.SITE)
         started = parse_time(meta.get("creationTimestamp"))
-        if site and started is not None:
-            self._in_progress[job_id] = (site, started)
+        if running_at and started is not None:
+            self._in_progress[job_id] = (running_at, started)
         else:
             self._in_progress.pop(job_id, None)
 
