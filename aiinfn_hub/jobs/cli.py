@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ..placement.breaker import BreakerState
 from ..usage import CommandLineError, OneLineParser, UsageError
 from . import client
 from .client import JobsClientError
@@ -270,6 +271,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sites_text(sites: list[dict[str, Any]]) -> str:
+    """The sites as a table, then why each degraded site is skipped (its breaker open or
+    probing: new jobs go elsewhere until it is tried again)."""
+    rows = []
+    notes = []
+    for s in sites:
+        breaker = s.get("breaker") or {}
+        degraded = BreakerState(breaker.get("state", "closed")) is not BreakerState.CLOSED
+        rows.append(
+            (
+                s["name"],
+                s["display_name"],
+                "degraded" if degraded else s["health"]["state"],
+                f"{s['capacity']['gpus']['free']}/{s['capacity']['gpus']['total']}",
+                f"{s['capacity']['cpu']['free']:g}/{s['capacity']['cpu']['total']:g}",
+                s["queue"]["pending"],
+            )
+        )
+        if degraded:
+            notes.append(f"{s['display_name']}: {breaker.get('reason') or 'degraded'}")
+    text = table(rows, ["name", "site", "health", "GPUs free", "CPUs free", "queued"])
+    return "\n".join([text, *notes])
+
+
 def run(args: argparse.Namespace, rest: list[str]) -> int:
     if args.command in ("submit", "plan"):
         target, options = _request(args, rest)
@@ -318,18 +343,7 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
             sys.stdout.flush()
         return 0
     if args.command == "sites":
-        rows = [
-            (
-                s["name"],
-                s["display_name"],
-                s["health"]["state"],
-                f"{s['capacity']['gpus']['free']}/{s['capacity']['gpus']['total']}",
-                f"{s['capacity']['cpu']['free']:g}/{s['capacity']['cpu']['total']:g}",
-                s["queue"]["pending"],
-            )
-            for s in client.sites()
-        ]
-        print(table(rows, ["name", "site", "health", "GPUs free", "CPUs free", "queued"]))
+        print(sites_text(client.sites()))
         return 0
     raise UsageError(f"unknown command {args.command}")
 
