@@ -192,16 +192,8 @@ def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
     for bound in Bound:
         starts[bound] = _simulate(queue, job, now=now, bound=bound) if lengths_known else None
     if starts[Bound.LATEST] is None and lengths_known:
-        return Estimate(
-            position,
-            ahead,
-            None,
-            None,
-            None,
-            f"{where}; it asks for more than {queue.display_name} frees as its jobs end, "
-            "so when it starts cannot be told",
-            queue.display_name,
-        )
+        why = f"it asks for more than {queue.display_name} frees as its jobs end"
+        return _unknown(queue, position=position, why=f"{where}; {why}")
     if not lengths_known:
         return _by_rate(queue, position=position, ahead=ahead, where=where, now=now)
     earliest, likely, latest = (
@@ -211,6 +203,12 @@ def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
     if delay:
         basis += f"; its own batch queue adds about {span(delay, delay)}"
     return Estimate(position, ahead, earliest, likely, latest, basis, queue.display_name)
+
+
+def _unknown(queue: SiteQueue, *, position: int, why: str) -> Estimate:
+    """A place in the queue without a start: ``why`` it cannot be told."""
+    basis = f"{why}, so when it starts cannot be told"
+    return Estimate(position, position - 1, None, None, None, basis, queue.display_name)
 
 
 def _lengths_known(queue: SiteQueue, job: Queued) -> bool:
@@ -254,16 +252,8 @@ def _by_rate(queue: SiteQueue, *, position: int, ahead: int, where: str, now: fl
     the jobs ahead admitted at that rate, between half and twice as fast."""
     recent = queue.recent
     if not recent.admitted:
-        return Estimate(
-            position,
-            ahead,
-            None,
-            None,
-            None,
-            f"{where}; no time limits known and no job admitted there lately, "
-            "so when it starts cannot be told",
-            queue.display_name,
-        )
+        why = "no time limits known and no job admitted there lately"
+        return _unknown(queue, position=position, why=f"{where}; {why}")
     per_job = recent.window / recent.admitted
     delay = queue.remote_delay or 0.0
     likely = now + ahead * per_job + delay
