@@ -165,13 +165,40 @@ class Estimate:
 
     def in_words(self, now: float) -> str:
         """E.g. ``3rd in CINECA Leonardo's queue; expected to start in 10 to 25 min``."""
-        place = f"{ordinal(self.position)} in {self.display_name}'s queue"
-        if self.earliest is None or self.latest is None:
-            return f"{place}; no estimate of when it starts"
-        low, high = self.earliest - now, self.latest - now
-        if high < 60:
-            return f"{place}; expected to start within a minute"
-        return f"{place}; expected to start in {span(low, high)}"
+        return in_words(
+            position=self.position,
+            display_name=self.display_name,
+            earliest=self.earliest,
+            latest=self.latest,
+            now=now,
+        )
+
+
+def in_words(
+    *, position: int, display_name: str, earliest: float | None, latest: float | None, now: float
+) -> str:
+    """A place in a site's queue and its start in a user's words (a waiting job's detail):
+    ``3rd in CINECA Leonardo's queue; expected to start in 10 to 25 min``."""
+    place = f"{ordinal(position)} in {display_name}'s queue"
+    return f"{place}; {start_in_words(earliest, latest, now=now)}"
+
+
+def start_in_words(earliest: float | None, latest: float | None, *, now: float) -> str:
+    """``expected to start in 10 to 25 min``, ``... within a minute``, or that it cannot be
+    told."""
+    if earliest is None or latest is None:
+        return "no estimate of when it starts"
+    if latest - now < 60:
+        return "expected to start within a minute"
+    return f"expected to start in {span(earliest - now, latest - now)}"
+
+
+def view_start_in_words(queue: QueueEstimate, *, now: float) -> str:
+    """:func:`start_in_words` for the JSON form (:meth:`Estimate.to_dict`) of an answer."""
+    start = queue.get("estimated_start")
+    if not start:
+        return start_in_words(None, None, now=now)
+    return start_in_words(parse_iso(start["earliest"]), parse_iso(start["latest"]), now=now)
 
 
 def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
@@ -196,11 +223,14 @@ def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
         return _unknown(queue, position=position, why=f"{where}; {why}")
     if not lengths_known:
         return _by_rate(queue, position=position, ahead=ahead, where=where, now=now)
+    if queue.ahead and queue.ahead[0].demand.fits(queue.free):
+        held = f"{where}; jobs ahead wait though {queue.display_name} has room"
+        return _by_rate(queue, position=position, ahead=ahead, where=held, now=now)
     earliest, likely, latest = (
         (starts[b] or now) + delay for b in (Bound.EARLIEST, Bound.LIKELY, Bound.LATEST)
     )
     basis = f"{where}; {_how(queue, job, now=now, latest=latest)}"
-    if delay:
+    if delay >= 30:
         basis += f"; its own batch queue adds about {span(delay, delay)}"
     return Estimate(position, ahead, earliest, likely, latest, basis, queue.display_name)
 
@@ -248,11 +278,12 @@ def _simulate(queue: SiteQueue, job: Queued, *, now: float, bound: Bound) -> flo
 
 
 def _by_rate(queue: SiteQueue, *, position: int, ahead: int, where: str, now: float) -> Estimate:
-    """The start from the recent admission rate alone (no walltimes to simulate with):
-    the jobs ahead admitted at that rate, between half and twice as fast."""
+    """The start from the recent admission rate alone (no walltimes to simulate with, or
+    a queue held by something the free resources do not show: a quota, a stalled site): the
+    jobs ahead admitted at that rate, between half and twice as fast."""
     recent = queue.recent
     if not recent.admitted:
-        why = "no time limits known and no job admitted there lately"
+        why = "no job admitted there lately"
         return _unknown(queue, position=position, why=f"{where}; {why}")
     per_job = recent.window / recent.admitted
     delay = queue.remote_delay or 0.0
@@ -263,8 +294,8 @@ def _by_rate(queue: SiteQueue, *, position: int, ahead: int, where: str, now: fl
         now + ahead * per_job / 2 + delay,
         likely,
         now + ahead * per_job * 2 + delay,
-        f"{where}; {recent.admitted} jobs admitted in the last {span(recent.window, recent.window)}"
-        " and no time limits known, so estimated from that rate",
+        f"{where}; estimated from the {recent.admitted} jobs admitted there in the last "
+        f"{span(recent.window, recent.window)}",
         queue.display_name,
     )
 
@@ -308,6 +339,11 @@ def span(low: float, high: float) -> str:
     else:
         a, b, unit = round(low / 86400), round(high / 86400), "days"
     return f"{b} {unit}" if a == b else f"{a} to {b} {unit}"
+
+
+def parse_iso(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time as :func:`iso` writes it."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def iso(seconds: float) -> str:

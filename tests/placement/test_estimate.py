@@ -106,7 +106,24 @@ def test_no_walltimes_falls_back_on_the_admission_rate() -> None:
     )
     est = estimate_start(queue=queue, job=Queued(GPU), now=NOW)
     assert (est.earliest, est.likely, est.latest) == (NOW + 900, NOW + 1800, NOW + 3600)
-    assert "6 jobs admitted in the last 60 min" in est.basis
+    assert est.basis.endswith("estimated from the 6 jobs admitted there in the last 60 min")
+
+
+def test_jobs_ahead_held_though_there_is_room_are_not_started_now() -> None:
+    # a queue that waits though its head fits what is free (a quota, a stalled site): the
+    # free resources do not tell when it moves; the admission rate does, if any
+    queue = _leonardo(free=Demand(gpus=8), ahead=(Queued(GPU, HOUR),))
+    est = estimate_start(queue=queue, job=Queued(GPU, HOUR), now=NOW)
+    assert not est.known
+    assert est.basis == (
+        "2nd in CINECA Leonardo's queue; jobs ahead wait though CINECA Leonardo has room; "
+        "no job admitted there lately, so when it starts cannot be told"
+    )
+    moving = _leonardo(
+        free=Demand(gpus=8), ahead=(Queued(GPU, HOUR),), recent=Recent(window=HOUR, admitted=4)
+    )
+    est = estimate_start(queue=moving, job=Queued(GPU, HOUR), now=NOW)
+    assert (est.earliest, est.latest) == (NOW + 450, NOW + 1800)
 
 
 def test_nothing_known_says_so() -> None:
