@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..apitypes import JobRequest as JobRequestBody
-from ..apitypes import JobView, PlanView, SiteView
+from ..apitypes import JobView, PlanView, SiteReason, SiteView
 from ..kube.client import Kube, KubeError
 from ..kube.conditions import condition, is_true, parse_time
 from ..placement import Placer, Site
@@ -82,7 +82,7 @@ class SiteQueues:
         workloads: Callable[[], Iterable[Obj]],
         jobs: Callable[[], Iterable[Obj]],
         pods: Callable[[], Iterable[Obj]],
-        nodes: Callable[[], list[Obj]],
+        nodes: Callable[[], Sequence[Obj]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``workloads``, ``jobs``, ``pods``, ``nodes``: the caches' objects now."""
@@ -117,15 +117,19 @@ class SiteQueues:
         own = self._own(attempt.get("job_name"))
         job = _queued(own) if own is not None else DEFAULT_JOB
         estimate = await self.estimate(site, job, workload=self._workload_of(own))
-        view["queue"] = estimate.to_dict()
+        queue = estimate.to_dict()
+        view["queue"] = queue
         words = estimate.in_words(self.clock())
         default = f"queued at {site.display_name}"
         view["reason"] = words if view["reason"] == default else f"{words}; {view['reason']}"
-        plan = dict(view["plan"])  # shared with the record: copied before it changes
-        plan["sites"] = [
-            {**entry, "queue": view["queue"]} if entry["name"] == site.name else entry
-            for entry in plan["sites"]
-        ]
+        plan = view["plan"].copy()  # shared with the record: copied before it changes
+        sites: list[SiteReason] = []
+        for entry in plan["sites"]:
+            if entry["name"] == site.name:
+                entry = entry.copy()
+                entry["queue"] = queue
+            sites.append(entry)
+        plan["sites"] = sites
         view["plan"] = plan
         return view
 
@@ -134,7 +138,12 @@ class SiteQueues:
         for view in views:
             site = self.placer.sites.get(view["name"])
             if site is not None:
-                view["queue"].update((await self.estimate(site, DEFAULT_JOB)).to_dict())
+                estimate = (await self.estimate(site, DEFAULT_JOB)).to_dict()
+                queue = view["queue"]
+                queue["position"] = estimate["position"]
+                queue["ahead"] = estimate["ahead"]
+                queue["estimated_start"] = estimate["estimated_start"]
+                queue["basis"] = estimate["basis"]
 
     # ------------------------------------------------------------------ the estimate
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 
-from ..apitypes import QueueEstimate
+from ..apitypes import EstimatedStart, QueueEstimate
 
 #: The share of their walltime jobs are taken to run when none has been seen completing.
 UNSEEN_SHARE = 0.5
@@ -153,7 +153,7 @@ class Estimate:
 
     def to_dict(self) -> QueueEstimate:
         """The ``queue`` object of ``POST /plan``, ``GET /jobs/{id}`` and ``GET /sites``."""
-        start = None
+        start: EstimatedStart | None = None
         if self.earliest is not None and self.latest is not None:
             start = {"earliest": iso(self.earliest), "latest": iso(self.latest)}
         return {
