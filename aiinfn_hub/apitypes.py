@@ -18,6 +18,7 @@ __all__ = [
     "ActionView",
     "AttemptView",
     "ErrorBody",
+    "EstimatedStart",
     "FreeTotal",
     "GpuModelCapacity",
     "JobList",
@@ -31,6 +32,7 @@ __all__ = [
     "PodFailure",
     "ProbeBody",
     "Progress",
+    "QueueEstimate",
     "RequestResources",
     "RequestScript",
     "RerunRequest",
@@ -110,10 +112,27 @@ class _SiteReasonKeys(TypedDict):
     reason: str
 
 
+class EstimatedStart(TypedDict):
+    """``EstimatedStart``: the start as a range of ISO 8601 times."""
+
+    earliest: str
+    latest: str
+
+
+class QueueEstimate(TypedDict):
+    """``QueueEstimate``: a job's place in a site's queue and when it would start there."""
+
+    position: int
+    ahead: int
+    estimated_start: EstimatedStart | None
+    basis: str
+
+
 class SiteReason(_SiteReasonKeys, total=False):
     """``SiteReason``: a site of a plan (or one ruled out), and why."""
 
     display_name: str
+    queue: QueueEstimate
 
 
 class PlanReasons(TypedDict, total=False):
@@ -221,6 +240,7 @@ class JobView(_JobKeys, total=False):
     fallback: str
     spec: dict[str, Any]
     actions: list[ActionView]
+    queue: QueueEstimate
 
 
 class JobList(TypedDict):
@@ -291,9 +311,7 @@ class SiteHealthView(TypedDict):
     state: str
 
 
-class SiteQueue(TypedDict):
-    """``Site.queue``: Kueue workloads waiting, and Kueue's words for why."""
-
+class _SiteQueueKeys(TypedDict):
     pending: int
     reasons: list[str]
 
@@ -304,6 +322,16 @@ class SiteBreakerView(TypedDict):
     state: str
     reason: str | None
     retry_at: str | None
+
+
+class SiteQueue(_SiteQueueKeys, total=False):
+    """``Site.queue``: Kueue workloads waiting, Kueue's words for why, and where a job of
+    default size would stand and start (as :class:`QueueEstimate`)."""
+
+    position: int
+    ahead: int
+    estimated_start: EstimatedStart | None
+    basis: str
 
 
 class _SiteKeys(TypedDict):

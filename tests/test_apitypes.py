@@ -30,6 +30,8 @@ MODELS: dict[str, Any] = {
     "components/schemas/Plan": T.PlanView,
     "components/schemas/Plan/properties/reasons": T.PlanReasons,
     "components/schemas/SiteReason": T.SiteReason,
+    "components/schemas/QueueEstimate": T.QueueEstimate,
+    "components/schemas/EstimatedStart": T.EstimatedStart,
     "components/schemas/Attempt": T.AttemptView,
     "components/schemas/Attempt/properties/kueue": T.KueueCondition,
     "components/schemas/Attempt/properties/pod": T.PodFailure,
@@ -129,4 +131,4 @@ def test_the_check_sees_a_drift() -> None:
     schema = _at("components/schemas/FreeTotal")
     assert Wrong.__required_keys__ != set(schema.get("required", ()))
     assert T.SiteReason.__required_keys__ == {"name", "reason"}
-    assert T.SiteReason.__optional_keys__ == {"display_name"}
+    assert T.SiteReason.__optional_keys__ == {"display_name", "queue"}

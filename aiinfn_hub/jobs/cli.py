@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..placement.breaker import BreakerState
+from ..placement.estimate import view_start_in_words
 from ..usage import CommandLineError, OneLineParser, UsageError
 from . import client
 from .client import JobsClientError
@@ -85,7 +86,12 @@ def _plan_lines(plan: dict[str, Any]) -> list[str]:
     reasons = plan.get("reasons") or {}
     lines = [f"  {reasons[k]}" for k in ("requires_gpu", "offloadable") if reasons.get(k)]
     for number, site in enumerate(plan.get("sites") or [], 1):
-        lines.append(f"  {number}. {site.get('display_name', site['name'])}: {site['reason']}")
+        name = site.get("display_name", site["name"])
+        lines.append(f"  {number}. {name}: {site['reason']}")
+        queue = site.get("queue")
+        if queue:
+            lines.append(f"     {queue['basis']}")
+            lines.append(f"     {view_start_in_words(queue, now=time.time())}")
     for site in plan.get("ruled_out") or []:
         lines.append(f"  x  {site.get('display_name', site['name'])}: {site['reason']}")
     return lines

@@ -32,6 +32,7 @@ from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
 from .apibase import APIHandler as APIHandler
 from .auth import Handler
+from .queues import queued_request
 from .servicepage import ServicePageHandler
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ class JobHandler(APIHandler):
 
     async def get(self, job_id: str) -> None:
         self.query()
-        self.write_json(self.manager.get(self.who.name, self.who.admin, job_id))
+        view = self.manager.get(self.who.name, self.who.admin, job_id)
+        self.write_json(await self.manager.queues.add_to_job(view))
 
     async def delete(self, job_id: str) -> None:
         self.query()
@@ -122,7 +124,9 @@ class PlanHandler(APIHandler):
     async def post(self) -> None:
         self.query()
         request: JobRequest = self.body("JobRequest")
-        self.write_json(self.manager.plan(request, self.who.name))
+        view = self.manager.plan(request, self.who.name)
+        await self.manager.queues.add_to_plan(view, queued_request(request))
+        self.write_json(view)
 
 
 class SitesHandler(APIHandler):
@@ -131,6 +135,7 @@ class SitesHandler(APIHandler):
     async def get(self) -> None:
         self.query()
         sites: SiteList = {"sites": self.manager.sites()}
+        await self.manager.queues.add_to_sites(sites["sites"])
         self.write_json(sites)
 
 

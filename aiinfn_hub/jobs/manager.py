@@ -38,6 +38,7 @@ from .index import JobIndex
 from .manifests import PodSettings
 from .operations import JobOperations
 from .publisher import Publisher
+from .queues import SiteQueues
 from .records import RecordWriter
 from .retention import JobsRetention
 from .sitestatus import SiteStatus
@@ -125,6 +126,14 @@ class JobsManager(LoggingConfigurable):
         self.index = JobIndex(on_job=self._mark, on_nodes=self._nodes_changed)
         self.breakers = BreakerPolicy(parent=self).breakers(self.placer.sites)
         self.status = SiteStatus(placer=self.placer, nodes=self._nodes, breakers=self.breakers)
+        self.queues = SiteQueues(
+            kube=kube,
+            placer=self.placer,
+            workloads=lambda: self.index.workloads.values(),
+            jobs=lambda: self.reflectors["job"].objects.values() if self.reflectors else (),
+            pods=lambda: self.index.all_pods.values(),
+            nodes=self._nodes,
+        )
         self.events = JobEvents(parent=self)
         self.subscribe = self.events.subscribe
         self.publisher = Publisher(events=self.events, site=self._site)

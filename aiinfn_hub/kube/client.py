@@ -131,11 +131,18 @@ class Kube:
         self.contact = Contact()
 
     async def call(
-        self, label: str, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+        self,
+        label: str,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        tries: int | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        """Call ``fn`` and return its JSON body; retries transient failures."""
+        """Call ``fn`` and return its JSON body; retries transient failures (``tries``
+        attempts in all, else the client's ``retries``)."""
         delay = self.backoff
-        for attempt in range(self.retries):
+        tries = tries or self.retries
+        for attempt in range(tries):
             self.requests[label] += 1
             try:
                 response = await fn(*args, _preload_content=False, **kwargs)
@@ -156,7 +163,7 @@ class Kube:
                     raise error
             self.contact.failed(error)
             self.failures[label] += 1
-            if attempt + 1 == self.retries:
+            if attempt + 1 == tries:
                 raise error
             log.info("retrying %s after %s", label, error)
             await asyncio.sleep(delay * (1 + random.random()))
@@ -181,6 +188,18 @@ class Kube:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             return False
         return status == 200
+
+    async def get_path(
+        self, label: str, path: str, *, tries: int = 1, **query: Any
+    ) -> dict[str, Any]:
+        """GET a path no typed API of the client covers (an aggregated API server's, such as
+        Kueue's visibility API); by default once, since a caller has a fallback."""
+        return await self.call(label, self._get_path, path, query, tries=tries)
+
+    async def _get_path(self, path: str, query: dict[str, Any], **kwargs: Any) -> Any:
+        return await self.api_client.call_api(
+            path, "GET", query_params=list(query.items()), auth_settings=["BearerToken"], **kwargs
+        )
 
     async def create(self, kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Create; if the name exists, return the existing object (idempotent) and False."""

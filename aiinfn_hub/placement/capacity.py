@@ -42,7 +42,9 @@ def quantity_value(value: Any) -> float:
     return 0.0 if value in (None, "") else float(parse_quantity(value))
 
 
-def _resource(container: Mapping[str, Any], name: str, first: str, then: str) -> Any:
+def container_resource(container: Mapping[str, Any], name: str, first: str, then: str) -> Any:
+    """A container's quantity of resource ``name`` from its ``first`` section (``limits`` or
+    ``requests``), else from ``then``."""
     resources = container.get("resources") or {}
     return (resources.get(first) or {}).get(name) or (resources.get(then) or {}).get(name)
 
@@ -60,8 +62,10 @@ def node_usage(pods: Iterable[Mapping[str, Any]]) -> dict[str, Usage]:
             continue
         usage = used.setdefault(node, Usage())
         for container in (pod.get("spec") or {}).get("containers") or ():
-            usage.gpus += quantity_value(_resource(container, GPU_RESOURCE, "limits", "requests"))
-            usage.cpu += quantity_value(_resource(container, "cpu", "requests", "limits"))
+            usage.gpus += quantity_value(
+                container_resource(container, GPU_RESOURCE, "limits", "requests")
+            )
+            usage.cpu += quantity_value(container_resource(container, "cpu", "requests", "limits"))
     return used
 
 

@@ -26,6 +26,8 @@ from tornado.web import Application, RequestHandler
 from . import errors, openapi
 from .api import Api
 from .audit import DEFAULT_SIZE, AuditLog
+from .controllers.kueue.visibility import GROUP as VISIBILITY_GROUP
+from .controllers.kueue.visibility import Visibility
 from .decode import check_type_meta
 from .errors import ApiError
 from .kubelet import Kubelet
@@ -84,8 +86,11 @@ class ApiServer:
         audit_log_size: int = DEFAULT_SIZE,
         *,
         kubelet: Kubelet | None = None,
+        visibility: Visibility | None = None,
     ) -> None:
         self.api = api
+        #: Kueue's visibility API (an aggregated API server's group), when it is served.
+        self.visibility = visibility
         self.registry: Registry = api.registry
         self.logs = logs
         self.admin = admin
@@ -328,6 +333,10 @@ class _Handler(RequestHandler):
         top = parts[0] if parts else ""
         if top not in ("api", "apis", "version", "openapi") and path not in ("/", *_OTHER_PATHS):
             raise errors.PageNotFound()
+        if parts[:2] == ["apis", VISIBILITY_GROUP] and self.server.visibility is not None:
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self._send(200, self.server.visibility.serve(parts[2:], self._arg))
         if parts[:1] == ["apis"] and len(parts) >= 2 and parts[1] not in registry.groups:
             raise errors.PageNotFound()  # a group no one serves: no Status either
         if method != "GET" and (len(parts) < 3 or parts[0] not in ("api", "apis")):

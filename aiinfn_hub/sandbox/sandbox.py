@@ -17,6 +17,7 @@ from .controllers.base import Controller
 from .controllers.gc import GarbageCollector
 from .controllers.job import JobController
 from .controllers.kueue import CYCLE, KueueController, suspend_on_create
+from .controllers.kueue.visibility import Visibility
 from .controllers.namespace import NamespaceController
 from .controllers.scheduler import Scheduler
 from .controllers.storage import VolumeBinder
@@ -103,8 +104,15 @@ class Sandbox:
             self.kubelet,
         ]
         checked = self.token if require_token else None
+        visible = self.kueue is not None and self.topology.kueue.visibility_on_demand
         self.server = ApiServer(
-            self.api, self.kubelet, self, checked, bookmark_interval, kubelet=self.kubelet
+            self.api,
+            self.kubelet,
+            self,
+            checked,
+            bookmark_interval,
+            kubelet=self.kubelet,
+            visibility=Visibility(self.kueue.kube) if visible and self.kueue else None,
         )
         self._started = False
 

@@ -96,6 +96,9 @@ class KueueSettings:
     #: (NoMatchingFlavor, ExceedsMaxQuota, WaitingForQuota, ...) instead of a default
     #: install's Pending or Inadmissible with the detail in the message.
     unadmitted_workloads_observability: bool = False
+    #: Kueue's VisibilityOnDemand gate (beta, on by default): the visibility API of pending
+    #: workloads (``visibility.kueue.x-k8s.io``) is served; off, its paths answer 404.
+    visibility_on_demand: bool = True
 
 
 @dataclass(frozen=True)
@@ -219,12 +222,14 @@ def _kueue(raw: Any) -> KueueSettings:
         settings["requeue_backoff_limit"] = _count(
             "kueue.requeue_backoff_limit", raw["requeue_backoff_limit"], optional=True
         )
-    gate = raw.get("unadmitted_workloads_observability", False)
-    if not isinstance(gate, bool):
-        raise TopologyError(
-            f"kueue.unadmitted_workloads_observability must be true or false, got {gate!r}"
-        )
-    settings["unadmitted_workloads_observability"] = gate
+    for name, default in (
+        ("unadmitted_workloads_observability", False),
+        ("visibility_on_demand", True),
+    ):
+        gate = raw.get(name, default)
+        if not isinstance(gate, bool):
+            raise TopologyError(f"kueue.{name} must be true or false, got {gate!r}")
+        settings[name] = gate
     return KueueSettings(**settings)
 
 

@@ -28,6 +28,8 @@ export type JobState = Schemas['State'];
 export type AttemptOutcome = Schemas['Attempt']['outcome'];
 export type ISiteReason = Schemas['SiteReason'];
 export type IPlan = Schemas['Plan'];
+/** A job's place in a site's queue and when it would start there. */
+export type IQueueEstimate = Schemas['QueueEstimate'];
 /** Kueue's own words for an attempt: the condition, its reason and message. */
 export type IKueueRaw = NonNullable<Schemas['Attempt']['kueue']>;
 /** The pod the site failed, with its own reason, message and exit code. */

@@ -9,6 +9,7 @@ import {
   IKueueRaw,
   IPodRaw,
   IProgress,
+  IQueueEstimate,
   ISite,
   JobState
 } from './api';
@@ -248,6 +249,43 @@ export function queueText(pending: number): string {
     return 'no job waiting';
   }
   return `${pending} job${pending === 1 ? '' : 's'} waiting`;
+}
+
+/** A span of seconds in round words, as the jobs service writes it: `10 to 25 min`,
+ * `3 h`, `1 to 3 days`. */
+export function spanText(low: number, high: number): string {
+  low = Math.max(low, 0);
+  high = Math.max(high, 0);
+  let [a, b, unit] = [
+    Math.round(low / 86400),
+    Math.round(high / 86400),
+    'days'
+  ];
+  if (high < 5400) {
+    [a, b, unit] = [
+      Math.round(low / 60),
+      Math.max(1, Math.round(high / 60)),
+      'min'
+    ];
+  } else if (high < 2 * 86400) {
+    [a, b, unit] = [Math.round(low / 3600), Math.round(high / 3600), 'h'];
+  }
+  return a === b ? `${b} ${unit}` : `${a} to ${b} ${unit}`;
+}
+
+/** When a job would start at a site, from its queue estimate, as of `now` (ms):
+ * `expected to start in 10 to 25 min`, `... within a minute`, or that it cannot be told. */
+export function startText(queue: IQueueEstimate, now: number): string {
+  const start = queue.estimated_start;
+  const earliest = parseTime(start?.earliest);
+  const latest = parseTime(start?.latest);
+  if (earliest === null || latest === null) {
+    return 'no estimate of when it starts';
+  }
+  if (latest - now < 60_000) {
+    return 'expected to start within a minute';
+  }
+  return `expected to start in ${spanText((earliest - now) / 1000, (latest - now) / 1000)}`;
 }
 
 /** Accessible name of a job row: everything the row shows, in one sentence. */

@@ -348,7 +348,23 @@ export interface components {
             name: string;
             display_name?: string;
             reason: string;
+            queue?: components["schemas"]["QueueEstimate"];
         };
+        /** @description a job's place in a site's queue and when it would start there, e.g. '3rd in CINECA Leonardo's queue; expected to start in 10 to 25 min' */
+        QueueEstimate: {
+            /** @description 1 for the next job to start */
+            position: number;
+            /** @description jobs ahead of it in the queue */
+            ahead: number;
+            estimated_start: components["schemas"]["EstimatedStart"];
+            /** @description one sentence saying how the estimate was computed */
+            basis: string;
+        };
+        /** @description the start as a range of ISO 8601 times; null when it cannot be told */
+        EstimatedStart: {
+            earliest: string;
+            latest: string;
+        } | null;
         Attempt: {
             number: number;
             site: string;
@@ -401,6 +417,7 @@ export interface components {
             started?: string | null;
             ended?: string | null;
             plan: components["schemas"]["Plan"];
+            queue?: components["schemas"]["QueueEstimate"];
             attempts: components["schemas"]["Attempt"][];
             /** @description e.g. 'CINECA Leonardo: not admitted within 10m, now on Local resources' */
             fallback?: string;
@@ -460,6 +477,13 @@ export interface components {
                 pending: number;
                 /** @description Kueue's words for why they wait */
                 reasons: string[];
+                /** @description where a job of default size would stand (1: next to start) */
+                position?: number;
+                /** @description jobs ahead of it */
+                ahead?: number;
+                estimated_start?: components["schemas"]["EstimatedStart"];
+                /** @description one sentence saying how the estimate was computed */
+                basis?: string;
             };
             gpu_models?: string[];
             breaker?: components["schemas"]["SiteBreaker"];

@@ -90,6 +90,10 @@ async def jobs(hub: HubClient) -> None:
     whose server has run (KubeSpawner made the home claim a job below mounts)."""
     token = await hub.user_token("alice")
     async with hub.client(headers={"Authorization": f"token {token}"}) as http:
+        # the plan preview reads each site's queue positions (Kueue's visibility API)
+        plan = await http.post(JOBS_API.rsplit("/", 1)[0] + "/plan", json={"command": ["true"]})
+        assert plan.status_code == 200, plan.text
+        assert all("queue" in site for site in plan.json()["sites"]), plan.text
         hub.sandbox.faults.provider_failure("tier1")
         try:
             fell = await submit(http, {"name": "falls-back", "command": ["python", "-c", "1"]})

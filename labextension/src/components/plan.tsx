@@ -4,8 +4,8 @@
  */
 import * as React from 'react';
 
-import { IPlan } from '../api';
-import { detectedDetail, siteBadge } from '../format';
+import { IPlan, IQueueEstimate } from '../api';
+import { detectedDetail, siteBadge, startText } from '../format';
 import { SiteBadge } from './badges';
 
 /** One thing the plan detected: the verdict, then why (without repeating the verdict). */
@@ -26,12 +26,29 @@ function Detected(props: {
   );
 }
 
-/** The plan, under `heading`. */
+/** Where a job would stand in a site's queue and when it would start, with how that was
+ * estimated. */
+function QueueLine(props: { queue: IQueueEstimate; now: number }): JSX.Element {
+  const { queue } = props;
+  return (
+    <div
+      className="aiinfn-PlanSites-queue"
+      data-position={queue.position}
+      title={queue.basis}
+    >
+      <strong>{startText(queue, props.now)}</strong>: {queue.basis}
+    </div>
+  );
+}
+
+/** The plan, under `heading`; `now` (ms) for the estimated starts. */
 export function PlanView(props: {
   plan: IPlan;
   heading?: string;
+  now?: number;
 }): JSX.Element {
   const { plan } = props;
+  const now = props.now ?? Date.now();
   return (
     <section className="aiinfn-Plan" aria-label={props.heading ?? 'Plan'}>
       <h3>{props.heading ?? 'Plan'}</h3>
@@ -54,6 +71,7 @@ export function PlanView(props: {
           <li key={site.name} data-site={site.name}>
             <SiteBadge site={site.name} display={site.display_name} />{' '}
             <span className="aiinfn-PlanSites-reason">{site.reason}</span>
+            {site.queue && <QueueLine queue={site.queue} now={now} />}
           </li>
         ))}
       </ol>

@@ -5,7 +5,8 @@ Imitates the status Kueue's ClusterQueue and LocalQueue controllers write
 reserving and admitted workloads, the quota reserved per flavor and resource (and what of it is
 borrowed), and the ``Active`` condition (``FlavorNotFound`` for a ClusterQueue naming a missing
 ResourceFlavor, ``ClusterQueueDoesNotExist`` for a LocalQueue). Written after every admission
-cycle. Not modelled: Kueue's visibility API of pending workloads (``pendingworkloads``).
+cycle. Kueue's visibility API of pending workloads (``pendingworkloads``) is
+:mod:`.visibility`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from ...topology import KueueSettings
 from .flavorassigner import Outcome, Usage, assign
 from .queuestatus import write_queue_statuses
 from .words import quota_reason
-from .workload import COMPONENT, KueueApi, missing_flavors, reserved
+from .workload import COMPONENT, KueueApi, missing_flavors, queue_order, reserved
 
 
 class Scheduler:
@@ -79,13 +79,7 @@ class Scheduler:
             ):
                 pending.append(wl)
         stalled = self.stalled()
-        pending.sort(
-            key=lambda w: (
-                -int((w.get("spec") or {}).get("priority") or 0),
-                w["metadata"]["creationTimestamp"],
-                w["metadata"]["name"],
-            )
-        )
+        pending.sort(key=queue_order)
         if _inputs(usage, cqs, lqs, flavors, stalled) != self._judged_on:
             self._epoch += 1
         verdicts: dict[str, tuple[str, int]] = {}
