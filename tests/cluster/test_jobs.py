@@ -4,6 +4,7 @@ nothing more), Kueue and interLink wired by helm-values/ unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,7 @@ from traitlets.config import Config
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
-from tests.jobs.conftest import wait_for
+from tests.jobs.conftest import serve, wait_for
 
 from .test_control_plane import fault
 
@@ -239,3 +240,47 @@ async def test_an_offloaded_notebook_comes_back_executed(manager: JobsManager) -
     _name, executed = decode_block(log["data"])
     outputs = nbformat.reads(executed, as_version=4).cells[0].outputs
     assert outputs[0]["text"] == "42\n"
+
+
+async def test_a_waiting_jobs_place_is_kueues_own_through_the_visibility_api() -> None:
+    """Kueue's visibility API, aggregated by the real API server and read with the hub's
+    rights (helm-values/rbac.yaml), gives the positions: the basis says so (no "counted from
+    the waiting jobs"), for the plan of a third job and for each waiting job."""
+    manager = await start({"leonardo": {"inadmissible_reasons": []}}, leonardo=LONG)
+    fault("no-quota", "leonardo")
+    ids: list[str] = []
+    try:
+        for owner in ("mario.rossi@infn.it", "Anna.Bianchi_2@infn.it"):
+            if ids:  # Kueue orders by creation time, to the second
+                await asyncio.sleep(1.1)
+            view, _ = await manager.submit(owner, GPU_JOB)
+            ids.append(view["id"])
+
+        def pending() -> bool:
+            return (
+                sum(
+                    1
+                    for w in manager.workloads.values()
+                    if w["spec"].get("queueName") == "leonardo"
+                    and "admission" not in (w.get("status") or {})
+                )
+                == 2
+            )
+
+        await wait_until(pending, 120, 0.2, "two workloads pending at Leonardo")
+        with serve(manager, {"t": "Anna.Bianchi_2@infn.it"}, set()) as api:
+            status, plan = await api.call("POST", "plan", GPU_JOB, token="t")
+            assert status == 200, plan
+            queue = plan["sites"][0]["queue"]
+            assert plan["sites"][0]["name"] == "leonardo"
+            assert (queue["position"], queue["ahead"]) == (3, 2), queue
+            assert queue["basis"].startswith("3rd in CINECA Leonardo's queue;"), queue
+            status, view = await api.call("GET", f"jobs/{ids[1]}", token="t")
+            assert status == 200, view
+            assert (view["queue"]["position"], view["queue"]["ahead"]) == (2, 1), view
+            assert view["reason"].startswith("2nd in CINECA Leonardo's queue"), view
+    finally:
+        fault("no-quota", "leonardo", "--off")
+        for job_id in ids:
+            await manager.cancel("mario.rossi@infn.it", True, job_id)
+        await stop(manager)
