@@ -179,7 +179,7 @@ def in_words(
 ) -> str:
     """A place in a site's queue and its start in a user's words (a waiting job's detail):
     ``3rd in CINECA Leonardo's queue; expected to start in 10 to 25 min``."""
-    place = f"{ordinal(position)} in {display_name}'s queue"
+    place = f"{ordinal(position)} in {possessive(display_name)} queue"
     return f"{place}; {start_in_words(earliest, latest, now=now)}"
 
 
@@ -210,7 +210,7 @@ def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
     """
     ahead = queue.jobs_ahead
     position = ahead + 1
-    where = f"{ordinal(position)} in {queue.display_name}'s queue"
+    where = f"{ordinal(position)} in {possessive(queue.display_name)} queue"
     if queue.source is Source.CACHE and queue.source_note:
         where += f" ({queue.source_note})"
     delay = queue.remote_delay or 0.0
@@ -320,6 +320,11 @@ def _how(queue: SiteQueue, job: Queued, *, now: float, latest: float) -> str:
     else:
         parts.append("no recent job seen ending, so the earliest assumes jobs end at once")
     return "; ".join(parts)
+
+
+def possessive(name: str) -> str:
+    """``CINECA Leonardo's``, ``Local resources'``: English's possessive of a site's name."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def ordinal(number: int) -> str:

@@ -157,3 +157,10 @@ def test_words() -> None:
     assert span(3 * HOUR, 3 * HOUR) == "3 h"
     assert span(HOUR, 5 * HOUR) == "1 to 5 h"
     assert span(0, 3 * 86400) == "0 to 3 days"
+
+
+def test_a_sites_name_takes_the_possessive_english_gives_it():
+    from aiinfn_hub.placement.estimate import possessive
+
+    assert possessive("CINECA Leonardo") == "CINECA Leonardo's"
+    assert possessive("Local resources") == "Local resources'"
