@@ -12,6 +12,7 @@ from aiinfn_hub.placement.estimate import (
     Source,
     estimate_start,
     ordinal,
+    possessive,
     span,
 )
 
@@ -160,7 +161,5 @@ def test_words() -> None:
 
 
 def test_a_sites_name_takes_the_possessive_english_gives_it():
-    from aiinfn_hub.placement.estimate import possessive
-
     assert possessive("CINECA Leonardo") == "CINECA Leonardo's"
     assert possessive("Local resources") == "Local resources'"

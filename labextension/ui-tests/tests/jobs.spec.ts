@@ -53,6 +53,13 @@ test.describe('background jobs', () => {
     const preview = dialog.locator('.aiinfn-PlanSites li');
     await expect(preview.first()).toHaveAttribute('data-site', 'leonardo');
     await expect(preview.nth(1)).toHaveAttribute('data-site', 'local');
+    // Each site says where the job would stand in its queue and when it would start.
+    const queue = preview.first().locator('.aiinfn-PlanSites-queue');
+    await expect(queue).toContainText("in CINECA Leonardo's queue");
+    await expect(queue).toContainText(/expected to start|no estimate/);
+    await expect(preview.nth(1).locator('.aiinfn-PlanSites-queue')).toContainText(
+      "in Local resources' queue"
+    );
     await expect(
       dialog.locator('.aiinfn-RuledOut li[data-site="tier1"]')
     ).toContainText('has no GPUs');
