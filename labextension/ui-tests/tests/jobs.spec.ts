@@ -57,9 +57,9 @@ test.describe('background jobs', () => {
     const queue = preview.first().locator('.aiinfn-PlanSites-queue');
     await expect(queue).toContainText("in CINECA Leonardo's queue");
     await expect(queue).toContainText(/expected to start|no estimate/);
-    await expect(preview.nth(1).locator('.aiinfn-PlanSites-queue')).toContainText(
-      "in Local resources' queue"
-    );
+    await expect(
+      preview.nth(1).locator('.aiinfn-PlanSites-queue')
+    ).toContainText("in Local resources' queue");
     await expect(
       dialog.locator('.aiinfn-RuledOut li[data-site="tier1"]')
     ).toContainText('has no GPUs');
