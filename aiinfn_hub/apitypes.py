@@ -18,6 +18,8 @@ __all__ = [
     "ActionView",
     "AttemptView",
     "ErrorBody",
+    "ExplanationDetail",
+    "ExplanationView",
     "FreeTotal",
     "GpuModelCapacity",
     "JobList",
@@ -208,6 +210,23 @@ class _JobKeys(TypedDict):
     progress: Progress
 
 
+class ExplanationDetail(TypedDict):
+    """``ExplanationDetail``: one layer's raw words."""
+
+    layer: str
+    source: str
+    reason: str
+    message: str
+
+
+class ExplanationView(TypedDict):
+    """``Explanation``: why the job is where it is, in one sentence, and each layer's words."""
+
+    sentence: str
+    layer: str
+    details: list[ExplanationDetail]
+
+
 class JobView(_JobKeys, total=False):
     """``Job``: what users see of a job."""
 
@@ -219,6 +238,7 @@ class JobView(_JobKeys, total=False):
     fallback: str
     spec: dict[str, Any]
     actions: list[ActionView]
+    explanation: ExplanationView
 
 
 class JobList(TypedDict):

@@ -28,10 +28,11 @@ from ..apitypes import AttemptView
 from ..errors import AIInfnError
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
-from ..placement import NextSite, Site, stored_order
+from ..placement import NextSite, Site, SiteHealth, stored_order
 from ..placement.plan import next_site as plan_next_site
 from . import labels as L
 from . import slim
+from .explain import Evidence
 from .manifests import PodSettings, build_attempt
 from .model import Outcome, State, completions_of, parse_spec
 from .parts import Parts
@@ -226,11 +227,13 @@ class Controller(Parts):
             if number < expected or (final and not finished(job)):
                 await self.kube.delete("job", job["metadata"]["name"])
         if final:
+            kept = tracked.attempts.get(ended) if ended else None
             self.publisher.publish(
                 tracked,
                 state=State(final["state"]),
                 reason=final["reason"],
                 counts=final.get("progress"),
+                evidence=self._evidence(tracked, kept) if kept else None,
             )
             await self.retention.step(tracked)
             return
@@ -266,7 +269,26 @@ class Controller(Parts):
             await self._record_outcome(tracked, found.state, attempt, job)
             return
         self.publisher.publish(
-            tracked, state=found.state, reason=found.reason, attempt=attempt, site=site, job=job
+            tracked,
+            state=found.state,
+            reason=found.reason,
+            attempt=attempt,
+            site=site,
+            job=job,
+            evidence=self._evidence(tracked, job),
+        )
+
+    def _evidence(self, tracked: Tracked, job: dict[str, Any]) -> Evidence:
+        """What the attempt's live objects say, to explain the job (:mod:`.explain`)."""
+        site = self._site(job["metadata"]["labels"].get(L.SITE))
+        triggers = self.triggers.get(site.name) if site else None
+        return Evidence.of(
+            job=job,
+            workload=self.index.workloads.get(job["metadata"].get("uid", "")),
+            pods=[p for p in tracked.pods.values() if _owned_by(p, job)],
+            nodes=self.status.nodes,
+            health=self.status.of(site.name) if site else SiteHealth(),
+            infrastructure=triggers.infrastructure_exit_codes if triggers else (),
         )
 
     async def _record_outcome(
