@@ -215,6 +215,7 @@ def _pod_details(pod: Mapping[str, Any]) -> list[Detail]:
 
 
 def _waiting(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The first container (init containers first) waiting with a reason."""
     for container in _containers(pod):
         found = (container.get("state") or {}).get("waiting")
         if found and found.get("reason"):

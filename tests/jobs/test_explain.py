@@ -7,6 +7,7 @@ from typing import Any
 
 from aiinfn_hub.jobs.explain import Evidence, Layer, explain
 from aiinfn_hub.jobs.model import State
+from aiinfn_hub.jobs.tracked import signature
 from aiinfn_hub.placement import Placer, SiteHealth
 
 SITES = Placer().sites
@@ -423,3 +424,31 @@ def test_a_cancel_is_the_services_and_names_who() -> None:
         evidence=Evidence(workload=ADMITTED),
     )
     assert (found.layer, found.sentence) == (Layer.SERVICE, "Cancelled by admin Ops.Lead@infn.it.")
+
+
+def test_a_new_sentence_is_worth_an_event_to_the_owner() -> None:
+    view: Any = {
+        "state": "admitted",
+        "site": "leonardo",
+        "attempts": [],
+        "progress": {"completions": 1, "succeeded": 0, "failed": 0, "active": 0},
+        "reason": "admitted at CINECA Leonardo, waiting for it to start",
+        "actions": [],
+    }
+    waiting = explain(
+        state=State.ADMITTED,
+        reason="",
+        site=LEONARDO,
+        evidence=on_vnode(pod("Pending", node=VNODE, waiting={"reason": "Remote pod submitted"})),
+    )
+    lost = explain(
+        state=State.ADMITTED,
+        reason="",
+        site=LEONARDO,
+        evidence=on_vnode(
+            pod("Pending", node=VNODE, waiting={"reason": "Remote pod submitted"}), connected=False
+        ),
+    )
+    assert signature({**view, "explanation": waiting.view()}) != signature(
+        {**view, "explanation": lost.view()}
+    )
