@@ -28,11 +28,11 @@ from ..apitypes import AttemptView
 from ..errors import AIInfnError
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
-from ..placement import NextSite, Site, SiteHealth, stored_order
+from ..placement import NextSite, Site, stored_order
 from ..placement.plan import next_site as plan_next_site
 from . import labels as L
 from . import slim
-from .explain import Evidence
+from .evidence import attempt_evidence, owned_by
 from .manifests import PodSettings, build_attempt
 from .model import Outcome, State, completions_of, parse_spec
 from .parts import Parts
@@ -233,7 +233,7 @@ class Controller(Parts):
                 state=State(final["state"]),
                 reason=final["reason"],
                 counts=final.get("progress"),
-                evidence=self._evidence(tracked, kept) if kept else None,
+                evidence=attempt_evidence(self, tracked, kept) if kept else None,
             )
             await self.retention.step(tracked)
             return
@@ -253,7 +253,7 @@ class Controller(Parts):
         found = assess(
             job,
             self.index.workloads.get(job["metadata"].get("uid", "")),
-            [p for p in tracked.pods.values() if _owned_by(p, job)],
+            [p for p in tracked.pods.values() if owned_by(p, job)],
             site,
             self.status.of(site.name),
             time.time(),
@@ -275,20 +275,7 @@ class Controller(Parts):
             attempt=attempt,
             site=site,
             job=job,
-            evidence=self._evidence(tracked, job),
-        )
-
-    def _evidence(self, tracked: Tracked, job: dict[str, Any]) -> Evidence:
-        """What the attempt's live objects say, to explain the job (:mod:`.explain`)."""
-        site = self._site(job["metadata"]["labels"].get(L.SITE))
-        triggers = self.triggers.get(site.name) if site else None
-        return Evidence.of(
-            job=job,
-            workload=self.index.workloads.get(job["metadata"].get("uid", "")),
-            pods=[p for p in tracked.pods.values() if _owned_by(p, job)],
-            nodes=self.status.nodes,
-            health=self.status.of(site.name) if site else SiteHealth(),
-            infrastructure=triggers.infrastructure_exit_codes if triggers else (),
+            evidence=attempt_evidence(self, tracked, job),
         )
 
     async def _record_outcome(
@@ -404,11 +391,3 @@ class Controller(Parts):
         created, _ = await self.kube.create("job", body)
         self.index.attempt_created(created, tracked.job_id)
         return created
-
-
-def _owned_by(pod: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
-    """Whether ``pod`` is one of the Job ``job``'s (by owner reference, or by its label)."""
-    uid = job["metadata"].get("uid")
-    return any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences") or ()) or (
-        (pod["metadata"].get("labels") or {}).get(L.JOB_NAME_LABEL) == job["metadata"]["name"]
-    )

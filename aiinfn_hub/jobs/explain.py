@@ -16,14 +16,15 @@ its recorded attempt.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..apitypes import AttemptView, ExplanationDetail, ExplanationView
-from ..placement import Site, SiteHealth, SiteKind
-from .findings import Detail, Finding, Layer, Rank, kueue_findings, node_findings, pod_findings
+from ..placement import Site, SiteKind
+from .evidence import Evidence
+from .findings import Detail, Finding, Layer, Rank, kueue_findings, node_findings
 from .model import State
+from .podfindings import pod_findings
 
 __all__ = ["Evidence", "Explanation", "Layer", "explain"]
 
@@ -38,46 +39,6 @@ _LEADS = {
     State.CANCELLED: "Cancelled",
 }
 _NO_SITE_LEFT = "no site left to try"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """The live objects of a job's current attempt: its Workload, its pods, the nodes they
-    are bound to (by name), the site's health, whether its Job is suspended (not admitted),
-    and the exit codes by which the site, not the user's code, ends a job."""
-
-    workload: Mapping[str, Any] | None = None
-    pods: Sequence[Mapping[str, Any]] = ()
-    nodes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    health: SiteHealth = field(default_factory=SiteHealth)
-    suspended: bool = False
-    infrastructure: Collection[int] = ()
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        job: Mapping[str, Any] | None,
-        workload: Mapping[str, Any] | None,
-        pods: Sequence[Mapping[str, Any]],
-        nodes: Callable[[], Iterable[Mapping[str, Any]]],
-        health: SiteHealth,
-        infrastructure: Collection[int] = (),
-    ) -> Evidence:
-        """The evidence of an attempt's objects; ``nodes()``: the cluster's nodes, read only
-        when a pod is bound to one."""
-        bound = {(p.get("spec") or {}).get("nodeName") for p in pods} - {None, ""}
-        found = {}
-        if bound:
-            found = {n["metadata"]["name"]: n for n in nodes() if n["metadata"]["name"] in bound}
-        return cls(
-            workload=workload,
-            pods=pods,
-            nodes=found,
-            health=health,
-            suspended=bool(((job or {}).get("spec") or {}).get("suspend")),
-            infrastructure=infrastructure,
-        )
 
 
 @dataclass(frozen=True)
