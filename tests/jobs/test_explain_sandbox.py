@@ -33,14 +33,17 @@ def fresh_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(connection, "_connection", None)
 
 
-async def explained(api: Api, job_id: str, layer: str) -> dict[str, Any]:
-    """The job's explanation through the API once it comes from ``layer``."""
+async def explained(api: Api, job_id: str, layer: str, words: str = "") -> dict[str, Any]:
+    """The job's explanation through the API once it comes from ``layer`` and says ``words``
+    (Kueue writes its reason a moment after the Workload exists)."""
 
     async def found() -> dict[str, Any] | None:
         status, job = await api.call("GET", f"jobs/{job_id}", token=TOKEN)
         assert status == 200, job
         explanation = job.get("explanation") or {}
-        return explanation if explanation.get("layer") == layer else None
+        if explanation.get("layer") == layer and words in explanation.get("sentence", ""):
+            return explanation
+        return None
 
     async def poll() -> dict[str, Any]:
         while True:
@@ -72,7 +75,7 @@ async def test_a_job_waiting_for_quota_says_so(maria, manager, sandbox, capsys, 
     job_id = await submit(
         maria, {"command": ["true"], "resources": {"gpus": 1}, "site": "leonardo"}
     )
-    explanation = await explained(maria, job_id, "kueue")
+    explanation = await explained(maria, job_id, "kueue", "waiting for free")
     sentence = explanation["sentence"]
     assert sentence.startswith("Queued at CINECA Leonardo: waiting for free ")
     assert sentence.endswith(
