@@ -19,6 +19,8 @@ __all__ = [
     "AttemptView",
     "ErrorBody",
     "EstimatedStart",
+    "ExplanationDetail",
+    "ExplanationView",
     "FreeTotal",
     "GpuModelCapacity",
     "JobList",
@@ -229,6 +231,23 @@ class _JobKeys(TypedDict):
     progress: Progress
 
 
+class ExplanationDetail(TypedDict):
+    """``ExplanationDetail``: one layer's raw words."""
+
+    layer: str
+    source: str
+    reason: str
+    message: str
+
+
+class ExplanationView(TypedDict):
+    """``Explanation``: why the job is where it is, in one sentence, and each layer's words."""
+
+    sentence: str
+    layer: str
+    details: list[ExplanationDetail]
+
+
 class JobView(_JobKeys, total=False):
     """``Job``: what users see of a job."""
 
@@ -241,6 +260,7 @@ class JobView(_JobKeys, total=False):
     spec: dict[str, Any]
     actions: list[ActionView]
     queue: QueueEstimate
+    explanation: ExplanationView
 
 
 class JobList(TypedDict):

@@ -38,6 +38,8 @@ MODELS: dict[str, Any] = {
     "components/schemas/Progress": T.Progress,
     "components/schemas/Job": T.JobView,
     "components/schemas/Action": T.ActionView,
+    "components/schemas/Explanation": T.ExplanationView,
+    "components/schemas/ExplanationDetail": T.ExplanationDetail,
     "components/schemas/LogChunk": T.LogChunk,
     "components/schemas/Site": T.SiteView,
     "components/schemas/Site/properties/health": T.SiteHealthView,

@@ -1,9 +1,10 @@
 """Background jobs.
 
 For users, the Python API: ``from aiinfn_hub import jobs``, then ``jobs.submit``, ``jobs.get``,
-``jobs.list``, ``jobs.logs``, ``jobs.cancel``, ``jobs.wait``, ``jobs.rerun``, ``jobs.plan``
-and ``jobs.sites``. The submodules hold the hub-side jobs service: the job model, REST API,
-Kubernetes backend and fallback controller.
+``jobs.list``, ``jobs.logs``, ``jobs.cancel``, ``jobs.wait``, ``jobs.rerun``, ``jobs.plan``,
+``jobs.sites`` and ``jobs.why`` (why a job waits or failed, in one sentence). The submodules
+hold the hub-side jobs service: the job model, REST API, Kubernetes backend and fallback
+controller.
 """
 
 from .client import (
@@ -19,6 +20,7 @@ from .client import (
     sites,
     submit,
     wait,
+    why,
 )
 
 __all__ = [
@@ -34,4 +36,5 @@ __all__ = [
     "sites",
     "submit",
     "wait",
+    "why",
 ]

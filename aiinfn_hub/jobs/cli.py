@@ -50,9 +50,26 @@ def summary(job: dict[str, Any]) -> str:
     return text
 
 
+def why(job: dict[str, Any]) -> str:
+    """Why the job is where it is, in one sentence (``explanation``), else its reason."""
+    return str((job.get("explanation") or {}).get("sentence") or job.get("reason", ""))
+
+
+def why_details(job: dict[str, Any]) -> list[str]:
+    """Each layer's raw words behind the sentence, as a table (none: no lines)."""
+    details = (job.get("explanation") or {}).get("details") or []
+    rows = [(d["layer"], d["source"], d["reason"], d["message"]) for d in details]
+    return (
+        ["", "why, layer by layer:", table(rows, ["layer", "from", "reason", "message"])]
+        if rows
+        else []
+    )
+
+
 def show(job: dict[str, Any]) -> str:
-    """A job in full: state, reason, plan and the attempt history as a table."""
-    lines = [summary(job), f"  {job.get('reason', '')}"]
+    """A job in full: state, why (one sentence), plan, the attempt history as a table, and
+    each layer's raw words behind the sentence."""
+    lines = [summary(job), f"  {why(job)}"]
     if job.get("executed_notebook"):
         lines.append(f"  executed notebook: {job['executed_notebook']}")
     lines += ["", "plan:", *_plan_lines(job.get("plan") or {})]
@@ -79,7 +96,7 @@ def show(job: dict[str, Any]) -> str:
     progress = job.get("progress") or {}
     if progress.get("completions", 1) > 1:
         lines += ["", f"progress: {bar(progress)}"]
-    return "\n".join(lines)
+    return "\n".join(lines + why_details(job))
 
 
 def _plan_lines(plan: dict[str, Any]) -> list[str]:
@@ -121,6 +138,7 @@ def follow(
     already printed."""
     last_state = _state(shown) if shown else None
     last_bar = None
+    last_why = why(shown) if shown else None
     cursor = client.LogCursor(job_id, completion_index)
     while True:
         job = client.get(job_id)
@@ -131,6 +149,10 @@ def follow(
         if state != last_state and not ended:
             print(f"-- {summary(job)}", file=out, flush=True)
             last_state = state
+        sentence = why(job)
+        if sentence != last_why and not ended:  # why it waits, each time that changes
+            print(f"-- {sentence}", file=out, flush=True)
+            last_why = sentence
         if array:
             line = bar(progress)
             if line != last_bar:
@@ -142,7 +164,7 @@ def follow(
         if ended and (array or cursor.eof):
             print(f"-- {summary(job)}", file=out)
             if job["state"] != "succeeded":
-                print(f"-- {job.get('reason', '')}", file=out)
+                print(f"-- {why(job)}", file=out)
             saved = client.executed_notebook(job)
             if saved:
                 print(f"-- executed notebook: {saved}", file=out)
@@ -261,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="only jobs at this site")
     p.add_argument("--user", help="admins: another user's jobs")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p = sub.add_parser("show", help="a job, with its plan and attempt history")
+    p = sub.add_parser("show", help="a job: why it waits or failed, its plan and attempts")
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="print JSON")
     p = sub.add_parser("logs", help="a job's log")

@@ -3,6 +3,7 @@
     job = jobs.submit("train.ipynb", gpus=1, walltime="2h", parameters={"epochs": 3})
     job = jobs.wait(job["id"])           # the job once it has ended
     print(jobs.logs(job["id"]))
+    print(jobs.why(job["id"]))           # why it waits or failed, in one sentence
 
 This module builds the requests and holds the operations; where it sends them (the
 Jupyter server it runs in, ``$AIINFN_JOBS_API`` or :func:`connect`) and how is
@@ -55,6 +56,7 @@ __all__ = [
     "sites",
     "submit",
     "wait",
+    "why",
 ]
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -179,6 +181,16 @@ def get(job_id: str) -> dict[str, Any]:
     """The job: state, site, plan and attempt history."""
     found: dict[str, Any] = connection().request("GET", job_path(job_id))
     return found
+
+
+def why(job: str | dict[str, Any]) -> str:
+    """Why the job (its id, or a job as :func:`get` returns it) waits, runs or failed, in one
+    sentence from every layer that knows (Kueue, the remote site, the node, the pod), e.g.
+    ``Admitted at CINECA Leonardo: waiting in the site's batch queue as remote job 4242117.``
+    Each layer's raw words are in ``get(job_id)["explanation"]["details"]``."""
+    found = get(job) if isinstance(job, str) else job
+    explanation = found.get("explanation") or {}
+    return str(explanation.get("sentence") or found.get("reason") or "")
 
 
 def list(

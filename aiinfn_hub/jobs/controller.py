@@ -32,6 +32,7 @@ from ..placement import NextSite, Site, stored_order
 from ..placement.plan import next_site as plan_next_site
 from . import labels as L
 from . import slim
+from .evidence import attempt_evidence, owned_by
 from .manifests import PodSettings, build_attempt
 from .model import Outcome, State, completions_of, parse_spec
 from .parts import Parts
@@ -227,11 +228,13 @@ class Controller(Parts):
             if number < expected or (final and not finished(job)):
                 await self.kube.delete("job", job["metadata"]["name"])
         if final:
+            kept = tracked.attempts.get(ended) if ended else None
             self.publisher.publish(
                 tracked,
                 state=State(final["state"]),
                 reason=final["reason"],
                 counts=final.get("progress"),
+                evidence=attempt_evidence(self, tracked, kept) if kept else None,
             )
             await self.retention.step(tracked)
             return
@@ -251,7 +254,7 @@ class Controller(Parts):
         found = assess(
             job,
             self.index.workloads.get(job["metadata"].get("uid", "")),
-            [p for p in tracked.pods.values() if _owned_by(p, job)],
+            [p for p in tracked.pods.values() if owned_by(p, job)],
             site,
             self.status.of(site.name),
             time.time(),
@@ -267,7 +270,13 @@ class Controller(Parts):
             await self._record_outcome(tracked, found.state, attempt, job)
             return
         self.publisher.publish(
-            tracked, state=found.state, reason=found.reason, attempt=attempt, site=site, job=job
+            tracked,
+            state=found.state,
+            reason=found.reason,
+            attempt=attempt,
+            site=site,
+            job=job,
+            evidence=attempt_evidence(self, tracked, job),
         )
 
     async def _record_outcome(
@@ -383,11 +392,3 @@ class Controller(Parts):
         created, _ = await self.kube.create("job", body)
         self.index.attempt_created(created, tracked.job_id)
         return created
-
-
-def _owned_by(pod: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
-    """Whether ``pod`` is one of the Job ``job``'s (by owner reference, or by its label)."""
-    uid = job["metadata"].get("uid")
-    return any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences") or ()) or (
-        (pod["metadata"].get("labels") or {}).get(L.JOB_NAME_LABEL) == job["metadata"]["name"]
-    )

@@ -18,6 +18,7 @@ from ..kube.conditions import now_iso
 from ..placement import Site
 from . import labels as L
 from .events import EventType, JobEvents
+from .explain import Evidence, explain
 from .model import State
 from .tracked import Tracked, signature
 from .views import build_view
@@ -53,12 +54,15 @@ class Publisher:
         site: Site | None = None,
         job: dict[str, Any] | None = None,
         counts: Progress | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         """Make the job's view from its record and what the caller found: the attempt in
         progress (``attempt``, its Job ``job``), the site it is at (default: its latest
         attempt's), the progress recorded when it ended (``counts``). An event goes to the
         owner's subscribers when the view changed in what they see (:func:`.tracked.signature`),
-        and a job seen ending is counted once."""
+        and a job seen ending is counted once. ``evidence``: the live objects of the attempt,
+        which explain the job (:mod:`.explain`); without them its latest recorded attempt
+        does."""
         if site is None and tracked.attempts:
             number = max(tracked.attempts)
             site = self.site(tracked.attempts[number]["metadata"]["labels"].get(L.SITE))
@@ -79,6 +83,14 @@ class Publisher:
             counts=counts,
             actions=tracked.actions,
         )
+        attempts = view["attempts"]
+        view["explanation"] = explain(
+            state=state,
+            reason=view["reason"],
+            site=site,
+            evidence=evidence,
+            attempt=attempts[-1] if attempts else None,
+        ).view()
         tracked.view = view
         shown = signature(view)
         if shown != tracked.signature:

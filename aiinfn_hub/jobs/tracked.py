@@ -42,6 +42,7 @@ def signature(view: JobView) -> tuple[Any, ...]:
         tuple(view["progress"].values()),
         view["reason"],
         len(view["actions"]),
+        view["explanation"]["sentence"] if "explanation" in view else None,
     )
 
 

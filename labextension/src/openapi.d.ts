@@ -426,6 +426,26 @@ export interface components {
             spec?: Record<string, unknown>;
             /** @description what admins did to this job: cancelled it, ran it again, or submitted it as a rerun */
             actions?: components["schemas"]["Action"][];
+            explanation?: components["schemas"]["Explanation"];
+        };
+        /** @description Why the job waits, runs or failed, in one sentence from every layer that knows (Kueue, the remote site, the node's connection, the pod), with each layer's raw words */
+        Explanation: {
+            /** @description e.g. 'Admitted at CINECA Leonardo: the connection to the site is lost (Ping to InterLink API failed: status 503).' */
+            sentence: string;
+            layer: components["schemas"]["ExplanationLayer"];
+            details: components["schemas"]["ExplanationDetail"][];
+        };
+        /**
+         * @description who explains it: Kueue's queue, the remote site (interLink), the node and its connection, the pod (scheduler, kubelet, the user's code) or the jobs service's own decision
+         * @enum {string}
+         */
+        ExplanationLayer: "kueue" | "site" | "node" | "pod" | "service";
+        ExplanationDetail: {
+            layer: components["schemas"]["ExplanationLayer"];
+            /** @description the object and condition that said it, e.g. 'Workload condition QuotaReserved' */
+            source: string;
+            reason: string;
+            message: string;
         };
         Action: {
             /** @enum {string} */

@@ -20,6 +20,7 @@ import { concernsViewer, JobsModel } from '../model';
 import { jobsIcon } from '../icons';
 import { Timeline, LogView } from './attempts';
 import { ProgressBar, SiteBadge, StateTag } from './badges';
+import { Why } from './explain';
 import { PlanView } from './plan';
 import { SiteOverview } from './sites';
 
@@ -141,7 +142,7 @@ function JobDetail(props: {
         <span>{timeSummary(job, now)}</span>
       </div>
       <ProgressBar job={job} />
-      <p className="aiinfn-Detail-reason">{job.reason}</p>
+      <Why job={job} />
       {job.fallback && (
         <p className="aiinfn-Detail-fallback aiinfn-mod-fallback">
           {job.fallback}
