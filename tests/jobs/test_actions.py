@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiinfn_hub.jobs import openapi
-from aiinfn_hub.jobs.cli import show
+from aiinfn_hub.jobs.clitext import show
 
 from .conftest import Api, serve, start_manager, stop_manager, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from aiinfn_hub.jobs.cli import sites_text
+from aiinfn_hub.jobs.clitext import sites_text
 
 
 def site(name: str, display: str, breaker: dict | None) -> dict:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from aiinfn_hub.jobs import openapi
-from aiinfn_hub.jobs.cli import _plan_lines
+from aiinfn_hub.jobs.clitext import plan_lines
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.placement.estimate import iso
@@ -184,7 +184,7 @@ def test_the_cli_plan_prints_each_sites_queue() -> None:
         ],
         "ruled_out": [],
     }
-    assert _plan_lines(plan) == [
+    assert plan_lines(plan) == [
         "  1. leonardo: first choice",
         "     3rd in CINECA Leonardo's queue; 2 running jobs end within 25 min by their time "
         "limits",
