@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -283,4 +284,34 @@ async def test_a_waiting_jobs_place_is_kueues_own_through_the_visibility_api() -
         fault("no-quota", "leonardo", "--off")
         for job_id in ids:
             await manager.cancel("mario.rossi@infn.it", True, job_id)
+        await stop(manager)
+
+
+async def test_why_a_job_waits_at_a_remote_site_comes_from_interlink() -> None:
+    """The real virtual kubelet's and plugin's words reach the job's one sentence: a job the
+    remote batch system holds in its queue is explained by the site, with its remote job id,
+    as the real virtual kubelet reports it."""
+    manager = await start(leonardo=LONG)
+    fault("hold", "leonardo")
+    try:
+        view, _ = await manager.submit("Anna.Bianchi_2@infn.it", GPU_JOB)
+
+        def remote_wait() -> dict | None:
+            found = manager.get("Anna.Bianchi_2@infn.it", False, view["id"])
+            explanation = found.get("explanation") or {}
+            return found if explanation.get("layer") == "site" else None
+
+        waiting = await wait_until(remote_wait, 120, 0.2, "the site explains the wait")
+        sentence = waiting["explanation"]["sentence"]
+        assert re.fullmatch(
+            r"Admitted at CINECA Leonardo: waiting in the site's batch queue as remote job "
+            r"slurm-\d+\.",
+            sentence,
+        ), sentence
+        raw = {(d["layer"], d["reason"]) for d in waiting["explanation"]["details"]}
+        assert ("pod", "Remote pod submitted") in raw, raw  # interLink's own words
+        assert ("node", "InterlinkPingSuccessful") in raw, raw
+    finally:
+        fault("hold", "leonardo", "--off")
+        await manager.cancel("Anna.Bianchi_2@infn.it", True, view["id"])
         await stop(manager)
