@@ -299,7 +299,8 @@ async def test_why_a_job_waits_at_a_remote_site_comes_from_interlink() -> None:
         def remote_wait() -> dict | None:
             found = manager.get("Anna.Bianchi_2@infn.it", False, view["id"])
             explanation = found.get("explanation") or {}
-            return found if explanation.get("layer") == "site" else None
+            remote = explanation.get("layer") == "site" and "remote job" in explanation["sentence"]
+            return found if remote else None  # the JobID annotation comes after the submission
 
         waiting = await wait_until(remote_wait, 120, 0.2, "the site explains the wait")
         sentence = waiting["explanation"]["sentence"]
