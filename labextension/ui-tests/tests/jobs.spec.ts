@@ -237,9 +237,18 @@ test.describe('background jobs', () => {
       'started the long job'
     );
     await cancelInDetail(page, detail, 'long-run.sh');
-    await expect(detail.locator('.aiinfn-Detail-reason')).toContainText(
-      'cancelled by you'
+    // Why, in one sentence; each layer's own words one click away.
+    const why = detail.locator('.aiinfn-Why');
+    await expect(why.locator('.aiinfn-Why-sentence')).toHaveText(
+      /^Cancelled by you/
     );
+    const layers = why.locator('details.aiinfn-Why-details');
+    await expect(layers).not.toHaveAttribute('open', '');
+    await expect(layers.locator('tbody')).toBeHidden();
+    await layers.locator('summary').click();
+    await expect(
+      layers.locator('tbody tr[data-layer="service"]')
+    ).toContainText('cancelled by you');
     await expect(
       detail.getByRole('button', { name: 'Cancel job long-run.sh' })
     ).toHaveCount(0);
