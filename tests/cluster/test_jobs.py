@@ -316,3 +316,27 @@ async def test_why_a_job_waits_at_a_remote_site_comes_from_interlink() -> None:
         fault("hold", "leonardo", "--off")
         await manager.cancel("Anna.Bianchi_2@infn.it", True, view["id"])
         await stop(manager)
+
+
+async def test_the_remote_batch_queues_delay_enters_the_estimate() -> None:
+    """How long Leonardo's pods lately waited in its batch queue (bound to the virtual node,
+    not yet running, as the real virtual kubelet reports them) is added to its estimate."""
+    manager = await start(leonardo=LONG)
+    long_gpu = {**GPU_JOB, "command": ["sleep", "300"]}
+    fault("hold", "leonardo")
+    try:
+        view, _ = await manager.submit("Anna.Bianchi_2@infn.it", long_gpu)
+        await asyncio.sleep(35)  # the remote batch system keeps it queued this long
+    finally:
+        fault("hold", "leonardo", "--off")
+    try:
+        await wait_for(manager, view["id"], ("running",), timeout=120)
+        with serve(manager, {"t": "Anna.Bianchi_2@infn.it"}, set()) as api:
+            status, plan = await api.call("POST", "plan", GPU_JOB, token="t")
+        assert status == 200, plan
+        basis = plan["sites"][0]["queue"]["basis"]
+        assert plan["sites"][0]["name"] == "leonardo"
+        assert re.search(r"its own batch queue adds about \d", basis), basis
+    finally:
+        await manager.cancel("Anna.Bianchi_2@infn.it", True, view["id"])
+        await stop(manager)
