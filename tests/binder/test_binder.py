@@ -189,7 +189,7 @@ async def test_binder_environment_serves_the_panel_and_runs_the_examples(server,
         assert fell["site"] == "local"
         first_attempt = fell["attempts"][0]
         assert (first_attempt["site"], first_attempt["outcome"]) == ("tier1", "fell_back")
-        assert "demo fault" in first_attempt["reason"]
+        assert "a fault of this demo" in first_attempt["reason"]
         assert fell["fallback"].startswith("CNAF Tier-1: the remote submission failed")
 
         log = (await client.get(f"/aiinfn-hub/api/jobs/{jobs['falls-back.ipynb']}/log")).json()
