@@ -25,6 +25,7 @@ from .images import ImagePolicy
 from .manager import JobsManager
 from .retention import JobsRetention
 from .triggers import FallbackPolicy
+from .waiting import WaitPolicy
 
 
 class JobsService(Application):
@@ -41,6 +42,7 @@ class JobsService(Application):
         PlacementConfig,
         FallbackPolicy,
         BreakerPolicy,
+        WaitPolicy,
         HubAuthenticator,
         TokenAuthenticator,
     ]

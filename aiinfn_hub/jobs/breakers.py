@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from traitlets import Dict, Integer, TraitError, validate
+from traitlets import Dict, Integer, validate
 from traitlets.config import Configurable
 
 from ..apitypes import SiteBreakerView
@@ -28,7 +28,7 @@ from ..placement.breaker import Breaker, BreakerSettings, BreakerState, BreakerV
 from . import labels as L
 from .model import Blame, Outcome
 from .tracked import Tracked
-from .triggers import site_changes
+from .triggers import site_changes, whole_numbers
 from .views import short
 
 _SITE_KEYS = {"failures", "window", "cooldown", "max_cooldown"}
@@ -72,14 +72,8 @@ class BreakerPolicy(Configurable):
     @validate("sites")
     def _check_sites(self, proposal: Any) -> dict[str, dict[str, Any]]:
         found = site_changes("BreakerPolicy", proposal["value"], _SITE_KEYS)
-        for name, changes in found.items():
-            for key, value in changes.items():
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise TraitError(
-                        f"BreakerPolicy.sites[{name!r}][{key!r}] must be a whole number of "
-                        f"{'failures' if key == 'failures' else 'seconds'}, got {value!r}"
-                    )
-        return found
+        units = {key: "failures" if key == "failures" else "seconds" for key in _SITE_KEYS}
+        return whole_numbers("BreakerPolicy", found, units)
 
     def for_site(self, site: Site) -> BreakerSettings:
         """The breaker settings in force at ``site``."""

@@ -32,7 +32,6 @@ from ..kube.startup import Readiness, readiness
 from . import metrics, openapi
 from .apibase import APIHandler as APIHandler
 from .auth import Handler
-from .queues import queued_request
 from .servicepage import ServicePageHandler
 
 log = logging.getLogger(__name__)
@@ -124,9 +123,7 @@ class PlanHandler(APIHandler):
     async def post(self) -> None:
         self.query()
         request: JobRequest = self.body("JobRequest")
-        view = self.manager.plan(request, self.who.name)
-        await self.manager.queues.add_to_plan(view, queued_request(request))
-        self.write_json(view)
+        self.write_json(await self.manager.preview(request, self.who.name))
 
 
 class SitesHandler(APIHandler):

@@ -44,6 +44,7 @@ from .retention import JobsRetention
 from .sitestatus import SiteStatus
 from .tracked import Tracked
 from .triggers import FallbackPolicy
+from .waiting import WaitPolicy
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,11 @@ class JobsManager(LoggingConfigurable):
             triggers=self.triggers, settings=self.settings, workers=self.workers, **parts
         )
         self.operations = JobOperations(
-            controller=self.controller, max_staged_bytes=self.max_staged_bytes, **parts
+            controller=self.controller,
+            max_staged_bytes=self.max_staged_bytes,
+            queues=self.queues,
+            wait=WaitPolicy(parent=self).aware(self.placer, self.queues),
+            **parts,
         )
 
     # ------------------------------------------------------------------ user operations
@@ -171,6 +176,10 @@ class JobsManager(LoggingConfigurable):
     def plan(self, data: JobRequest, user: str | None = None) -> PlanView:
         """The placement preview for a request (:meth:`.JobOperations.plan`)."""
         return self.operations.plan(data, user)
+
+    async def preview(self, data: JobRequest, user: str | None = None) -> PlanView:
+        """``POST /plan``: the plan with each site's queue (:meth:`.JobOperations.preview`)."""
+        return await self.operations.preview(data, user)
 
     async def submit(
         self, user: str, data: JobRequest, action: dict[str, Any] | None = None

@@ -19,7 +19,8 @@ from ..apitypes import JobRequest, JobView, LogChunk, PlanView
 from ..errors import ClusterUnavailable, Conflict, NotFound, Unprocessable
 from ..kube.client import KubeError
 from ..kube.conditions import now_iso
-from ..placement import NoSiteError
+from ..placement import NoSiteError, Plan
+from ..placement.estimate import Estimate
 from . import actions as A
 from . import labels as L
 from .controller import Controller
@@ -28,8 +29,10 @@ from .manifests import build_record
 from .model import JobSpec, State, parse_spec
 from .parts import Parts
 from .publisher import Count
+from .queues import SiteQueues, queued_request
 from .records import keep_answer, spec_data
 from .tracked import Tracked
+from .waiting import WaitAware
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,23 @@ log = logging.getLogger(__name__)
 class JobOperations(Parts):
     """What users (and admins) do to jobs, as the API's handlers call it."""
 
-    def __init__(self, *, controller: Controller, max_staged_bytes: int, **parts: Any) -> None:
-        """``max_staged_bytes``: the largest file a job may ship; ``parts``: see
+    def __init__(
+        self,
+        *,
+        controller: Controller,
+        max_staged_bytes: int,
+        queues: SiteQueues,
+        wait: WaitAware,
+        **parts: Any,
+    ) -> None:
+        """``max_staged_bytes``: the largest file a job may ship; ``queues``: each site's
+        queue and estimates; ``wait``: plans with the wait-aware policy; ``parts``: see
         :class:`~.parts.Parts`."""
         super().__init__(**parts)
         self.controller = controller
         self.max_staged_bytes = max_staged_bytes
+        self.queues = queues
+        self.wait = wait
 
     def _visible(self, job_id: str, user: str, admin: bool) -> Tracked:
         """The job, if ``user`` may see it (its owner, or an admin); else 404."""
@@ -52,19 +66,46 @@ class JobOperations(Parts):
         return tracked
 
     def plan(self, data: JobRequest, user: str | None = None) -> PlanView:
-        """The placement preview for a request (nothing is submitted); its image is checked,
-        and with ``user`` the volumes it names, as a submission by that user would be."""
+        """The placement preview for a request by the table and the sites' health alone (no
+        queue, no wait-aware policy: :meth:`preview` is ``POST /plan``); nothing is submitted.
+        Its image is checked, and with ``user`` the volumes it names."""
         spec = parse_spec(data, self.placer, self.max_staged_bytes)
         self.checks.check(spec, user)
-        return self._plan_for(spec)
-
-    def _plan_for(self, spec: JobSpec) -> PlanView:
-        """The plan's JSON form for ``spec`` by the sites' health now, narrowed to the site
-        the user asked for (422 when that site cannot run it, saying why)."""
         try:
             plan = self.placer.plan(spec.request, self.status.placing())
         except NoSiteError as exc:
-            raise Unprocessable(str(exc), f"resources.{exc.requirement}") from None
+            raise _unplaceable(exc) from None
+        return self._plan_view(plan, spec)
+
+    async def preview(self, data: JobRequest, user: str | None = None) -> PlanView:
+        """``POST /plan``: the plan a submission of this request would get now (the wait-aware
+        policy applied), each site with its ``queue``; nothing is submitted."""
+        spec = parse_spec(data, self.placer, self.max_staged_bytes)
+        self.checks.check(spec, user)
+        plan, estimates = await self._placed(spec, data, shown=True)
+        view = self._plan_view(plan, spec)
+        self.queues.add_to_plan(view, estimates)
+        return view
+
+    async def _placed(
+        self, spec: JobSpec, data: JobRequest, *, shown: bool = False
+    ) -> tuple[Plan, dict[str, Estimate]]:
+        """The plan for ``spec`` by the sites' health now and the wait-aware policy
+        (:meth:`.WaitAware.place`); 422 when no site can run it."""
+        try:
+            return await self.wait.place(
+                spec.request,
+                queued_request(data),
+                health=self.status.placing(),
+                asked=spec.site,
+                shown=shown,
+            )
+        except NoSiteError as exc:
+            raise _unplaceable(exc) from None
+
+    def _plan_view(self, plan: Plan, spec: JobSpec) -> PlanView:
+        """The plan's JSON form, narrowed to the site the user asked for (422 when that site
+        cannot run it, saying why)."""
         data = plan.to_dict()
         if spec.site:
             kept = [s for s in data["sites"] if s["name"] == spec.site]
@@ -100,7 +141,7 @@ class JobOperations(Parts):
             job_id = digest[:10]
         else:
             job_id = uuid.uuid4().hex[:10]
-        plan = self._plan_for(spec)
+        plan = self._plan_view((await self._placed(spec, data))[0], spec)
         record = build_record(
             job_id,
             user,
@@ -239,3 +280,8 @@ class JobOperations(Parts):
         return await read_log(
             self.kube, tracked.spec, tracked.shown, tracked.pods.values(), offset, completion_index
         )
+
+
+def _unplaceable(exc: NoSiteError) -> Unprocessable:
+    """The 422 for a request no site can run, naming the requirement."""
+    return Unprocessable(str(exc), f"resources.{exc.requirement}")

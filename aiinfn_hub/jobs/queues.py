@@ -97,13 +97,14 @@ class SiteQueues:
 
     # ------------------------------------------------------------------ the API's views
 
-    async def add_to_plan(self, view: PlanView, job: Queued) -> None:
-        """Each site of a plan gets ``queue``: where ``job`` would stand there, and when it
-        would start."""
+    @staticmethod
+    def add_to_plan(view: PlanView, estimates: Mapping[str, Estimate]) -> None:
+        """Each site of a plan gets ``queue``: where the job would stand there, and when it
+        would start (``estimates``, by site name, from :meth:`estimates`)."""
         for entry in view["sites"]:
-            site = self.placer.sites.get(entry["name"])
-            if site is not None:
-                entry["queue"] = (await self.estimate(site, job)).to_dict()
+            found = estimates.get(entry["name"])
+            if found is not None:
+                entry["queue"] = found.to_dict()
 
     async def add_to_job(self, shown: JobView) -> JobView:
         """A waiting job's view with ``queue`` (its place at its site) and a reason that says
@@ -146,6 +147,15 @@ class SiteQueues:
                 queue["basis"] = estimate["basis"]
 
     # ------------------------------------------------------------------ the estimate
+
+    async def estimates(self, names: Iterable[str], job: Queued) -> dict[str, Estimate]:
+        """When ``job`` would start at each site named (unknown names left out)."""
+        found = {}
+        for name in names:
+            site = self.placer.sites.get(name)
+            if site is not None:
+                found[name] = await self.estimate(site, job)
+        return found
 
     async def estimate(self, site: Site, job: Queued, *, workload: Obj | None = None) -> Estimate:
         """When ``job`` would start at ``site``: behind every job pending there, or, for a

@@ -61,6 +61,22 @@ def site_changes(
     return sites
 
 
+def whole_numbers(
+    owner: str, sites: dict[str, dict[str, Any]], units: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
+    """``sites`` (an option's changes per site, as :func:`site_changes` returns them), if
+    every value is a whole number, 0 or more; else a TraitError naming the option
+    (``owner``), the site, the key and what it counts (``units``, by key)."""
+    for name, changes in sites.items():
+        for key, value in changes.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TraitError(
+                    f"{owner}.sites[{name!r}][{key!r}] must be a whole number of "
+                    f"{units[key]}, got {value!r}"
+                )
+    return sites
+
+
 @dataclass(frozen=True)
 class Triggers:
     """The fallback triggers of one site. A timeout of ``None`` never fires."""

@@ -59,6 +59,33 @@ describe('the estimated start in a plan', () => {
   });
 });
 
+describe('a site skipped for its wait', () => {
+  it('reads among the sites ruled out, with the reason', async () => {
+    const { plan } = makeJob();
+    const reason = 'skipped: expected start in 2 h, Local resources free now';
+    plan.sites = [
+      {
+        name: 'local',
+        display_name: 'Local resources',
+        reason:
+          'fallback for GPU jobs that can be offloaded, tried first because CINECA Leonardo is ruled out'
+      }
+    ];
+    plan.ruled_out = [
+      { name: 'leonardo', display_name: 'CINECA Leonardo', reason }
+    ];
+    const host = await rendered(plan);
+    const sites = host.querySelectorAll('.aiinfn-PlanSites li');
+    expect(Array.from(sites).map(li => li.getAttribute('data-site'))).toEqual([
+      'local'
+    ]);
+    const skipped = host.querySelector(
+      '.aiinfn-RuledOut [data-site="leonardo"]'
+    );
+    expect(skipped?.textContent).toBe(`Not CINECA Leonardo: ${reason}`);
+  });
+});
+
 describe('start words', () => {
   it('rounds as the jobs service does', () => {
     expect(spanText(600, 1500)).toBe('10 to 25 min');
