@@ -14,7 +14,7 @@ from traitlets import TraitError
 from traitlets.config import Config
 
 from aiinfn_hub.jobs import openapi
-from aiinfn_hub.jobs.cli import _plan_lines
+from aiinfn_hub.jobs.clitext import plan_lines
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.jobs.waiting import WaitPolicy
 from aiinfn_hub.kube.client import Kube, kube_client
@@ -120,7 +120,7 @@ async def test_on_a_long_wait_at_leonardo_sends_the_job_to_local(tmp_path, confi
         assert [a["site"] for a in done["attempts"]] == ["local"]
         status, shown = await client.call("GET", f"jobs/{view['id']}", token="anna-token")
         assert SKIPPED.fullmatch(_skipped(shown["plan"]) or "")
-        lines = _plan_lines(shown["plan"])
+        lines = plan_lines(shown["plan"])
         assert any(SKIPPED.search(line) and "x  CINECA Leonardo: " in line for line in lines)
 
 
