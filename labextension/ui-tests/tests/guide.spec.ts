@@ -198,6 +198,12 @@ test.describe('the panel at the default sidebar width', () => {
       'GPU: no (asks for CPUs only)'
     );
     await expectReadable(panel);
+    // Each layer's raw words, opened, fit the default width too.
+    await detail.locator('.aiinfn-Why-details summary').click();
+    await expect(
+      detail.locator('.aiinfn-Why-table tbody tr').first()
+    ).toBeVisible();
+    await expectReadable(panel);
 
     await cancelInDetail(
       page,
