@@ -31,6 +31,10 @@ GPU_JOB = {
 def config(policy: dict | None = None, **sites: dict) -> Config:
     found = Config()
     found.JobsManager.namespace = NAMESPACE
+    # The tests share the cluster's job records, from which a service rebuilds its breakers:
+    # a site an earlier test made fail on purpose would be skipped (tests/jobs/test_breaker.py
+    # tests the breaker).
+    found.BreakerPolicy.failures = 0
     found.PlacementConfig.site_overrides = sites
     if policy:
         found.FallbackPolicy.sites = policy
