@@ -68,6 +68,8 @@ class Service:
         api = await kube_client(self.kubeconfig)
         config = Config()
         config.JobsManager.workers = 8
+        # A fallback from a refused site is what is measured: its breaker must not skip it.
+        config.BreakerPolicy.failures = 0
         self.manager = JobsManager(Kube(api, "default"), config=config)
         await self.manager.start()
         homes = Kube(api, "default")  # each user's home claim, as a first server start makes it
