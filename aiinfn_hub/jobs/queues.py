@@ -24,6 +24,7 @@ from ..apitypes import JobRequest as JobRequestBody
 from ..apitypes import JobView, PlanView, SiteReason, SiteView
 from ..kube.client import Kube, KubeError
 from ..kube.conditions import condition, is_true, parse_time
+from ..kueuenames import queue_order
 from ..placement import Placer, Site
 from ..placement.capacity import (
     GPU_RESOURCE,
@@ -245,13 +246,7 @@ class SiteQueues:
             and not is_true(w, "Finished")
             and (w.get("spec") or {}).get("active", True)
         ]
-        pending.sort(
-            key=lambda w: (
-                -int((w.get("spec") or {}).get("priority") or 0),
-                w["metadata"].get("creationTimestamp") or "",
-                w["metadata"]["name"],
-            )
-        )
+        pending.sort(key=queue_order)
         return [
             {"metadata": w["metadata"], "positionInClusterQueue": n, "positionInLocalQueue": n}
             for n, w in enumerate(pending)

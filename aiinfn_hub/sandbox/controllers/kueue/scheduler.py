@@ -17,7 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from ....kube.quantity import format_quantity
-from ....kueuenames import QuotaReason
+from ....kueuenames import QuotaReason, queue_order
 from ...objects import (
     Obj,
     clone,
@@ -32,7 +32,7 @@ from ...topology import KueueSettings
 from .flavorassigner import Outcome, Usage, assign
 from .queuestatus import write_queue_statuses
 from .words import quota_reason
-from .workload import COMPONENT, KueueApi, missing_flavors, queue_order, reserved
+from .workload import COMPONENT, KueueApi, missing_flavors, reserved
 
 
 class Scheduler:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ....kueuenames import queue_order
 from ... import errors
 from ...objects import Obj, condition_true
-from .workload import KueueApi, queue_order
+from .workload import KueueApi
 
 GROUP = "visibility.kueue.x-k8s.io"
 VERSIONS = ("v1beta2", "v1beta1")

@@ -75,17 +75,6 @@ def reserved(admission: Obj) -> Iterator[tuple[str, str, Decimal]]:
                 yield flavors[res], res, parse_quantity(amount)
 
 
-def queue_order(wl: Obj) -> tuple[int, str, str]:
-    """The order a ClusterQueue takes its pending workloads in: higher priority first, then
-    the older first (Kueue's ``BestEffortFIFO``/``StrictFIFO`` ordering by creation time)."""
-    meta = wl["metadata"]
-    return (
-        -int((wl.get("spec") or {}).get("priority") or 0),
-        meta["creationTimestamp"],
-        meta["name"],
-    )
-
-
 def missing_flavors(cq: Obj, flavors: dict) -> list[str]:
     """The ResourceFlavors a ClusterQueue names that do not exist (it is then inactive)."""
     names = [
