@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from enum import Enum
 
 from ..apitypes import EstimatedStart, QueueEstimate
+from ..kube.conditions import parse_time
 
 #: The share of their walltime jobs are taken to run when none has been seen completing.
 UNSEEN_SHARE = 0.5
@@ -198,7 +199,7 @@ def view_start_in_words(queue: QueueEstimate, *, now: float) -> str:
     start = queue.get("estimated_start")
     if not start:
         return start_in_words(None, None, now=now)
-    return start_in_words(parse_iso(start["earliest"]), parse_iso(start["latest"]), now=now)
+    return start_in_words(parse_time(start["earliest"]), parse_time(start["latest"]), now=now)
 
 
 def estimate_start(*, queue: SiteQueue, job: Queued, now: float) -> Estimate:
@@ -344,11 +345,6 @@ def span(low: float, high: float) -> str:
     else:
         a, b, unit = round(low / 86400), round(high / 86400), "days"
     return f"{b} {unit}" if a == b else f"{a} to {b} {unit}"
-
-
-def parse_iso(text: str) -> float:
-    """Epoch seconds of an ISO 8601 time as :func:`iso` writes it."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def iso(seconds: float) -> str:
