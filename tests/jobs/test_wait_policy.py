@@ -20,6 +20,7 @@ from aiinfn_hub.jobs.waiting import WaitPolicy
 from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.placement import ConfigError, default_catalogue
 from aiinfn_hub.sandbox import Sandbox
+from aiinfn_hub.sandbox.testing import wait_until
 
 from .conftest import Api, serve, wait_for
 from .test_queue_estimates import GPU_JOB, NS, OWNER, TOKENS, _config, _topology, _two_waiting
@@ -142,6 +143,14 @@ async def test_an_unknown_start_never_skips_a_site(tmp_path) -> None:
         sandbox.faults.stall_admission("leonardo")
         first, _ = await manager.submit(OWNER, {**GPU_JOB, "name": "stalled"})
         await wait_for(manager, first["id"], ("queued",))
+
+        def pending_at_leonardo() -> bool:  # its Workload, made after its Job, is in the queue
+            return any(
+                w["spec"].get("queueName") == "leonardo" and "admission" not in w["status"]
+                for w in manager.workloads.values()
+            )
+
+        await wait_until(pending_at_leonardo, message="the stalled job's Workload pending")
         status, plan = await client.call("POST", "plan", GPU_JOB, token="anna-token")
         assert status == 200, plan
         assert [s["name"] for s in plan["sites"]] == ["leonardo", "local"]
