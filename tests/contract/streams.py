@@ -59,8 +59,12 @@ class PortForward:
         self.errors: list[str] = []
         self._ready = threading.Event()
         self.port = 0
-        threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._readers = [
+            threading.Thread(target=self._read_out, daemon=True),
+            threading.Thread(target=self._read_err, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def _read_out(self) -> None:
         assert self.process.stdout is not None
@@ -83,7 +87,15 @@ class PortForward:
         return self.port
 
     def wait_exit(self, timeout: float = 60) -> int:
-        return self.process.wait(timeout)
+        """The exit code, once everything kubectl printed has been read."""
+        code = self.process.wait(timeout)
+        self._drain(timeout)
+        return code
+
+    def _drain(self, timeout: float) -> None:
+        # the process may end before its readers have taken in its last lines
+        for reader in self._readers:
+            reader.join(timeout)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -93,6 +105,7 @@ class PortForward:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._drain(10)
 
 
 @contextlib.contextmanager
