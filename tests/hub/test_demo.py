@@ -110,7 +110,10 @@ class Output:
     def wait_for(self, text: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while text not in self.text:
-            if time.monotonic() > deadline or not self.thread.is_alive():
+            ended = not self.thread.is_alive()  # read before the text, which may then be whole
+            if text in self.text:
+                break
+            if time.monotonic() > deadline or ended:
                 raise AssertionError(f"no {text!r} in the demo's output:\n{self.text}")
             time.sleep(0.1)
         return self.text
