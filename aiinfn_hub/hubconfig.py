@@ -34,6 +34,8 @@ DEMO_ADMIN = "admin"
 DEMO_ADMIN_PASSWORD = "aiinfn-demo-admin-password-change-me"
 #: What the sandbox runs for every image: this venv's Python.
 SANDBOX_IMAGE = "aiinfn-hub/singleuser:sandbox"
+#: JupyterLab settings overrides for user servers (the demo's and Binder's): no news question.
+LAB_OVERRIDES = Path(__file__).with_name("lab_overrides.json")
 
 #: Keys of the values' config sections that the sandbox replaces, and why.
 SANDBOX_KEYS: dict[str, set[str]] = {
@@ -178,7 +180,10 @@ def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[st
             # no images in the sandbox: pods run this venv's jupyterhub-singleuser
             "image": SANDBOX_IMAGE,
             "cmd": ["jupyterhub-singleuser"],
-            "args": ["--ServerApp.allow_root=True"] if root else [],
+            "args": [
+                *(["--ServerApp.allow_root=True"] if root else []),
+                f"--LabApp.app_settings_dir={_lab_settings(hub)}",
+            ],
             "start_timeout": hub.start_timeout,
             "http_timeout": 90,
             # z2jh's singleuser.storage (type dynamic): a home claim per user
@@ -198,6 +203,15 @@ def hub_config(hub: SandboxHub, values: dict[str, Any] | None = None) -> dict[st
     }
     aiinfn.update(copy.deepcopy(hub.spawner))
     return sections
+
+
+def _lab_settings(hub: SandboxHub) -> Path:
+    """JupyterLab's application settings for the sandbox's user servers: the overrides an
+    image's ``share/jupyter/lab/settings`` carries on a cluster (no news question)."""
+    folder = hub.state_dir / "lab-settings"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "overrides.json").write_bytes(LAB_OVERRIDES.read_bytes())
+    return folder
 
 
 def _roles(hub_values: dict[str, Any], hub: SandboxHub) -> list[dict[str, Any]]:

@@ -80,3 +80,20 @@ async def test_a_terminal_finds_python_starts_in_the_home_and_shows_no_host_path
             assert host not in shown, (host, shown)
     finally:
         await hub.stop(USER)
+
+
+async def test_a_user_server_asks_no_news_question(hub: HubClient) -> None:
+    """JupyterLab's "news" question would cover the panel on a first screen; the user servers
+    read the overrides an image carries, which turn it off."""
+    await hub.spawn_ready(USER, {"profile": "cpu-small"})
+    try:
+        token = await hub.user_token(USER)
+        path = f"/user/{quote(USER)}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        async with hub.client() as http:
+            answer = await http.get(path, headers={"Authorization": f"token {token}"})
+        assert answer.status_code == 200, answer.text
+        defaults = answer.json()["schema"]["properties"]
+        assert defaults["fetchNews"]["default"] == "false"
+        assert defaults["checkForUpdates"]["default"] is False
+    finally:
+        await hub.stop(USER)
