@@ -9,13 +9,14 @@ import signal
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
+from kubernetes_asyncio import config
 from tornado import web
 from traitlets import Bool, Float, Integer, TraitError, Type, Unicode, default
 from traitlets.config import Application
 
 from ..kube.client import Kube, kube_client
 from ..kube.startup import StartupError
-from ..placement import PlacementConfig
+from ..placement import ConfigError, PlacementConfig
 from .auth import Authenticator, HubAuthenticator, TokenAuthenticator
 from .breakers import BreakerPolicy
 from .claims import HomeClaim
@@ -131,7 +132,11 @@ class JobsService(Application):
 
     async def make_app(self) -> tuple[web.Application, JobsManager]:
         api = await kube_client(self.kubeconfig or None)
-        manager = self.manager_class(self.backend_class(api, "default"), parent=self)
+        try:
+            manager = self.manager_class(self.backend_class(api, "default"), parent=self)
+        except BaseException:
+            await api.close()
+            raise
         authenticator = self.authenticator_class(parent=self)
         settings: dict[str, Any] = {
             "jobs_manager": manager,
@@ -173,9 +178,20 @@ class JobsService(Application):
             await manager.kube.api_client.close()
 
     def start(self) -> None:
-        """Serve until SIGINT or SIGTERM; exit 1 with one line if the start fails."""
+        """Serve until SIGINT or SIGTERM; exit with one line if the start fails: 2 for the
+        admin's configuration or credentials, 1 for the cluster."""
         try:
             asyncio.run(self.serve())
+        except ConfigError as exc:
+            self.log.critical("the jobs service's configuration is wrong: %s", exc)
+            self.exit(2)
+        except config.ConfigException as exc:
+            self.log.critical(
+                "the jobs service cannot read its Kubernetes credentials: %s (give --kubeconfig "
+                "a kubeconfig file, or run it in a pod with a service account)",
+                exc,
+            )
+            self.exit(2)
         except StartupError as exc:
             self.log.critical("the jobs service cannot start: %s", exc)
             self.exit(1)

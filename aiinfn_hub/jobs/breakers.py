@@ -28,7 +28,7 @@ from ..placement.breaker import Breaker, BreakerSettings, BreakerState, BreakerV
 from . import labels as L
 from .model import Blame, Outcome
 from .tracked import Tracked
-from .triggers import site_changes, whole_numbers
+from .triggers import known_sites, site_changes, whole_numbers
 from .views import short
 
 _SITE_KEYS = {"failures", "window", "cooldown", "max_cooldown"}
@@ -82,7 +82,9 @@ class BreakerPolicy(Configurable):
         return BreakerSettings(**values)
 
     def breakers(self, sites: Mapping[str, Site]) -> Breakers:
-        """The breakers of ``sites``, each with its settings."""
+        """The breakers of ``sites``, each with its settings; ConfigError if ``sites`` (the
+        option) names a site that is not configured."""
+        known_sites("BreakerPolicy", self.sites, sites)
         return Breakers(sites=sites, settings={n: self.for_site(s) for n, s in sites.items()})
 
 

@@ -113,8 +113,7 @@ class JobsManager(LoggingConfigurable):
         kube.namespace = self.namespace
         self.kube = kube
         self.placer = placer or PlacementConfig(parent=self).placer()
-        policy = FallbackPolicy(parent=self)
-        self.triggers = {name: policy.for_site(site) for name, site in self.placer.sites.items()}
+        self.triggers = FallbackPolicy(parent=self).triggers(self.placer.sites)
         self.retention = JobsRetention(kube, self._mark, parent=self)
         self.settings = PodSettings(
             default_image=self.default_image,

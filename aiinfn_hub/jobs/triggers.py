@@ -12,14 +12,14 @@ The waiting times live with each site (``PlacementConfig`` ``timeouts``: ``admis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from traitlets import Bool, Dict, Integer, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from ..placement import Site
+from ..placement import ConfigError, Site
 
 #: Kueue reasons for QuotaReserved=False that waiting cannot clear, in the detailed words (a
 #: default install's Pending or Inadmissible is read from its message: jobs/kueuewords.py).
@@ -59,6 +59,15 @@ def site_changes(
                 f"known keys: {sorted(known)}"
             )
     return sites
+
+
+def known_sites(owner: str, changes: Mapping[str, Any], sites: Iterable[str]) -> None:
+    """A ConfigError naming the option (``owner``) if its changes per site (``changes``) name a
+    site that is not configured (a typo would otherwise change nothing, silently)."""
+    names = set(sites)
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise ConfigError(f"{owner}.sites names unknown sites {unknown}; sites are {sorted(names)}")
 
 
 def whole_numbers(
@@ -141,6 +150,12 @@ class FallbackPolicy(Configurable):
     @validate("sites")
     def _check_sites(self, proposal: Any) -> dict[str, dict[str, Any]]:
         return site_changes("FallbackPolicy", proposal["value"], _SITE_KEYS)
+
+    def triggers(self, sites: Mapping[str, Site]) -> dict[str, Triggers]:
+        """The triggers in force at each of ``sites``; ConfigError if ``sites`` (the option)
+        names a site that is not configured."""
+        known_sites("FallbackPolicy", self.sites, sites)
+        return {name: self.for_site(site) for name, site in sites.items()}
 
     def for_site(self, site: Site) -> Triggers:
         """The triggers in force at ``site``."""

@@ -16,12 +16,12 @@ from typing import Any
 from traitlets import Dict, Integer, validate
 from traitlets.config import Configurable
 
-from ..placement import ConfigError, Placer, Plan, Site, SiteHealth
+from ..placement import Placer, Plan, Site, SiteHealth
 from ..placement.estimate import Estimate, Queued
 from ..placement.requirements import JobRequest
 from ..placement.wait import wait_candidates, wait_skip
 from .queues import SiteQueues
-from .triggers import site_changes, whole_numbers
+from .triggers import known_sites, site_changes, whole_numbers
 
 _SITE_KEYS = {"margin"}
 
@@ -55,11 +55,7 @@ class WaitPolicy(Configurable):
         """Each site's margin in seconds (0: never skipped); ConfigError for a site in
         ``sites`` (the option) that is not configured."""
         names = {site.name for site in sites}
-        unknown = sorted(set(self.sites) - names)
-        if unknown:
-            raise ConfigError(
-                f"WaitPolicy.sites names unknown sites {unknown}; sites are {sorted(names)}"
-            )
+        known_sites("WaitPolicy", self.sites, names)
         return {name: float(self.sites.get(name, {}).get("margin", self.margin)) for name in names}
 
     def aware(self, placer: Placer, queues: SiteQueues) -> WaitAware:

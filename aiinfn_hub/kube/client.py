@@ -308,10 +308,11 @@ async def kube_client(
             raise config.ConfigException("explicit kubeconfig")
         config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        await config.load_kube_config(
-            config_file=kubeconfig or os.environ.get("KUBECONFIG"),
-            client_configuration=configuration,
-        )
+        path = kubeconfig or os.environ.get("KUBECONFIG")
+        if path and not os.path.isfile(os.path.expanduser(path)):
+            # kubernetes_asyncio would say "Expected key current-context in kube-config"
+            raise config.ConfigException(f"kubeconfig {path}: no such file") from None
+        await config.load_kube_config(config_file=path, client_configuration=configuration)
     if host:
         configuration.host = host
     api = client.ApiClient(configuration)

@@ -62,7 +62,8 @@ class PlacementConfig(Configurable):
         for name, override in self.site_overrides.items():
             if name not in by_name:
                 raise ConfigError(
-                    f"site_overrides names unknown site {name!r}; sites are {sorted(by_name)}"
+                    f"PlacementConfig.site_overrides names unknown site {name!r}; "
+                    f"sites are {sorted(by_name)}"
                 )
             by_name[name] = site_from_dict({**override, "name": name}, base=by_name[name])
         return [by_name[site.name] for site in sites]

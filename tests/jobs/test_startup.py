@@ -35,13 +35,20 @@ EXIT_WAIT = 120.0
 
 
 async def run_until_exit(
-    kubeconfig: Path, tmp: Path, *, deadline: float = 2.0, namespace: str = NAMESPACE
+    kubeconfig: Path,
+    tmp: Path,
+    *,
+    deadline: float = 2.0,
+    namespace: str = NAMESPACE,
+    **sections: dict[str, Any],
 ) -> tuple[int, list[str]]:
-    """Run the service until it exits; its status and the lines it wrote."""
+    """Run the service (with config ``sections`` besides the tests') until it exits; its
+    status and the lines it wrote."""
     config = standalone_config(
         tmp,
         JobsService={"start_timeout": deadline},
         JobsManager={"namespace": namespace},
+        **sections,
     )
     command = [sys.executable, "-m", "aiinfn_hub.jobs", "--port", str(free_port())]
     command += ["--ip", "127.0.0.1", "--kubeconfig", str(kubeconfig), "--config", str(config)]
@@ -68,6 +75,42 @@ def the_one_line(code: int, lines: list[str]) -> str:
     prefix = "the jobs service cannot start: "
     assert prefix in lines[0], lines[0]
     return lines[0].split(prefix, 1)[1]
+
+
+def the_admins_line(code: int, lines: list[str], prefix: str) -> str:
+    """The service exited 2 (the admin's to fix) and said one thing after ``prefix``."""
+    assert code == 2, lines
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert prefix in lines[0], lines[0]
+    return lines[0].split(prefix, 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("option", "section", "said"),
+    [
+        ("WaitPolicy", {"sites": {"Leonardo": {"margin": 60}}}, "WaitPolicy.sites names "
+         "unknown sites ['Leonardo']; sites are ['leonardo', 'local', 'tier1']"),
+        ("BreakerPolicy", {"sites": {"cnaf": {"failures": 2}}}, "BreakerPolicy.sites names "
+         "unknown sites ['cnaf']; sites are ['leonardo', 'local', 'tier1']"),
+        ("FallbackPolicy", {"sites": {"tier-1": {"provider_failed": False}}}, "FallbackPolicy."
+         "sites names unknown sites ['tier-1']; sites are ['leonardo', 'local', 'tier1']"),
+        ("PlacementConfig", {"site_overrides": {"leo": {"max_walltime": "1h"}}},
+         "PlacementConfig.site_overrides names unknown site 'leo'; "
+         "sites are ['leonardo', 'local', 'tier1']"),
+    ],
+)  # fmt: skip
+async def test_a_site_misnamed_in_the_configuration_is_refused_in_one_line(
+    sandbox, tmp_path, option, section, said
+):
+    """A typo in a site's name would otherwise change nothing, silently."""
+    code, lines = await run_until_exit(sandbox.kubeconfig, tmp_path, **{option: section})
+    assert the_admins_line(code, lines, "the jobs service's configuration is wrong: ") == said
+
+
+async def test_a_missing_kubeconfig_is_named(tmp_path):
+    code, lines = await run_until_exit(tmp_path / "no-such-kubeconfig", tmp_path)
+    said = the_admins_line(code, lines, "cannot read its Kubernetes credentials: ")
+    assert said.startswith(f"kubeconfig {tmp_path / 'no-such-kubeconfig'}: no such file (")
 
 
 async def test_a_cluster_without_kueue_is_named_with_the_fix(tmp_path):
