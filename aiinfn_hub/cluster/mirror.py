@@ -7,10 +7,11 @@ API server:
 
 - pods bound to the node (a watch with ``spec.nodeName``) are copied in, with the
   ConfigMaps, Secrets and claims they use fetched first (the Node authorizer allows exactly
-  those); the real spec and metadata win, the kubelet's status is kept;
+  those); the real spec and metadata win, the kubelet's status is kept, with the conditions
+  others write (``DisruptionTarget``, ``PodScheduled``) as the server has them;
 - each status the kubelet writes is sent to the pod's ``status`` subresource;
 - the kubelet's final delete of a stopped pod becomes the real delete (grace 0, with the
-  pod's uid as a precondition), as a kubelet does;
+  pod's uid as a precondition), after its last status, as a kubelet does;
 - events the kubelet records are created on the real server.
 """
 
@@ -62,6 +63,29 @@ def dependencies(pod: Obj) -> set[tuple[str, str]]:
     return {(kind, name) for kind, name in found if name}
 
 
+#: The pod conditions a kubelet writes; the others (``PodScheduled`` by the scheduler,
+#: ``DisruptionTarget`` by the eviction API, the taint manager or the pod GC) are kept as
+#: the server has them, as a real kubelet keeps them when it writes its status.
+KUBELET_CONDITIONS = frozenset(
+    {"Initialized", "Ready", "ContainersReady", "PodReadyToStartContainers"}
+)
+
+
+def _keep_others_conditions(local: Obj, real: Obj) -> None:
+    """Set ``local``'s conditions of types the kubelet does not write from ``real``'s."""
+    theirs = [
+        c
+        for c in (real.get("status") or {}).get("conditions") or ()
+        if c.get("type") not in KUBELET_CONDITIONS
+    ]
+    if not theirs:
+        return
+    status = local.setdefault("status", {})
+    types = {c["type"] for c in theirs}
+    mine = [c for c in status.get("conditions") or () if c.get("type") not in types]
+    status["conditions"] = [*theirs, *mine]
+
+
 class PodMirror:
     """Keeps the local store's copy of one node's pods in step with the real server."""
 
@@ -76,6 +100,8 @@ class PodMirror:
         self._wake = asyncio.Event()
         self._pushed: dict[tuple[str, str], Obj] = {}
         self._real_uids: dict[tuple[str, str], str] = {}
+        #: the status of a pod the kubelet let go, not yet sent: key -> status
+        self._last_words: dict[tuple[str, str], Obj] = {}
         #: pods whose ConfigMaps or Secrets are fetched again: key -> the retry's task
         self._refetch: dict[tuple[str, str], asyncio.Task] = {}
         self._tasks: list[asyncio.Task] = []
@@ -137,12 +163,14 @@ class PodMirror:
         version = local["metadata"]["resourceVersion"]
         merged["metadata"] = {**fresh["metadata"], "resourceVersion": version}
         merged["spec"] = fresh["spec"]
+        _keep_others_conditions(merged, fresh)
         if merged != local:
             self.api.store.replace(self.pods, merged)
 
     def _forget(self, namespace: str, name: str) -> None:
         self._real_uids.pop((namespace, name), None)
         self._pushed.pop((namespace, name), None)
+        self._last_words.pop((namespace, name), None)
         if self.api.store.get(self.pods, namespace, name) is not None:
             self.api.store.remove(self.pods, namespace, name)
 
@@ -214,6 +242,8 @@ class PodMirror:
             key = (meta["namespace"], meta["name"])
             if event.type == "DELETED":
                 if self._real_uids.get(key) == meta["uid"]:  # the kubelet let the pod go
+                    if event.obj.get("status") != self._pushed.get(key):
+                        self._last_words[key] = clone(event.obj.get("status") or {})
                     self._dirty[key] = None
                     self._wake.set()
                 return
@@ -242,7 +272,13 @@ class PodMirror:
         local = self.api.store.get(self.pods, namespace, name)
         path = f"/api/v1/namespaces/{namespace}/pods/{name}"
         if local is None:
+            last = self._last_words.pop((namespace, name), None)
             uid = self._real_uids.pop((namespace, name), None)
+            if uid and last is not None:  # its end first, as a kubelet writes it before
+                with contextlib.suppress(KubeRefused):
+                    await self.kube.request(
+                        "PATCH", f"{path}/status", {"status": last}, content_type=MERGE_PATCH
+                    )
             if uid:
                 await self.kube.request(
                     "DELETE", path, {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}}

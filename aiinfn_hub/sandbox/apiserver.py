@@ -30,6 +30,7 @@ from .controllers.kueue.visibility import GROUP as VISIBILITY_GROUP
 from .controllers.kueue.visibility import Visibility
 from .decode import check_type_meta
 from .errors import ApiError
+from .eviction import evict
 from .kubelet import Kubelet
 from .logs import read_log
 from .objects import Obj
@@ -443,6 +444,10 @@ class _Handler(RequestHandler):
             if method != "GET":
                 raise errors.method_not_allowed()
             return await self._pod_log(rt, ns, name)
+        if sub == "eviction":
+            if method != "POST":
+                raise errors.method_not_allowed()
+            return self._send(201, evict(api, ns, name, self._body()))
         if method == "GET":
             obj = api.get(rt, ns, name)
             if wants_table(self.request.headers.get("Accept", "")):

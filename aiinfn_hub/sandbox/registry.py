@@ -114,13 +114,21 @@ _EVENT_FIELDS = (
 )
 _KUEUE = (KUEUE, ("v1beta2", "v1beta1"))
 
+#: Discovery's words for each subresource: its verbs, and its kind where it is not the
+#: resource's.
+_SUBRESOURCES: dict[str, dict[str, Any]] = {
+    "status": {"verbs": ["get", "patch", "update"]},
+    "log": {"kind": "Pod", "verbs": ["get"]},
+    "eviction": {"group": "policy", "version": "v1", "kind": "Eviction", "verbs": ["create"]},
+}
+
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "", ("v1",), "namespaces", "Namespace", False, ("ns",), ("status",), ("status.phase",)
     ),
     ResourceType(
-        "", ("v1",), "pods", "Pod", True, ("po",), ("status", "log"), _POD_FIELDS, ("all",),
-        returns_deleted=True,
+        "", ("v1",), "pods", "Pod", True, ("po",), ("status", "log", "eviction"), _POD_FIELDS,
+        ("all",), returns_deleted=True,
     ),
     ResourceType("", ("v1",), "events", "Event", True, ("ev",), (), _EVENT_FIELDS),
     ResourceType(
@@ -249,17 +257,9 @@ class Registry:
                 entry["categories"] = list(r.categories)
             items.append(entry)
             for sub in r.subresources:
-                verbs = ["get"] if sub == "log" else ["get", "patch", "update"]
-                kind = r.kind if sub == "status" else "Pod"
-                items.append(
-                    {
-                        "name": f"{r.plural}/{sub}",
-                        "singularName": "",
-                        "namespaced": r.namespaced,
-                        "kind": kind,
-                        "verbs": verbs,
-                    }
-                )
+                entry = {"name": f"{r.plural}/{sub}", "singularName": "", "kind": r.kind,
+                         "namespaced": r.namespaced, **_SUBRESOURCES.get(sub, {})}  # fmt: skip
+                items.append(entry)
         if not items:
             return None
         return {

@@ -66,6 +66,9 @@ async def test_core_resources(cluster: Cluster, path: str) -> None:
     assert {"create", "get", "list", "watch", "patch", "update", "delete"} <= set(pods["verbs"])
     assert "po" in pods["shortNames"]
     assert resources["nodes"]["namespaced"] is False
+    eviction = resources["pods/eviction"]  # kubectl drain looks for it
+    kind = (eviction["group"], eviction["version"], eviction["kind"])
+    assert kind == ("policy", "v1", "Eviction") and eviction["verbs"] == ["create"]
 
 
 @pytest.mark.parametrize("path", ["/apis/batch/v1", "/apis/batch/v1/"])

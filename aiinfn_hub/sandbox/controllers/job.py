@@ -59,6 +59,8 @@ class JobController(Controller[JobControllerKey]):
         self.pods = self.registry.get("pods")
         self.backoff_seconds = backoff_seconds
         self._counted: dict[str, dict[str, str]] = {}  # job uid -> pod uid -> final phase
+        #: pods this controller deleted (suspended, finished, too many): not failures
+        self._deleted_by_me: set[str] = set()
         self._failures: dict[str, tuple[int, float]] = {}  # job uid -> (failures, since)
 
     def keys(self, event: Event) -> Iterable[JobControllerKey]:
@@ -67,7 +69,10 @@ class JobController(Controller[JobControllerKey]):
             yield (meta["namespace"], meta["name"])
         elif event.rt is self.pods:
             job_name = (meta.get("labels") or {}).get("batch.kubernetes.io/job-name")
-            if job_name and controller_uid(event.obj):
+            job_uid = controller_uid(event.obj)
+            if job_name and job_uid:
+                if event.type == "DELETED":
+                    self._count_gone(job_uid, event.obj)
                 yield (meta["namespace"], job_name)
 
     def initial_keys(self) -> Iterable[JobControllerKey]:
@@ -87,6 +92,8 @@ class JobController(Controller[JobControllerKey]):
         for pod in pods:
             if is_terminal_pod(pod):
                 counted.setdefault(pod["metadata"]["uid"], pod["status"]["phase"])
+            elif self._stopped_by_others(pod):
+                counted.setdefault(pod["metadata"]["uid"], "Failed")
         active = [
             p for p in pods if not is_terminal_pod(p) and not p["metadata"].get("deletionTimestamp")
         ]
@@ -176,6 +183,27 @@ class JobController(Controller[JobControllerKey]):
 
         self.api.modify(self.jobs, namespace, name, write)
         return requeue
+
+    def _stopped_by_others(self, pod: Obj, *, gone: bool = False) -> bool:
+        """Whether a pod not ended is being deleted (or is ``gone``) by someone else than this
+        controller (an eviction, the taint manager, a user): a failure, as the real controller
+        counts a terminating pod of ``restartPolicy: Never``."""
+        meta = pod["metadata"]
+        never = (pod.get("spec") or {}).get("restartPolicy", "Always") == "Never"
+        deleting = gone or bool(meta.get("deletionTimestamp"))
+        return deleting and never and meta["uid"] not in self._deleted_by_me
+
+    def _count_gone(self, job_uid: str, pod: Obj) -> None:
+        """A pod deleted before this controller counted it: the real controller's
+        ``job-tracking`` finalizer keeps such a pod until it is counted; here its last state
+        is counted as it goes."""
+        pod_uid = pod["metadata"]["uid"]
+        counted = self._counted.setdefault(job_uid, {})
+        if is_terminal_pod(pod):
+            counted.setdefault(pod_uid, pod["status"]["phase"])
+        elif self._stopped_by_others(pod, gone=True):
+            counted.setdefault(pod_uid, "Failed")
+        self._deleted_by_me.discard(pod_uid)
 
     def _pods_of(self, job: Obj) -> list[Obj]:
         """The pods the Job controls and labels as its own, sorted by name; found through the
@@ -300,6 +328,7 @@ class JobController(Controller[JobControllerKey]):
             meta = pod["metadata"]
             if meta.get("deletionTimestamp"):
                 continue
+            self._deleted_by_me.add(meta["uid"])
             self.api.delete(self.pods, meta["namespace"], meta["name"])
             self.api.event(
                 job, "SuccessfulDelete", f"Deleted pod: {meta['name']}", component=COMPONENT

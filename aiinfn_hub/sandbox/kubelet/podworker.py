@@ -297,17 +297,22 @@ class PodWorker:
         """Stop every process: SIGTERM, then SIGKILL after ``grace`` (default: what is left
         of the pod's deletion grace period)."""
         running = [r for r in self.containers.values() if r.process is not None]
-        if not running:
+        pod = self.pod()
+        deadline = parse_time((pod or {}).get("metadata", {}).get("deletionTimestamp"))
+        # interLink's virtual kubelet shows a deleted pod's containers ended its own way
+        deleted = self.site.virtual and deadline is not None and self._shutdown is None
+        if not running and not deleted:
             return
         if grace is None:
-            pod = self.pod()
-            deadline = parse_time((pod or {}).get("metadata", {}).get("deletionTimestamp"))
             grace = max((deadline - now()).total_seconds(), 0.0) if deadline else 0.0
         codes = await asyncio.gather(*(r.process.terminate(grace) for r in running if r.process))
         for run, code in zip(running, codes, strict=False):
-            self.record_exit(run, code)
+            if not deleted:
+                self.record_exit(run, code)
             run.done = True
-        if self.pod() is not None:
+        if deleted:
+            virtualnode.show_deleted(self)
+        elif self.pod() is not None:
             self.write()
 
     def _finalize_delete(self) -> None:

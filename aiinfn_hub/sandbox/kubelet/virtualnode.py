@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .podworker import PodWorker
 
 REMOTE_SUBMITTED = "Remote pod submitted"
+#: interLink's words for a pod deleted, and each container it ended on that account.
+DELETED_POD = "VKProviderPodDeleted"
+DELETED_CONTAINER = "VKProviderPodContainerDeleted"
 
 
 class SiteFaults(Protocol):
@@ -99,6 +102,30 @@ def _fail_all(worker: PodWorker, code: int, reason: str, message: str) -> None:
             terminated["message"] = message
         run.status["state"] = {"terminated": terminated}
         run.done = True
+
+
+def show_deleted(worker: PodWorker) -> None:
+    """A deleted pod as interLink's virtual kubelet shows it: every container not yet ended
+    terminated ``VKProviderPodContainerDeleted``, the pod ``VKProviderPodDeleted``."""
+    if worker.pod() is None:
+        return
+    ended = all("terminated" in run.status["state"] for run in worker.containers.values())
+    if ended:
+        return
+    stamp = timestamp()
+    for run in worker.containers.values():
+        if "terminated" not in run.status["state"]:
+            run.status["state"] = {
+                "terminated": {
+                    "exitCode": 137,
+                    "reason": DELETED_CONTAINER,
+                    "message": "VK provider terminated container upon deletion",
+                    "finishedAt": stamp,
+                }
+            }
+            run.status["ready"] = False
+        run.done = True
+    worker.write("Failed", DELETED_POD)
 
 
 def exit_reason(code: int) -> str:

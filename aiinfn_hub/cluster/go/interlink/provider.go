@@ -225,13 +225,18 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 		}()
 	}
 	shown = shown.DeepCopy()
+	// interLink's DeletePod writes onto the pod as Kubernetes has it, so the conditions
+	// others wrote (DisruptionTarget, from an eviction or the taint manager) stay.
+	keepOthersConditions(shown, pod)
 	now := metav1.Now()
 	if shown.Status.Phase != corev1.PodSucceeded && shown.Status.Phase != corev1.PodFailed {
 		shown.Status.Phase = corev1.PodFailed
+		shown.Status.Reason = "VKProviderPodDeleted"
 		for i, status := range shown.Status.ContainerStatuses {
 			if status.State.Terminated == nil {
 				shown.Status.ContainerStatuses[i].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-					ExitCode: 137, Reason: "VKProviderPodContainerDeleted", Message: "the pod was deleted", FinishedAt: now,
+					ExitCode: 137, Reason: "VKProviderPodContainerDeleted",
+					Message: "VK provider terminated container upon deletion", FinishedAt: now,
 				}}
 				shown.Status.ContainerStatuses[i].Ready = false
 			}
@@ -330,6 +335,32 @@ func boolStatus(value bool) corev1.ConditionStatus {
 		return corev1.ConditionTrue
 	}
 	return corev1.ConditionFalse
+}
+
+// kubeletConditions are the pod conditions this provider writes, as a kubelet does.
+var kubeletConditions = map[corev1.PodConditionType]bool{
+	corev1.PodInitialized: true, corev1.PodReady: true, corev1.ContainersReady: true,
+	"PodReadyToStartContainers": true,
+}
+
+// keepOthersConditions copies into shown the conditions of pod (as Kubernetes has it) that
+// this provider does not write.
+func keepOthersConditions(shown, pod *corev1.Pod) {
+	for _, theirs := range pod.Status.Conditions {
+		if kubeletConditions[theirs.Type] {
+			continue
+		}
+		replaced := false
+		for i := range shown.Status.Conditions {
+			if shown.Status.Conditions[i].Type == theirs.Type {
+				shown.Status.Conditions[i] = theirs
+				replaced = true
+			}
+		}
+		if !replaced {
+			shown.Status.Conditions = append(shown.Status.Conditions, theirs)
+		}
+	}
 }
 
 func setPodReady(pod *corev1.Pod, ready bool, now metav1.Time) {
