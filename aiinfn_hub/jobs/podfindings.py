@@ -21,11 +21,31 @@ _MISSING_FILES = "CFGMaps/Secrets not found"
 PROVIDER_FAILED = "ProviderFailed"
 #: The label interLink's virtual kubelet puts on its node.
 _VIRTUAL_LABEL = "virtual-node.interlink/type"
+#: Why Kubernetes stopped a pod itself (its ``DisruptionTarget`` condition's reasons), in
+#: the words of the panel ("Kubernetes stopped the job because ...").
+DISRUPTIONS = {
+    "DeletionByTaintManager": "because its node was lost (not ready or unreachable)",
+    "DeletionByPodGC": "because its node was removed from the cluster",
+    "TerminationByKubelet": "because its node ran short of resources and stopped it",
+    "EvictionByEvictionAPI": "because its node was drained",
+    "PreemptionByScheduler": "because a pod of higher priority took its place",
+}
 
 
 def _containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     status = pod.get("status") or {}
     return [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]
+
+
+def disruption(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Kubernetes' reason for stopping the pod itself (``DisruptionTarget``), and what it
+    means; None when nothing but the pod's own containers ended it."""
+    found = condition(pod, "DisruptionTarget")
+    if not found or found.get("status") != "True":
+        return None
+    reason = str(found.get("reason") or "")
+    words = DISRUPTIONS.get(reason, f"({reason or 'no reason given'})")
+    return reason, words
 
 
 def _pod_details(pod: Mapping[str, Any]) -> list[Detail]:
@@ -41,6 +61,9 @@ def _pod_details(pod: Mapping[str, Any]) -> list[Detail]:
     scheduled = condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False":
         details.append(detail_of(Layer.POD, f"{source} condition PodScheduled", scheduled))
+    stopped = condition(pod, "DisruptionTarget")
+    if stopped and stopped.get("status") == "True":
+        details.append(detail_of(Layer.POD, f"{source} condition DisruptionTarget", stopped))
     for container in _containers(pod):
         state = container.get("state") or {}
         for kind in ("waiting", "terminated"):
@@ -194,7 +217,12 @@ def pod_findings(
         remote = is_remote(pod, node, offload)
         remote_id = ((pod.get("metadata") or {}).get("annotations") or {}).get("JobID")
         phase = (pod.get("status") or {}).get("phase")
-        if phase == "Failed":
+        stopped = disruption(pod)  # it may stay Running, terminating, on a lost node
+        if stopped:
+            found: Finding | None = Finding(
+                Layer.SITE, Rank.ENDED, f"Kubernetes stopped the job {stopped[1]}"
+            )
+        elif phase == "Failed":
             found = _failed_words(pod, remote, infrastructure)
         elif phase == "Pending" or _waiting(pod):
             found = _waiting_words(pod, remote, remote_id)

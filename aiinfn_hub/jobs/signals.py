@@ -20,6 +20,7 @@ from ..placement.quantities import format_duration
 from .claims import missing_claim
 from .kueuewords import eviction_reason, quota_reason
 from .model import Blame, State
+from .podfindings import disruption
 from .triggers import FallbackPolicy, Triggers
 
 
@@ -80,18 +81,22 @@ def _infrastructure_failure(
     """A pod the site failed, not the user's code: ``(words, raw, fall back?)``.
 
     interLink's ``ProviderFailed`` always names the site; whether it moves the job on is the
-    site's ``provider_failed`` trigger. An exit code counts only if the site lists it.
+    site's ``provider_failed`` trigger. So does Kubernetes stopping the pod itself (its
+    ``DisruptionTarget`` condition: the node lost or drained...), by ``disruption_reasons``.
+    An exit code counts only if the site lists it.
     """
     exit_codes = triggers.infrastructure_exit_codes
     for pod in pods:
         status = pod.get("status") or {}
-        if status.get("phase") != "Failed":
+        # a pod Kubernetes stops may stay Running (and terminating) on a lost node for good
+        stopped = disruption(pod)
+        if status.get("phase") != "Failed" and not stopped:
             continue
         term = _terminated(pod) or {}
         code = term.get("exitCode")
         reason = status.get("reason") or term.get("reason") or ""
         message = status.get("message") or term.get("message") or ""
-        raw = {
+        raw: dict[str, Any] = {
             "pod": {
                 "name": pod["metadata"]["name"],
                 "reason": reason,
@@ -102,6 +107,10 @@ def _infrastructure_failure(
         if reason == "ProviderFailed":
             text = f"the remote submission failed: {message or 'no message from the site'}"
             return text, raw, triggers.provider_failed
+        if stopped:
+            raw["pod"]["disruption"] = stopped[0]
+            fall_back = stopped[0] in triggers.disruption_reasons
+            return f"Kubernetes stopped it {stopped[1]}", raw, fall_back
         if code in exit_codes or reason in {f"Error: {c}" for c in exit_codes}:
             return f"the site lost the job (infrastructure exit code {code})", raw, True
     return None

@@ -34,6 +34,15 @@ EVICTION_REASONS = (
     "NodeFailures",
     "Deactivated",
 )
+#: Why Kubernetes itself stopped a pod (its DisruptionTarget condition): the node lost,
+#: removed, short of resources or drained, or a pod of higher priority preempting it.
+DISRUPTION_REASONS = (
+    "DeletionByTaintManager",
+    "DeletionByPodGC",
+    "TerminationByKubelet",
+    "EvictionByEvictionAPI",
+    "PreemptionByScheduler",
+)
 #: Exit codes the HTCondor plugin uses when the site lost a job (404) or its output (502).
 INFRASTRUCTURE_EXIT_CODES = (404, 502)
 _SITE_KEYS = {
@@ -41,6 +50,7 @@ _SITE_KEYS = {
     "eviction_reasons",
     "provider_failed",
     "infrastructure_exit_codes",
+    "disruption_reasons",
     "site_unhealthy",
     "start_timeout",
 }
@@ -96,6 +106,7 @@ class Triggers:
     eviction_reasons: frozenset[str] = frozenset(EVICTION_REASONS)
     provider_failed: bool = True
     infrastructure_exit_codes: frozenset[int] = frozenset(INFRASTRUCTURE_EXIT_CODES)
+    disruption_reasons: frozenset[str] = frozenset(DISRUPTION_REASONS)
     site_unhealthy: bool = True
 
 
@@ -128,6 +139,14 @@ class FallbackPolicy(Configurable):
         default_value=list(INFRASTRUCTURE_EXIT_CODES),
         help="Exit codes that mean the site, not the user's code, lost the job (HTCondor "
         "plugin: 404 job lost, 502 output lost): the job falls back instead of failing.",
+    ).tag(config=True)
+    disruption_reasons = List(
+        Unicode(),
+        default_value=list(DISRUPTION_REASONS),
+        help="Reasons of a pod's DisruptionTarget condition (Kubernetes, not the user's code, "
+        "stopped it: its node lost, removed, short of resources or drained, or a pod of "
+        "higher priority preempting it) that move the job on to the next site. A job "
+        "stopped for a reason not listed fails, blamed on the site, not on the user's code.",
     ).tag(config=True)
     site_unhealthy = Bool(
         True,
@@ -172,5 +191,6 @@ class FallbackPolicy(Configurable):
             eviction_reasons=frozenset(pick("eviction_reasons")),
             provider_failed=bool(pick("provider_failed")),
             infrastructure_exit_codes=frozenset(int(c) for c in pick("infrastructure_exit_codes")),
+            disruption_reasons=frozenset(pick("disruption_reasons")),
             site_unhealthy=bool(pick("site_unhealthy")),
         )

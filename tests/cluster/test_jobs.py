@@ -15,7 +15,13 @@ from traitlets.config import Config
 from aiinfn_hub.jobs.manager import JobsManager
 from aiinfn_hub.kube.client import Kube, kube_client
 from aiinfn_hub.sandbox.testing import wait_until
-from tests.jobs.conftest import serve, wait_for
+from tests.jobs.conftest import (
+    SLOW_AT_TIER1,
+    evict_running_pod,
+    fell_back_from_a_drained_node,
+    serve,
+    wait_for,
+)
 
 from .test_control_plane import fault
 
@@ -197,6 +203,20 @@ async def test_an_eviction_by_kueue_falls_back() -> None:
     assert done["state"] == "succeeded", done
     first = done["attempts"][0]
     assert first["site"] == "tier1" and "evicted by Kueue (ClusterQueueStopped" in first["reason"]
+
+
+async def test_a_running_job_whose_node_is_drained_falls_back_blamed_on_the_site() -> None:
+    """An admin's ``kubectl drain`` (the eviction API) stops the job at interLink's virtual
+    node; the pod's DisruptionTarget says Kubernetes, not the user's code, ended it."""
+    manager = await start(tier1=LONG)
+    try:
+        view, _ = await manager.submit("mario.rossi@infn.it", SLOW_AT_TIER1)
+        await wait_for(manager, view["id"], ("running",), timeout=90)
+        await evict_running_pod(os.environ["KUBECONFIG"], NAMESPACE, view["id"])
+        done = await wait_for(manager, view["id"], timeout=180)
+    finally:
+        await stop(manager)
+    fell_back_from_a_drained_node(done)
 
 
 async def test_cancel_rerun_elsewhere_and_an_array(manager: JobsManager) -> None:

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from kubernetes_asyncio import client
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 from traitlets.config import Config
 
+from aiinfn_hub.jobs import labels
 from aiinfn_hub.jobs.auth import TokenAuthenticator
 from aiinfn_hub.jobs.claims import HomeClaim, home_claim_manifest
 from aiinfn_hub.jobs.handlers import routes
@@ -55,6 +57,46 @@ async def give_home(kubeconfig: Any, user: str = "alice", claim: str | None = No
         return name
     finally:
         await api.close()
+
+
+#: A job that runs for minutes at CNAF Tier-1 and at once elsewhere.
+SLOW_AT_TIER1 = {
+    "command": [
+        "python",
+        "-c",
+        "import os, time; time.sleep(300 if os.environ['AIINFN_SITE'] == 'tier1' else 0); "
+        "print('done at', os.environ['AIINFN_SITE'])",
+    ]
+}
+
+
+async def evict_running_pod(kubeconfig: str, namespace: str, job_id: str) -> str:
+    """Evict the job's running pod as ``kubectl drain`` does (the eviction API, as an
+    admin); the pod's name."""
+    api = await kube_client(kubeconfig)
+    try:
+        core = client.CoreV1Api(api)
+        found = await core.list_namespaced_pod(
+            namespace, label_selector=f"{labels.JOB_ID}={job_id}"
+        )
+        (pod,) = [p for p in found.items if p.status.phase == "Running"]
+        name = pod.metadata.name
+        metadata = {"name": name, "namespace": namespace}
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": metadata}
+        await core.create_namespaced_pod_eviction(name, namespace, body)
+        return name
+    finally:
+        await api.close()
+
+
+def fell_back_from_a_drained_node(done: dict[str, Any]) -> None:
+    """``done`` (a job evicted while it ran at CNAF Tier-1) fell back, blamed on the site,
+    in words that do not say the user's code failed."""
+    assert done["state"] == "succeeded", done
+    first = done["attempts"][0]
+    assert (first["site"], first["outcome"], first["blame"]) == ("tier1", "fell_back", "site")
+    assert first["reason"] == "Kubernetes stopped it because its node was drained"
+    assert [a["site"] for a in done["attempts"]] == ["tier1", "local"]
 
 
 async def stop_manager(manager: JobsManager) -> None:

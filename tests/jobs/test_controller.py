@@ -11,7 +11,16 @@ from aiinfn_hub.errors import AIInfnError
 from aiinfn_hub.jobs import labels as L
 from aiinfn_hub.sandbox.testing import wait_until
 
-from .conftest import fast_config, give_home, start_manager, stop_manager, wait_for
+from .conftest import (
+    SLOW_AT_TIER1,
+    evict_running_pod,
+    fast_config,
+    fell_back_from_a_drained_node,
+    give_home,
+    start_manager,
+    stop_manager,
+    wait_for,
+)
 
 PRINT_SITE = ["python", "-c", "import os; print('site=' + os.environ['AIINFN_SITE'])"]
 
@@ -97,6 +106,15 @@ async def test_evicted_by_kueue_falls_back(manager, sandbox):
     done = await wait_for(manager, blocker["id"], ("queued", "succeeded", "failed"))
     assert done["attempts"][0]["outcome"] == "fell_back"
     assert "evicted by Kueue (Preempted" in done["attempts"][0]["reason"]
+
+
+async def test_a_running_job_whose_node_is_drained_falls_back_blamed_on_the_site(manager, sandbox):
+    """The eviction API stops the pod (exit 137 at interLink's virtual node): read alone, the
+    pod's end would say the user's code failed."""
+    view, _ = await manager.submit("mario.rossi@infn.it", SLOW_AT_TIER1)
+    await wait_for(manager, view["id"], ("running",))
+    await evict_running_pod(str(sandbox.kubeconfig), "default", view["id"])
+    fell_back_from_a_drained_node(await wait_for(manager, view["id"]))
 
 
 async def test_site_in_maintenance_is_skipped_before_submission(manager, sandbox):

@@ -251,6 +251,36 @@ def test_the_remote_sites_refusal_outranks_kueues_admission() -> None:
     )
 
 
+def test_a_job_kubernetes_stopped_is_explained_as_the_sites_even_while_terminating() -> None:
+    """The node lost: the taint manager marks the pod and deletes it; on an unreachable node
+    it stays Running, terminating, and its raw words carry the condition."""
+    going = pod(
+        "Running",
+        node="worker-07.lab.infn.it",
+        conditions=[
+            cond(
+                "DisruptionTarget",
+                "True",
+                "DeletionByTaintManager",
+                "Taint manager: deleting due to NoExecute taint",
+            )
+        ],
+    )
+    going["metadata"]["deletionTimestamp"] = "2026-11-25T10:05:00Z"
+    found = explain(
+        state=State.RUNNING, reason="", site=LOCAL, evidence=Evidence(pods=(going,), nodes={})
+    )
+    assert found.layer is Layer.SITE
+    assert found.sentence == (
+        "Running at Local resources: Kubernetes stopped the job because its node was lost (not "
+        "ready or unreachable)."
+    )
+    assert any(
+        d.source.endswith("condition DisruptionTarget") and d.reason == "DeletionByTaintManager"
+        for d in found.details
+    )
+
+
 def test_an_ended_job_is_explained_from_its_recorded_attempt() -> None:
     attempt: Any = {
         "number": 1,

@@ -5,7 +5,7 @@ import time
 import pytest
 from traitlets import TraitError
 
-from aiinfn_hub.jobs.model import State
+from aiinfn_hub.jobs.model import Blame, State
 from aiinfn_hub.jobs.signals import Verdict, assess
 from aiinfn_hub.jobs.triggers import FallbackPolicy
 from aiinfn_hub.placement import Placer, SiteHealth
@@ -154,6 +154,79 @@ def test_a_failed_job_whose_pod_is_not_seen_ended_yet_waits_for_the_pod():
     assert (user.verdict, user.reason) == (
         Verdict.FAIL,
         "your code exited with code 3; see the job's log",
+    )
+
+
+TAINT_MANAGER = "Taint manager: deleting due to NoExecute taint"
+
+
+def stopped_by_kubernetes(phase, reason, message=TAINT_MANAGER, **kwargs):
+    """A pod Kubernetes itself stops, as the taint manager, the pod GC, the kubelet's
+    pressure eviction or the eviction API mark it (``DisruptionTarget``)."""
+    data = pod(phase, **kwargs)
+    data["status"]["conditions"] = [cond("DisruptionTarget", "True", reason, message)]
+    return data
+
+
+FAILED_JOB = job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded")])
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("DeletionByTaintManager", "its node was lost (not ready or unreachable)"),
+        ("DeletionByPodGC", "its node was removed from the cluster"),
+        ("TerminationByKubelet", "its node ran short of resources and stopped it"),
+        ("EvictionByEvictionAPI", "its node was drained"),
+        ("PreemptionByScheduler", "a pod of higher priority took its place"),
+    ],
+)
+def test_a_pod_kubernetes_stopped_is_the_sites_failure_not_the_users(reason, words):
+    """A running job's node lost: the pod ends with exit code 137 (or never reports), which
+    read alone would be "your code exited with code 137"."""
+    ended = stopped_by_kubernetes("Failed", reason, exit_code=137)
+    found = check(FAILED_JOB, workload(cond("Admitted")), [ended])
+    assert (found.verdict, found.state, found.blame) == (
+        Verdict.FALL_BACK,
+        State.FAILED,
+        Blame.SITE,
+    )
+    assert found.reason == f"Kubernetes stopped it because {words}"
+    assert found.raw["pod"]["disruption"] == reason
+
+
+def test_a_pod_stopped_on_a_lost_node_need_not_end_to_be_read():
+    """On an unreachable node the pod stays Running, terminating, for as long as the node is
+    gone; the Job counts it failed at once."""
+    going = stopped_by_kubernetes("Running", "DeletionByTaintManager")
+    going["metadata"]["deletionTimestamp"] = stamp(0)
+    found = check(FAILED_JOB, workload(cond("Admitted")), [going])
+    assert (found.verdict, found.blame) == (Verdict.FALL_BACK, Blame.SITE)
+
+
+def test_a_stop_the_site_does_not_fall_back_on_fails_blamed_on_the_site():
+    leonardo = FallbackPolicy(sites={"leonardo": {"disruption_reasons": []}}).for_site(LEONARDO)
+    ended = stopped_by_kubernetes("Failed", "EvictionByEvictionAPI", "Eviction API", exit_code=143)
+    found = assess(
+        FAILED_JOB, workload(cond("Admitted")), [ended], LEONARDO, HEALTHY, NOW,
+        last_resort=False, triggers=leonardo,
+    )  # fmt: skip
+    assert (found.verdict, found.blame) == (Verdict.FAIL, Blame.SITE)
+    assert found.reason == (
+        "Kubernetes stopped it because its node was drained (this site does not fall back on it)"
+    )
+
+
+def test_a_false_or_unknown_disruption_condition():
+    kept = stopped_by_kubernetes("Failed", "DeletionByTaintManager", exit_code=3)
+    kept["status"]["conditions"][0]["status"] = "False"
+    user = check(FAILED_JOB, None, [kept])
+    assert (user.verdict, user.blame) == (Verdict.FAIL, Blame.USER)
+    assert user.reason == "your code exited with code 3; see the job's log"
+    novel = check(FAILED_JOB, None, [stopped_by_kubernetes("Failed", "NodeRetired", "m")])
+    assert novel.verdict is Verdict.FAIL  # not listed: no fallback, but not the user's
+    assert (
+        novel.reason == "Kubernetes stopped it (NodeRetired) (this site does not fall back on it)"
     )
 
 
