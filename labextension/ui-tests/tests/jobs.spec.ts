@@ -42,7 +42,13 @@ test.describe('background jobs', () => {
     await expect(dialog.locator('[data-detected="gpu"]')).toContainText(
       'GPU: no'
     );
-    await dialog.getByLabel('GPUs').fill('1');
+    // A user reads the dialog before typing: by then it has the sites' models.
+    await expect(
+      dialog.getByLabel('GPU model').locator('option[value="A100"]')
+    ).toHaveCount(1);
+    const gpus = dialog.getByLabel('GPUs');
+    await gpus.fill('1');
+    await expect(gpus).toHaveValue('1');
     await expect(dialog.locator('[data-detected="gpu"]')).toHaveText(
       'GPU: yes (asks for 1 GPU)'
     );
