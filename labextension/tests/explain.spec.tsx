@@ -51,8 +51,13 @@ describe('Why', () => {
     expect(details.querySelector('summary')!.textContent).toContain(
       'Node explains it'
     );
-    const rows = [...details.querySelectorAll('tbody tr')].map(row =>
-      [...row.querySelectorAll('td')].map(cell => cell.textContent)
+    const rows = [...details.querySelectorAll('.aiinfn-Why-item')].map(item =>
+      [
+        '.aiinfn-Why-layer',
+        '.aiinfn-Why-source',
+        '.aiinfn-Why-reason',
+        '.aiinfn-Why-message'
+      ].map(part => item.querySelector(part)?.textContent)
     );
     expect(rows).toEqual([
       [

@@ -40,26 +40,28 @@ export function Why(props: { job: IJob }): JSX.Element {
             Details from each layer ({layerLabel(explanation.layer)} explains
             it)
           </summary>
-          <table className="aiinfn-Why-table">
-            <thead>
-              <tr>
-                <th scope="col">Layer</th>
-                <th scope="col">From</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Message</th>
-              </tr>
-            </thead>
-            <tbody>
-              {explanation.details.map((detail, index) => (
-                <tr key={index} data-layer={detail.layer}>
-                  <td>{layerLabel(detail.layer)}</td>
-                  <td>{detail.source}</td>
-                  <td>{detail.reason}</td>
-                  <td>{detail.message}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <dl className="aiinfn-Why-list">
+            {explanation.details.map((detail, index) => (
+              <div
+                key={index}
+                className="aiinfn-Why-item"
+                data-layer={detail.layer}
+              >
+                <dt>
+                  <span className="aiinfn-Why-layer">
+                    {layerLabel(detail.layer)}
+                  </span>{' '}
+                  <span className="aiinfn-Why-source">{detail.source}</span>
+                </dt>
+                <dd>
+                  <span className="aiinfn-Why-reason">{detail.reason}</span>
+                  {detail.message && (
+                    <span className="aiinfn-Why-message">{detail.message}</span>
+                  )}
+                </dd>
+              </div>
+            ))}
+          </dl>
         </details>
       )}
     </div>

@@ -31,7 +31,7 @@ function panelTab(page: IJupyterLabPageFixture): Locator {
 async function expectReadable(panel: Locator): Promise<void> {
   const layout = await panel.evaluate(node => {
     const phrases = node.querySelectorAll<HTMLElement>(
-      '.aiinfn-Detail-meta > *, .aiinfn-JobRow-meta > *, .aiinfn-Attempt-head > *, .aiinfn-SiteBadge, .aiinfn-State, .aiinfn-Header > *, .aiinfn-Site-capacity li'
+      '.aiinfn-Detail-meta > *, .aiinfn-JobRow-meta > *, .aiinfn-Attempt-head > *, .aiinfn-SiteBadge, .aiinfn-State, .aiinfn-Header > *, .aiinfn-Site-capacity li, .aiinfn-Why-layer, .aiinfn-Why-reason'
     );
     const broken = [...phrases]
       .filter(el => el.getClientRects().length > 0)
@@ -200,9 +200,7 @@ test.describe('the panel at the default sidebar width', () => {
     await expectReadable(panel);
     // Each layer's raw words, opened, fit the default width too.
     await detail.locator('.aiinfn-Why-details summary').click();
-    await expect(
-      detail.locator('.aiinfn-Why-table tbody tr').first()
-    ).toBeVisible();
+    await expect(detail.locator('.aiinfn-Why-item').first()).toBeVisible();
     await expectReadable(panel);
 
     await cancelInDetail(

@@ -250,10 +250,10 @@ test.describe('background jobs', () => {
     );
     const layers = why.locator('details.aiinfn-Why-details');
     await expect(layers).not.toHaveAttribute('open', '');
-    await expect(layers.locator('tbody')).toBeHidden();
+    await expect(layers.locator('.aiinfn-Why-list')).toBeHidden();
     await layers.locator('summary').click();
     await expect(
-      layers.locator('tbody tr[data-layer="service"]')
+      layers.locator('.aiinfn-Why-item[data-layer="service"]')
     ).toContainText('cancelled by you');
     await expect(
       detail.getByRole('button', { name: 'Cancel job long-run.sh' })
