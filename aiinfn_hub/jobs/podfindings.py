@@ -21,6 +21,8 @@ _MISSING_FILES = "CFGMaps/Secrets not found"
 PROVIDER_FAILED = "ProviderFailed"
 #: The label interLink's virtual kubelet puts on its node.
 _VIRTUAL_LABEL = "virtual-node.interlink/type"
+#: The scheduler's reason for stopping a pod: one of higher priority preempted it.
+_PREEMPTED = "PreemptionByScheduler"
 #: Why Kubernetes stopped a pod itself (its ``DisruptionTarget`` condition's reasons), in
 #: the words of the panel ("Kubernetes stopped the job because ...").
 DISRUPTIONS = {
@@ -28,7 +30,7 @@ DISRUPTIONS = {
     "DeletionByPodGC": "because its node was removed from the cluster",
     "TerminationByKubelet": "because its node ran short of resources and stopped it",
     "EvictionByEvictionAPI": "because its node was drained",
-    "PreemptionByScheduler": "because a pod of higher priority took its place",
+    _PREEMPTED: "because a pod of higher priority took its place",
 }
 
 
@@ -219,8 +221,10 @@ def pod_findings(
         phase = (pod.get("status") or {}).get("phase")
         stopped = disruption(pod)  # it may stay Running, terminating, on a lost node
         if stopped:
+            # the node's doing (lost, removed, short of resources, drained), or the scheduler's
+            layer = Layer.POD if stopped[0] == _PREEMPTED else Layer.NODE
             found: Finding | None = Finding(
-                Layer.SITE, Rank.ENDED, f"Kubernetes stopped the job {stopped[1]}"
+                layer, Rank.ENDED, f"Kubernetes stopped the job {stopped[1]}"
             )
         elif phase == "Failed":
             found = _failed_words(pod, remote, infrastructure)

@@ -251,7 +251,7 @@ def test_the_remote_sites_refusal_outranks_kueues_admission() -> None:
     )
 
 
-def test_a_job_kubernetes_stopped_is_explained_as_the_sites_even_while_terminating() -> None:
+def test_a_job_kubernetes_stopped_is_explained_by_its_node_even_while_terminating() -> None:
     """The node lost: the taint manager marks the pod and deletes it; on an unreachable node
     it stays Running, terminating, and its raw words carry the condition."""
     going = pod(
@@ -270,7 +270,7 @@ def test_a_job_kubernetes_stopped_is_explained_as_the_sites_even_while_terminati
     found = explain(
         state=State.RUNNING, reason="", site=LOCAL, evidence=Evidence(pods=(going,), nodes={})
     )
-    assert found.layer is Layer.SITE
+    assert found.layer is Layer.NODE
     assert found.sentence == (
         "Running at Local resources: Kubernetes stopped the job because its node was lost (not "
         "ready or unreachable)."
