@@ -23,6 +23,10 @@ from .model import Blame, State
 from .podfindings import disruption
 from .triggers import FallbackPolicy, Triggers
 
+#: Seconds a failed Job's verdict waits for an ended pod of it to be seen: its pod's end tells
+#: the site's failure from the user's, and comes by another watch than the Job's.
+POD_LAG = 10.0
+
 
 class Verdict(str, Enum):
     WAIT = "wait"
@@ -156,6 +160,12 @@ def _stale(pods: Sequence[Mapping[str, Any]]) -> bool:
     )
 
 
+def _ended(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod is seen ended, or stopped by Kubernetes."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase in ("Succeeded", "Failed") or disruption(pod) is not None
+
+
 def _running(pods: Sequence[Mapping[str, Any]]) -> bool:
     return any((p.get("status") or {}).get("phase") in ("Running", "Succeeded") for p in pods)
 
@@ -194,11 +204,16 @@ def assess(
         )
     failed = condition(job, "Failed")
     if failed and failed.get("status") == "True":
-        if failed.get("reason") != "DeadlineExceeded" and _stale(pods):
+        if failed.get("reason") != "DeadlineExceeded":
             # the Job's and the pods' changes come by separate watches: the Job says Failed
             # before this cache has its pod's end, which tells the site's failure from the
             # user's; wait for it (the pod's change wakes the job again)
-            return Assessment(State.RUNNING, raw=raw)
+            if _stale(pods):
+                return Assessment(State.RUNNING, raw=raw)
+            # no ended pod seen at all (the pods' watch being restarted, say): wait a while
+            since = parse_time(failed.get("lastTransitionTime")) or now
+            if not any(_ended(p) for p in pods) and now < since + POD_LAG:
+                return Assessment(State.RUNNING, raw=raw, check_at=since + POD_LAG)
         blame = Blame.USER
         if failed.get("reason") == "DeadlineExceeded":
             limit = (job.get("spec") or {}).get("activeDeadlineSeconds") or 0

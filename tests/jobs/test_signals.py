@@ -6,7 +6,7 @@ import pytest
 from traitlets import TraitError
 
 from aiinfn_hub.jobs.model import Blame, State
-from aiinfn_hub.jobs.signals import Verdict, assess
+from aiinfn_hub.jobs.signals import POD_LAG, Verdict, assess
 from aiinfn_hub.jobs.triggers import FallbackPolicy
 from aiinfn_hub.placement import Placer, SiteHealth
 from aiinfn_hub.placement.health import site_health
@@ -227,6 +227,23 @@ def test_a_false_or_unknown_disruption_condition():
     assert novel.verdict is Verdict.FAIL  # not listed: no fallback, but not the user's
     assert (
         novel.reason == "Kubernetes stopped it (NodeRetired) (this site does not fall back on it)"
+    )
+
+
+def test_a_failed_job_whose_ended_pod_is_not_seen_at_all_waits_a_while():
+    """The pods' watch being restarted: the Job says Failed and no pod of it is seen. The
+    verdict waits POD_LAG for the pod's end, then goes by what is known."""
+    fresh = job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded", ago=2)])
+    early = check(fresh, workload(cond("Admitted")), [])
+    assert (early.verdict, early.state) == (Verdict.WAIT, State.RUNNING)
+    assert early.check_at == pytest.approx(NOW - 2 + POD_LAG)
+    late = check(fresh, workload(cond("Admitted")), [pod("Failed", 3)])
+    assert late.reason == "your code exited with code 3; see the job's log"
+    old = job(suspended=False, conditions=[cond("Failed", reason="BackoffLimitExceeded", ago=11)])
+    given_up = check(old, workload(cond("Admitted")), [])
+    assert (given_up.verdict, given_up.reason) == (
+        Verdict.FAIL,
+        "your code failed; see the job's log",
     )
 
 

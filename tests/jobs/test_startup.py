@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,11 @@ async def test_every_missing_permission_is_in_the_one_line(sandbox, tmp_path):
 
 
 async def test_an_api_server_that_cannot_be_reached(tmp_path):
-    port = free_port()  # nothing listens there
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}", "x")
-    code, lines = await run_until_exit(kubeconfig, tmp_path)
+    with socket.socket() as held:  # bound, not listening: refused, and no one else's port
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}", "x")
+        code, lines = await run_until_exit(kubeconfig, tmp_path)
     said = the_one_line(code, lines)
     assert said.startswith(f"cannot reach the Kubernetes API server at http://127.0.0.1:{port}: ")
 
