@@ -35,6 +35,20 @@ def marked(pod: dict) -> dict | None:
     return None
 
 
+def summary(pod: dict) -> dict:
+    """What a failure should show of a pod: its node, phase, deletion, conditions."""
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    return {
+        "node": (pod.get("spec") or {}).get("nodeName"),
+        "phase": status.get("phase"),
+        "deleting": meta.get("deletionTimestamp"),
+        "finalizers": meta.get("finalizers"),
+        "conditions": [(c["type"], c["status"]) for c in status.get("conditions") or ()],
+        "resourceVersion": meta.get("resourceVersion"),
+        "reason": pod.get("reason"),  # a Status, when the pod is gone
+    }
+
+
 async def test_an_eviction_marks_the_pod_then_deletes_it(cluster: Cluster) -> None:
     ns = cluster.namespace
     await cluster.core.create_namespaced_pod(ns, cluster.pod("drained", "sleep 60"))
@@ -49,7 +63,11 @@ async def test_an_eviction_marks_the_pod_then_deletes_it(cluster: Cluster) -> No
         {"resourceVersion": since, "timeoutSeconds": 60, "fieldSelector": "metadata.name=drained"},
         until=lambda ev: any(e["type"] == "DELETED" for e in ev),
     )
-    assert status == 200 and events[-1]["type"] == "DELETED", events
+    if not events or events[-1]["type"] != "DELETED":  # say what was seen, and what is there
+        now = await cluster.raw("GET", f"/api/v1/namespaces/{ns}/pods/drained")
+        seen = [(e["type"], summary(e["object"])) for e in events]
+        raise AssertionError(f"not deleted within 60 s; events {seen}; now {summary(now.body)}")
+    assert status == 200
     pods = [e["object"] for e in events]
     first = next(i for i, pod in enumerate(pods) if marked(pod))
     assert marked(pods[first]) == MARK
