@@ -20,6 +20,7 @@ from traitlets import Bool, Dict, Integer, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from ..placement import ConfigError, Site
+from .podfindings import DISRUPTIONS
 
 #: Kueue reasons for QuotaReserved=False that waiting cannot clear, in the detailed words (a
 #: default install's Pending or Inadmissible is read from its message: jobs/kueuewords.py).
@@ -36,13 +37,7 @@ EVICTION_REASONS = (
 )
 #: Why Kubernetes itself stopped a pod (its DisruptionTarget condition): the node lost,
 #: removed, short of resources or drained, or a pod of higher priority preempting it.
-DISRUPTION_REASONS = (
-    "DeletionByTaintManager",
-    "DeletionByPodGC",
-    "TerminationByKubelet",
-    "EvictionByEvictionAPI",
-    "PreemptionByScheduler",
-)
+DISRUPTION_REASONS = tuple(DISRUPTIONS)
 #: Exit codes the HTCondor plugin uses when the site lost a job (404) or its output (502).
 INFRASTRUCTURE_EXIT_CODES = (404, 502)
 _SITE_KEYS = {
