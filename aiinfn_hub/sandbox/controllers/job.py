@@ -90,10 +90,7 @@ class JobController(Controller[JobControllerKey]):
         pods = self._pods_of(job)
         counted = self._counted.setdefault(uid, {})
         for pod in pods:
-            if is_terminal_pod(pod):
-                counted.setdefault(pod["metadata"]["uid"], pod["status"]["phase"])
-            elif self._stopped_by_others(pod):
-                counted.setdefault(pod["metadata"]["uid"], "Failed")
+            self._count(counted, pod)
         active = [
             p for p in pods if not is_terminal_pod(p) and not p["metadata"].get("deletionTimestamp")
         ]
@@ -197,13 +194,15 @@ class JobController(Controller[JobControllerKey]):
         """A pod deleted before this controller counted it: the real controller's
         ``job-tracking`` finalizer keeps such a pod until it is counted; here its last state
         is counted as it goes."""
-        pod_uid = pod["metadata"]["uid"]
-        counted = self._counted.setdefault(job_uid, {})
+        self._count(self._counted.setdefault(job_uid, {}), pod, gone=True)
+        self._deleted_by_me.discard(pod["metadata"]["uid"])
+
+    def _count(self, counted: dict[str, str], pod: Obj, *, gone: bool = False) -> None:
+        """Count the pod's end once: its final phase, or Failed if someone else stopped it."""
         if is_terminal_pod(pod):
-            counted.setdefault(pod_uid, pod["status"]["phase"])
-        elif self._stopped_by_others(pod, gone=True):
-            counted.setdefault(pod_uid, "Failed")
-        self._deleted_by_me.discard(pod_uid)
+            counted.setdefault(pod["metadata"]["uid"], pod["status"]["phase"])
+        elif self._stopped_by_others(pod, gone=gone):
+            counted.setdefault(pod["metadata"]["uid"], "Failed")
 
     def _pods_of(self, job: Obj) -> list[Obj]:
         """The pods the Job controls and labels as its own, sorted by name; found through the

@@ -21,12 +21,14 @@ from ..interlink import UNREACHABLE_POD_IP, Reach, reach
 from ..objects import Obj, timestamp
 
 if TYPE_CHECKING:
+    from .containers import ContainerRun
     from .podworker import PodWorker
 
 REMOTE_SUBMITTED = "Remote pod submitted"
 #: interLink's words for a pod deleted, and each container it ended on that account.
 DELETED_POD = "VKProviderPodDeleted"
 DELETED_CONTAINER = "VKProviderPodContainerDeleted"
+DELETED_MESSAGE = "VK provider terminated container upon deletion"
 
 
 class SiteFaults(Protocol):
@@ -92,16 +94,27 @@ def _fail_all(worker: PodWorker, code: int, reason: str, message: str) -> None:
     """Every container terminated for good with the site's failure, never having run."""
     stamp = timestamp()
     for run in worker.containers.values():
-        terminated: Obj = {
-            "exitCode": code,
-            "reason": reason,
-            "startedAt": stamp,
-            "finishedAt": stamp,
-        }
-        if message:
-            terminated["message"] = message
-        run.status["state"] = {"terminated": terminated}
-        run.done = True
+        _end(run, code=code, reason=reason, message=message, stamp=stamp, started=stamp)
+
+
+def _end(
+    run: ContainerRun,
+    *,
+    code: int,
+    reason: str,
+    message: str,
+    stamp: str,
+    started: str | None = None,
+) -> None:
+    """The container terminated for good at ``stamp`` (having started at ``started``, if
+    given), in the site's words."""
+    terminated: Obj = {"exitCode": code, "reason": reason, "finishedAt": stamp}
+    if started:
+        terminated["startedAt"] = started
+    if message:
+        terminated["message"] = message
+    run.status["state"] = {"terminated": terminated}
+    run.done = True
 
 
 def show_deleted(worker: PodWorker) -> None:
@@ -115,14 +128,7 @@ def show_deleted(worker: PodWorker) -> None:
     stamp = timestamp()
     for run in worker.containers.values():
         if "terminated" not in run.status["state"]:
-            run.status["state"] = {
-                "terminated": {
-                    "exitCode": 137,
-                    "reason": DELETED_CONTAINER,
-                    "message": "VK provider terminated container upon deletion",
-                    "finishedAt": stamp,
-                }
-            }
+            _end(run, code=137, reason=DELETED_CONTAINER, message=DELETED_MESSAGE, stamp=stamp)
             run.status["ready"] = False
         run.done = True
     worker.write("Failed", DELETED_POD)
